@@ -1,0 +1,155 @@
+"""LR quality: triage lr-find versus an exhaustive grid and the LR range test.
+
+For every bundled example and optimizer (SGD+Nesterov, Adam):
+- grid: 25 log-spaced LRs, each trained for the task's full budget; the best validation loss
+  is the reference;
+- triage: ``lr_find``'s recommendation, trained for the full budget;
+- range test: the Lightning/fastai algorithm (exponential ramp from 1e-7 to 10 over 100 steps,
+  suggestion at the steepest descent of the smoothed loss), trained for the full budget;
+- three: the best of 1e-1, 1e-3 and 1e-6 by full-budget validation loss.
+
+Each method's number is its validation loss divided by the grid best ("within 25%" = <= 1.25);
+compute is the training steps the method spent choosing (the grid and 'three' count full runs).
+
+    python benchmarks/lr_quality.py [--examples digits_mlp,wine_mlp] [--optimizers sgd,adam]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import time
+from datetime import date
+
+import numpy as np
+import torch
+
+from triage.builders import make_optimizer
+from triage.data import batches
+from triage.examples import EXAMPLES
+from triage.lr_finder import lr_find
+from triage.probe import ProbeSettings, run_probes
+from triage.rng import seeded
+from triage.task import PreparedTask, build_model
+
+
+def full_run(prepared: PreparedTask, optimizer: str, lr: float, seed: int) -> tuple[float, int]:
+    """Validation loss (inf when diverged) and steps of one full-budget run."""
+    result = run_probes(prepared, [ProbeSettings(lr=lr, optimizer=optimizer, seed=seed,
+                                                 device="cpu")])[0]
+    loss = result.val_loss if result.ok and result.val_loss is not None else math.inf
+    return loss, result.steps
+
+
+def range_test(prepared: PreparedTask, optimizer: str, seed: int, steps: int = 100,
+               start: float = 1e-7, end: float = 10.0) -> float:
+    """The LR range test (Smith; fastai/Lightning): ramp, smooth, pick the steepest descent."""
+    with seeded(seed) as generator:
+        model = build_model(prepared.task)
+        opt = make_optimizer(optimizer, model.parameters(), start)
+        lrs, losses = [], []
+        avg, best = 0.0, math.inf
+        gamma = (end / start) ** (1 / (steps - 1))
+        step = 0
+        while step < steps:
+            for xb, yb in batches(prepared.train, 32, torch.device("cpu"), generator):
+                lr = start * gamma**step
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                loss = prepared.loss_fn(model(xb), yb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                value = float(loss.detach())
+                avg = 0.98 * avg + 0.02 * value
+                smoothed = avg / (1 - 0.98 ** (step + 1))
+                lrs.append(lr)
+                losses.append(smoothed)
+                step += 1
+                if not math.isfinite(smoothed) or smoothed > 4 * best or step >= steps:
+                    break
+                best = min(best, smoothed)
+            if not math.isfinite(losses[-1]) or losses[-1] > 4 * best:
+                break
+    # Lightning's suggestion: the steepest negative gradient, skipping the first 10 points.
+    y = np.array(losses[10:-1] if len(losses) > 12 else losses)
+    x = np.array(lrs[10:-1] if len(lrs) > 12 else lrs)
+    finite = np.isfinite(y)
+    x, y = x[finite], y[finite]
+    if len(y) < 3:
+        return start
+    return float(x[int(np.argmin(np.gradient(y)))])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", default=",".join(EXAMPLES))
+    parser.add_argument("--optimizers", default="sgd,adam")
+    parser.add_argument("--grid-points", type=int, default=25)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    grid = np.logspace(-5, 1, args.grid_points).tolist()
+    rows = []
+    started = time.time()
+    for name in args.examples.split(","):
+        for optimizer in args.optimizers.split(","):
+            task = EXAMPLES[name]()
+            prepared = task.prepare(args.seed)
+            grid_losses = [full_run(prepared, optimizer, lr, args.seed) for lr in grid]
+            best_i = int(np.argmin([loss for loss, _ in grid_losses]))
+            best = grid_losses[best_i][0]
+            grid_steps = sum(s for _, s in grid_losses)
+            config = lr_find(task, optimizer=optimizer, device="cpu", seed=args.seed)
+            triage_lr = config.optimizer.lr
+            triage_loss, _ = full_run(prepared, optimizer, triage_lr, args.seed)
+            rt_lr = range_test(prepared, optimizer, args.seed)
+            rt_loss, _ = full_run(prepared, optimizer, rt_lr, args.seed)
+            three = [full_run(prepared, optimizer, lr, args.seed) for lr in (1e-1, 1e-3, 1e-6)]
+            three_loss = min(loss for loss, _ in three)
+            rows.append({
+                "case": f"{name}/{optimizer}", "grid_lr": grid[best_i], "grid_loss": best,
+                "grid_steps": grid_steps, "triage_lr": triage_lr,
+                "triage_ratio": triage_loss / best, "triage_steps": config.lr_find["steps_used"],
+                "rt_lr": rt_lr, "rt_ratio": rt_loss / best, "rt_steps": 100,
+                "three_ratio": three_loss / best, "three_steps": sum(s for _, s in three),
+            })
+            r = rows[-1]
+            print(f"  {r['case']}: grid {r['grid_lr']:.3g} triage {triage_lr:.3g} "
+                  f"x{r['triage_ratio']:.2f} range-test {rt_lr:.3g} x{r['rt_ratio']:.2f}",
+                  flush=True)
+    print_table(rows, time.time() - started)
+
+
+def print_table(rows: list[dict], seconds: float) -> None:
+    print(f"\nLR quality — {date.today()} — {platform.processor() or platform.machine()}, "
+          f"{torch.get_num_threads()} torch threads, torch {torch.__version__}\n")
+    header = ("| case | grid-best LR | grid-best val loss | triage LR | triage loss ratio | "
+              "triage steps | range-test LR | range-test ratio | range-test steps | "
+              "best-of-3 ratio | grid steps |")
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    for r in rows:
+        print(f"| {r['case']} | {r['grid_lr']:.3g} | {r['grid_loss']:.4f} | {r['triage_lr']:.3g} "
+              f"| {_ratio(r['triage_ratio'])} | {r['triage_steps']} | {r['rt_lr']:.3g} | "
+              f"{_ratio(r['rt_ratio'])} | {r['rt_steps']} | {_ratio(r['three_ratio'])} | "
+              f"{r['grid_steps']} |")
+    n = len(rows)
+    for key, label in (("triage_ratio", "triage"), ("rt_ratio", "range test"),
+                       ("three_ratio", "best of 1e-1/1e-3/1e-6")):
+        within = sum(r[key] <= 1.25 for r in rows)
+        bad = sum(not math.isfinite(r[key]) or r[key] > 2 for r in rows)
+        diverged = sum(not math.isfinite(r[key]) for r in rows)
+        print(f"\n{label}: within 25% of grid best in {within}/{n} ({within / n:.0%}); "
+              f"over 2x or diverged in {bad}/{n}; diverged {diverged}/{n}", end="")
+    print(f"\ntriage steps: max {max(r['triage_steps'] for r in rows)}, "
+          f"mean {sum(r['triage_steps'] for r in rows) / n:.0f}; wall time {seconds:.0f}s")
+
+
+def _ratio(value: float) -> str:
+    return "diverged" if not math.isfinite(value) else f"{value:.3f}"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Build torch objects from hyperparameters: optimizers, the step-decay schedule, weight init.
+
+Shared by the probe engine and by ``Config``, so a recommendation is applied exactly as it was
+measured.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from triage.choices import INITS, OPTIMIZERS
+from triage.errors import SettingsError
+
+__all__ = ["INITS", "OPTIMIZERS", "StepSchedule", "apply_init", "make_optimizer",
+           "make_scheduler"]
+
+
+def check_choice(kind: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise SettingsError(f"unknown {kind} {value!r}; use one of {', '.join(choices)}")
+    return value
+
+
+def check_positive(name: str, value: float, *, allow_zero: bool = False) -> None:
+    ok = value >= 0 if allow_zero else value > 0
+    if isinstance(value, bool) or not math.isfinite(value) or not ok:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise SettingsError(f"{name} must be a finite number {bound}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class StepSchedule:
+    """After ``after_epochs`` epochs, divide the LR by ``factor`` every ``every_epochs`` epochs.
+
+    The source documents' schedule: k > n, factor 1.5.
+    """
+
+    after_epochs: int
+    every_epochs: int
+    factor: float = 1.5
+
+    def __post_init__(self) -> None:
+        if self.every_epochs < 1 or self.after_epochs <= self.every_epochs:
+            raise SettingsError(
+                f"step schedule needs after_epochs > every_epochs >= 1, got after_epochs="
+                f"{self.after_epochs}, every_epochs={self.every_epochs}"
+            )
+        if not self.factor > 1:
+            raise SettingsError(f"step schedule factor must be > 1, got {self.factor!r}")
+
+    def multiplier(self, epoch: int) -> float:
+        """LR multiplier once ``epoch`` epochs have been completed."""
+        if epoch < self.after_epochs:
+            return 1.0
+        return self.factor ** -(1 + (epoch - self.after_epochs) // self.every_epochs)
+
+
+def make_optimizer(
+    name: str,
+    params: Iterable[nn.Parameter],
+    lr: float,
+    *,
+    momentum: float = 0.9,
+    nesterov: bool = True,
+    weight_decay: float = 0.0,
+) -> torch.optim.Optimizer:
+    """Create the named optimizer; ``momentum``/``nesterov`` apply to SGD (momentum to RMSProp)."""
+    check_choice("optimizer", name, OPTIMIZERS)
+    check_positive("lr", lr)
+    check_positive("weight_decay", weight_decay, allow_zero=True)
+    if name == "sgd":
+        if nesterov and momentum <= 0:
+            raise SettingsError("Nesterov SGD needs momentum > 0; set --momentum or --no-nesterov")
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov,
+                               weight_decay=weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    return torch.optim.Adagrad(params, lr=lr, weight_decay=weight_decay)
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, schedule: StepSchedule | None
+) -> torch.optim.lr_scheduler.LambdaLR | None:
+    """A per-epoch scheduler for ``schedule`` (call ``.step()`` after each epoch), or None."""
+    if schedule is None:
+        return None
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule.multiplier)
+
+
+_WEIGHTED = (nn.Linear, nn.modules.conv._ConvNd, nn.Bilinear)
+
+
+def apply_init(model: nn.Module, init: str) -> nn.Module:
+    """Re-initialise weights in place (xavier, he or lecun; zero biases); ``default`` keeps them.
+
+    Covers linear, convolutional and recurrent layers; normalisation and embedding layers keep
+    their own initialisation. Returns the model.
+    """
+    check_choice("init", init, INITS)
+    if init == "default":
+        return model
+    for module in model.modules():
+        if isinstance(module, _WEIGHTED):
+            weights = [module.weight]
+            biases = [module.bias] if module.bias is not None else []
+        elif isinstance(module, nn.RNNBase):
+            weights = [p for n, p in module.named_parameters() if n.startswith("weight")]
+            biases = [p for n, p in module.named_parameters() if n.startswith("bias")]
+        else:
+            continue
+        with torch.no_grad():
+            for weight in weights:
+                _init_weight(weight, init)
+            for bias in biases:
+                bias.zero_()
+    return model
+
+
+def _init_weight(weight: torch.Tensor, init: str) -> None:
+    if init == "xavier":
+        nn.init.xavier_uniform_(weight)
+    elif init == "he":
+        nn.init.kaiming_normal_(weight, nonlinearity="relu")
+    else:  # lecun: N(0, 1/fan_in)
+        nn.init.kaiming_normal_(weight, nonlinearity="linear")

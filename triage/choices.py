@@ -1,0 +1,6 @@
+"""Names users may choose from; kept free of heavy imports so the CLI can show them cheaply."""
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+INITS = ("default", "xavier", "he", "lecun")
+LOSS_NAMES = ("cross_entropy", "mse", "bce_with_logits", "nll")
+DEVICES_HELP = "auto, cpu, cuda or cuda:N"

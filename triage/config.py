@@ -1,0 +1,156 @@
+"""The recommendation: a plain YAML config, and helpers to apply it in a training script.
+
+    cfg = triage.load_config("triage.yaml")
+    model = cfg.apply_init(MyNet())
+    optimizer = cfg.make_optimizer(model.parameters())
+    scheduler = cfg.make_scheduler(optimizer)   # None, or call .step() once per epoch
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import yaml
+
+from triage import atomic
+from triage.builders import (
+    INITS,
+    OPTIMIZERS,
+    StepSchedule,
+    apply_init,
+    check_choice,
+    make_optimizer,
+    make_scheduler,
+)
+from triage.errors import ConfigError, TriageError
+
+VERSION = 1
+
+
+@dataclass
+class OptimizerConfig:
+    name: str
+    lr: float
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 0.0
+
+
+@dataclass
+class Config:
+    """A recommended training configuration (schema ``version: 1``).
+
+    Attributes:
+        optimizer: updater name and its hyperparameters.
+        batch_size: samples per step.
+        init: weight initialisation (``default`` keeps the framework's).
+        schedule: step decay, or None for a constant LR.
+        grad_clip_norm: global gradient-norm clip, or None.
+        task: the task it was measured on.
+        lr_find: the evidence from ``lr-find`` (probes, boundary, rule), if any.
+    """
+
+    optimizer: OptimizerConfig
+    batch_size: int = 32
+    init: str = "default"
+    schedule: StepSchedule | None = None
+    grad_clip_norm: float | None = None
+    task: str | None = None
+    lr_find: dict[str, Any] | None = field(default=None, repr=False)
+    version: int = VERSION
+
+    def make_optimizer(self, params: Any) -> Any:
+        """The recommended ``torch.optim.Optimizer`` over ``params``."""
+        o = self.optimizer
+        return make_optimizer(o.name, params, o.lr, momentum=o.momentum, nesterov=o.nesterov,
+                              weight_decay=o.weight_decay)
+
+    def make_scheduler(self, optimizer: Any) -> Any:
+        """A per-epoch LR scheduler for the recommended schedule, or None for a constant LR."""
+        return make_scheduler(optimizer, self.schedule)
+
+    def apply_init(self, model: Any) -> Any:
+        """Re-initialise ``model``'s weights as recommended (in place); returns the model."""
+        return apply_init(model, self.init)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "version": self.version,
+            "task": self.task,
+            "optimizer": asdict(self.optimizer),
+            "batch_size": self.batch_size,
+            "init": self.init,
+            "schedule": None if self.schedule is None else {"type": "step",
+                                                             **asdict(self.schedule)},
+            "grad_clip_norm": self.grad_clip_norm,
+        }
+        if self.lr_find is not None:
+            data["lr_find"] = self.lr_find
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "config") -> Config:
+        """Validate a parsed document; errors name the key and the value."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source} must be a mapping, got {type(data).__name__}")
+        if data.get("version") != VERSION:
+            raise ConfigError(f"{source}: unsupported version {data.get('version')!r}; "
+                              f"this triage reads version {VERSION}")
+        known = {"version", "task", "optimizer", "batch_size", "init", "schedule",
+                 "grad_clip_norm", "lr_find"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"{source}: unknown key {unknown[0]!r}; known keys: "
+                              f"{', '.join(sorted(known))}")
+        try:
+            opt = data.get("optimizer")
+            if not isinstance(opt, dict) or "name" not in opt or "lr" not in opt:
+                raise ConfigError(f"{source}: optimizer must be a mapping with name and lr")
+            optimizer = OptimizerConfig(**opt)
+            check_choice("optimizer", optimizer.name, OPTIMIZERS)
+            if not (isinstance(optimizer.lr, (int, float)) and optimizer.lr > 0):
+                raise ConfigError(f"{source}: optimizer.lr must be > 0, got {optimizer.lr!r}")
+            schedule = data.get("schedule")
+            if schedule is not None:
+                if not isinstance(schedule, dict) or schedule.get("type") != "step":
+                    raise ConfigError(f"{source}: schedule must be null or have type: step")
+                schedule = StepSchedule(**{k: v for k, v in schedule.items() if k != "type"})
+            batch_size = data.get("batch_size", 32)
+            if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+                raise ConfigError(f"{source}: batch_size must be a positive integer, got "
+                                  f"{batch_size!r}")
+            config = cls(optimizer=optimizer, batch_size=batch_size,
+                         init=check_choice("init", data.get("init", "default"), INITS),
+                         schedule=schedule, grad_clip_norm=data.get("grad_clip_norm"),
+                         task=data.get("task"), lr_find=data.get("lr_find"))
+        except TypeError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+        except ConfigError:
+            raise
+        except TriageError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+        return config
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None,
+                              width=100)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the YAML document atomically."""
+        atomic.write_text(path, self.to_yaml())
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate a config written by triage (or by hand)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist; run 'triage lr-find' "
+                          "first or check the path") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: "
+                          f"{str(exc).splitlines()[0]}") from None
+    return Config.from_dict(data, source=str(path))

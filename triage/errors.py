@@ -1,0 +1,32 @@
+"""The one exception hierarchy: every error triage raises on purpose derives from TriageError.
+
+Messages are one line that names the problem and the fix; the CLI prints them as they are.
+"""
+
+
+class TriageError(Exception):
+    """Base class for every error triage raises on purpose."""
+
+
+class TaskError(TriageError):
+    """The user's task (model factory, data or loss) cannot be used as given."""
+
+
+class SettingsError(TriageError):
+    """A hyperparameter or option value is invalid."""
+
+
+class ConfigError(TriageError):
+    """A config file is missing, malformed or of an unknown version."""
+
+
+class ProbeError(TriageError):
+    """A probe could not run for a reason that is not the learning rate."""
+
+
+class StorageError(TriageError):
+    """An Optuna storage URL or study cannot be opened."""
+
+
+class OutputError(TriageError):
+    """An output file cannot be written."""

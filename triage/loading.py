@@ -1,0 +1,87 @@
+"""Find the user's Task from a CLI spec: ``package.module:attr``, ``path/file.py:attr``, or none."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+from triage.errors import TaskError
+from triage.task import Task
+
+DEFAULT_EXAMPLE = "digits_mlp"
+
+
+def load_task(spec: str | None) -> Task:
+    """Resolve a task spec into a Task.
+
+    Args:
+        spec: ``package.module:attr`` or ``path/to/file.py:attr`` where attr is a Task or a
+            zero-argument callable returning one; a bundled example's name (``digits_cnn``);
+            or None for the default bundled example.
+
+    Raises:
+        TaskError: the module cannot be imported, attr is missing or does not give a Task.
+    """
+    from triage import examples
+
+    if spec is None or spec in examples.EXAMPLES:
+        return examples.EXAMPLES[spec or DEFAULT_EXAMPLE]()
+    if ":" not in spec:
+        raise TaskError(
+            f"task {spec!r} has no ':attr' part; write module:attr or path/file.py:attr, or one "
+            f"of the examples ({', '.join(examples.EXAMPLES)})"
+        )
+    where, attr = spec.rsplit(":", 1)
+    module = _import_file(where) if where.endswith(".py") else _import_module(where)
+    if not hasattr(module, attr):
+        raise TaskError(f"{where} has no attribute {attr!r}; check the name after ':'")
+    value = getattr(module, attr)
+    if not isinstance(value, Task) and callable(value):
+        try:
+            value = value()
+        except Exception as exc:
+            raise TaskError(
+                f"{spec} raised {type(exc).__name__} when called: {exc}; make it return a "
+                "triage.Task"
+            ) from exc
+    if not isinstance(value, Task):
+        raise TaskError(
+            f"{spec} is a {type(value).__name__}, not a triage.Task; point at a Task or a "
+            "function returning one"
+        )
+    return value
+
+
+def _import_module(name: str):
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise TaskError(
+            f"cannot import module {name!r} ({exc}); run from the folder that contains it or "
+            "give a path like path/to/file.py:attr"
+        ) from exc
+    except Exception as exc:
+        raise TaskError(f"importing {name!r} raised {type(exc).__name__}: {exc}") from exc
+
+
+def _import_file(path: str):
+    file = Path(path)
+    if not file.is_file():
+        raise TaskError(f"task file {path!r} does not exist; check the path before ':'")
+    module_name = f"_triage_task_{abs(hash(file.resolve()))}"
+    spec = importlib.util.spec_from_file_location(module_name, file)
+    if spec is None or spec.loader is None:
+        raise TaskError(f"cannot load {path!r} as a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    sys.path.insert(0, str(file.resolve().parent))
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(module_name, None)
+        raise TaskError(f"running {path!r} raised {type(exc).__name__}: {exc}") from exc
+    finally:
+        sys.path.remove(str(file.resolve().parent))
+    return module

@@ -1,0 +1,143 @@
+"""Cheap training instruments: sampled, and synced with the device only every few steps."""
+
+from __future__ import annotations
+
+import math
+from statistics import median
+
+import torch
+from torch import nn
+
+EXPLODE_FACTOR = 4.0  # smoothed loss this many times the starting loss counts as divergence
+SMOOTHING = 0.9
+
+
+class DivergenceWatch:
+    """Collects per-step losses without syncing every step and detects divergence.
+
+    A probe diverges when its loss turns non-finite or its bias-corrected exponential moving
+    average exceeds ``EXPLODE_FACTOR`` times the first step's loss.
+    """
+
+    def __init__(self, check_every: int = 10) -> None:
+        self.check_every = check_every
+        self.losses: list[float] = []
+        self._pending: list[torch.Tensor] = []
+        self._avg = 0.0
+        self._start: float | None = None
+        self.step: int | None = None
+        self.reason: str | None = None
+
+    def add(self, loss: torch.Tensor) -> bool:
+        """Record one step's loss; returns True once divergence has been seen."""
+        self._pending.append(loss.detach())
+        if len(self._pending) >= self.check_every:
+            self.flush()
+        return self.reason is not None
+
+    def flush(self) -> bool:
+        if not self._pending:
+            return self.reason is not None
+        values = torch.stack(self._pending).float().tolist()
+        self._pending.clear()
+        for value in values:
+            if self.reason is None:
+                self._check(len(self.losses), value)
+            self.losses.append(value if math.isfinite(value) else math.nan)
+        return self.reason is not None
+
+    def fail(self, step: int, reason: str) -> None:
+        if self.reason is None:
+            self.step, self.reason = step, reason
+
+    def _check(self, step: int, value: float) -> None:
+        if not math.isfinite(value):
+            self.fail(step, "non-finite loss")
+            return
+        if self._start is None:
+            self._start = value
+        self._avg = SMOOTHING * self._avg + (1 - SMOOTHING) * value
+        smoothed = self._avg / (1 - SMOOTHING ** (step + 1))
+        limit = EXPLODE_FACTOR * abs(self._start) + 1e-8
+        if smoothed > limit:
+            self.fail(step, f"loss exploded to {smoothed:.3g} (> {EXPLODE_FACTOR:g}x the start, "
+                            f"{self._start:.3g})")
+
+
+class GradientMonitor:
+    """Samples the global gradient norm and the update:parameter ratio every ``every`` steps."""
+
+    def __init__(self, model: nn.Module, every: int = 20) -> None:
+        self.every = every
+        self.named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        self.grad_norms: list[torch.Tensor] = []
+        self.ratios: list[torch.Tensor] = []
+        self._before: list[torch.Tensor] | None = None
+
+    def wants(self, step: int) -> bool:
+        return step % self.every == 0
+
+    def before_step(self, grad_norm: torch.Tensor | None = None) -> None:
+        """Call after backward (and clipping), before ``optimizer.step()`` on sampled steps."""
+        grads = [p.grad for _, p in self.named if p.grad is not None]
+        if grad_norm is None and grads:
+            grad_norm = torch.linalg.vector_norm(
+                torch.stack(torch._foreach_norm(grads)))
+        if grad_norm is not None:
+            self.grad_norms.append(grad_norm.detach())
+        self._before = [p.detach().clone() for _, p in self.named]
+
+    def after_step(self) -> None:
+        if self._before is None:
+            return
+        params = [p.detach() for _, p in self.named]
+        deltas = torch._foreach_sub(params, self._before)
+        self.ratios.append(torch.stack(torch._foreach_norm(deltas))
+                           / (torch.stack(torch._foreach_norm(self._before)) + 1e-12))
+        self._before = None
+
+    def last_grad_norm(self) -> float | None:
+        return float(self.grad_norms[-1]) if self.grad_norms else None
+
+    def summary(self) -> tuple[dict[str, float], dict[str, float]]:
+        """(gradient-norm summary, median update ratio per parameter tensor)."""
+        grad: dict[str, float] = {}
+        if self.grad_norms:
+            norms = torch.stack(self.grad_norms).float().tolist()
+            finite = [v for v in norms if math.isfinite(v)] or [math.nan]
+            grad = {"first": norms[0], "median": median(finite), "max": max(finite),
+                    "last": norms[-1]}
+        ratios: dict[str, float] = {}
+        if self.ratios:
+            table = torch.stack(self.ratios).float().median(dim=0).values.tolist()
+            ratios = {name: value for (name, _), value in zip(self.named, table, strict=True)}
+        return grad, ratios
+
+
+def dead_relu_fraction(model: nn.Module, inputs: torch.Tensor) -> float | None:
+    """Share of ``nn.ReLU`` units (features/channels) that output zero for every input given.
+
+    Returns None when the model has no ``nn.ReLU`` modules (functional ReLUs are invisible).
+    """
+    counts = [0, 0]  # dead, total
+
+    def hook(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
+        if output.ndim < 2:
+            return
+        alive = (output != 0).transpose(0, 1).reshape(output.shape[1], -1).any(dim=1)
+        counts[0] += int((~alive).sum())
+        counts[1] += alive.numel()
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.ReLU)]
+    if not handles:
+        return None
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(inputs)
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return counts[0] / counts[1] if counts[1] else None

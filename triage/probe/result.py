@@ -1,0 +1,85 @@
+"""ProbeResult: the evidence one probe leaves behind."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from statistics import median
+from typing import Any
+
+from triage.probe.settings import ProbeSettings
+
+
+@dataclass
+class ProbeResult:
+    """What a probe measured.
+
+    Attributes:
+        settings: the hyperparameters it ran with.
+        steps: optimizer steps actually taken (a diverged probe stops early).
+        losses: training loss per step (NaN where it was not finite).
+        diverged: the loss or gradients went non-finite, or the loss exploded.
+        divergence_step: the step (0-based) where divergence was detected.
+        divergence_reason: human-readable cause.
+        oom: the device ran out of memory.
+        val_loss, val_accuracy: measured at the end (accuracy for classification only).
+        grad_norm: summary of the sampled global gradient norm (first, median, max, last).
+        update_ratio: per parameter tensor, median ||update|| / ||weight|| over sampled steps.
+        dead_relu_fraction: share of ReLU units that output zero for a whole batch at the end.
+        wall_time: seconds.
+    """
+
+    settings: ProbeSettings
+    steps: int
+    losses: list[float]
+    diverged: bool = False
+    divergence_step: int | None = None
+    divergence_reason: str | None = None
+    oom: bool = False
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+    grad_norm: dict[str, float] = field(default_factory=dict)
+    update_ratio: dict[str, float] = field(default_factory=dict)
+    dead_relu_fraction: float | None = None
+    wall_time: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Finished without divergence or running out of memory."""
+        return not (self.diverged or self.oom)
+
+    @property
+    def final_loss(self) -> float:
+        """Mean training loss over the last 10% of steps (at least 5)."""
+        tail = self.losses[-max(5, len(self.losses) // 10) :]
+        return sum(tail) / len(tail) if tail else math.nan
+
+    @property
+    def objective(self) -> float:
+        """What a study minimises: validation loss when measured, else the final train loss."""
+        return self.val_loss if self.val_loss is not None else self.final_loss
+
+    @property
+    def median_update_ratio(self) -> float | None:
+        return median(self.update_ratio.values()) if self.update_ratio else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: non-finite numbers become None."""
+        data = asdict(self)
+        data["settings"] = self.settings.to_dict()
+        data["losses"] = [_finite_or_none(v) for v in self.losses]
+        for key in ("val_loss", "val_accuracy"):
+            data[key] = _finite_or_none(data[key])
+        data["grad_norm"] = {k: _finite_or_none(v) for k, v in self.grad_norm.items()}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProbeResult:
+        data = dict(data)
+        data["settings"] = ProbeSettings.from_dict(data["settings"])
+        data["losses"] = [math.nan if v is None else v for v in data["losses"]]
+        return cls(**data)
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None

@@ -1,0 +1,161 @@
+"""The probe engine: short, instrumented training runs, each on a fresh model."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from triage.builders import apply_init, make_optimizer, make_scheduler
+from triage.data import TensorData, batches, first_batch
+from triage.errors import ProbeError
+from triage.probe.device import is_oom, release_memory, resolve_device
+from triage.probe.monitor import DivergenceWatch, GradientMonitor, dead_relu_fraction
+from triage.probe.result import ProbeResult
+from triage.probe.settings import ProbeSettings
+from triage.rng import seeded
+from triage.task import PreparedTask, Task, build_model
+
+EVAL_BATCH = 1024
+
+
+def run_probes(
+    task: Task | PreparedTask,
+    settings: Sequence[ProbeSettings],
+    *,
+    split_seed: int = 0,
+    on_result: Callable[[ProbeResult], None] | None = None,
+) -> list[ProbeResult]:
+    """Run one probe per settings, in order, and return their evidence.
+
+    Every probe builds a fresh model from the task's factory under its own seed; the caller's
+    global random state is left as it was.
+
+    Args:
+        task: the task (validated and split on first use) or an already prepared one.
+        settings: one entry per probe.
+        split_seed: seeds the validation hold-out when the task has no ``val``.
+        on_result: called with each result as soon as it is ready.
+    """
+    prepared = task if isinstance(task, PreparedTask) else task.prepare(split_seed)
+    results = []
+    for item in settings:
+        result = run_probe(prepared, item)
+        if on_result is not None:
+            on_result(result)
+        results.append(result)
+    return results
+
+
+def run_probe(prepared: PreparedTask, settings: ProbeSettings) -> ProbeResult:
+    """Train a fresh model with ``settings`` and collect its evidence."""
+    device = resolve_device(settings.device)
+    started = time.perf_counter()
+    with seeded(settings.seed) as generator:
+        model = apply_init(build_model(prepared.task), settings.init).to(device)
+        # On a GPU, read losses back every 10 steps only; on the CPU reading is free.
+        watch = DivergenceWatch(check_every=1 if device.type == "cpu" else 10)
+        monitor = GradientMonitor(model)
+        oom = False
+        try:
+            steps = _train(prepared, settings, model, device, generator, watch, monitor)
+        except Exception as exc:
+            if not is_oom(exc):
+                raise ProbeError(
+                    f"training raised {type(exc).__name__} at lr={settings.lr:g}: "
+                    f"{str(exc).splitlines()[0] if str(exc) else ''}; check the model and data"
+                ) from exc
+            oom = True
+            watch.flush()
+            steps = len(watch.losses)
+            release_memory(device)
+        grad_norm, ratios = monitor.summary()
+        result = ProbeResult(
+            settings=settings, steps=steps, losses=watch.losses, diverged=watch.reason is not None,
+            divergence_step=watch.step, divergence_reason=watch.reason, oom=oom,
+            grad_norm=grad_norm, update_ratio=ratios,
+        )
+        if oom:
+            result.divergence_reason = "out of memory"
+        elif settings.evaluate and not result.diverged:
+            result.val_loss, result.val_accuracy = evaluate(prepared, model, device)
+        if not oom:
+            result.dead_relu_fraction = dead_relu_fraction(
+                model, first_batch(prepared.train, 256)[0].to(device))
+    result.wall_time = time.perf_counter() - started
+    return result
+
+
+def _train(
+    prepared: PreparedTask,
+    settings: ProbeSettings,
+    model: nn.Module,
+    device: torch.device,
+    generator: torch.Generator,
+    watch: DivergenceWatch,
+    monitor: GradientMonitor,
+) -> int:
+    optimizer = make_optimizer(
+        settings.optimizer, model.parameters(), settings.lr, momentum=settings.momentum,
+        nesterov=settings.nesterov, weight_decay=settings.weight_decay,
+    )
+    scheduler = make_scheduler(optimizer, settings.schedule)
+    train = prepared.train.to(device) if isinstance(prepared.train, TensorData) else prepared.train
+    loss_fn, params = prepared.loss_fn, list(model.parameters())
+    total = settings.steps or (
+        (settings.epochs or prepared.task.epochs) * prepared.steps_per_epoch(settings.batch_size))
+    step = 0
+    model.train()
+    while step < total:
+        for xb, yb in batches(train, settings.batch_size, device, generator):
+            loss = loss_fn(model(xb), yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            norm = (torch.nn.utils.clip_grad_norm_(params, settings.grad_clip_norm)
+                    if settings.grad_clip_norm is not None else None)
+            sampled = monitor.wants(step)
+            if sampled:
+                monitor.before_step(norm)
+            optimizer.step()
+            if sampled:
+                monitor.after_step()
+            diverged = watch.add(loss)
+            step += 1
+            if diverged or step >= total:
+                break
+        else:
+            if scheduler is not None:
+                scheduler.step()
+            continue
+        break
+    if not watch.flush():
+        last = monitor.last_grad_norm()
+        if last is not None and not math.isfinite(last):
+            watch.fail(step - 1, "non-finite gradient")
+    return step
+
+
+def evaluate(
+    prepared: PreparedTask, model: nn.Module, device: torch.device
+) -> tuple[float | None, float | None]:
+    """Mean validation loss and, for classification, accuracy."""
+    model.eval()
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device)
+    count = 0
+    with torch.no_grad():
+        for xb, yb in batches(prepared.val, EVAL_BATCH, device):
+            out = model(xb)
+            total_loss += prepared.loss_fn(out, yb).float() * len(xb)
+            if prepared.accuracy == "multiclass":
+                correct += (out.argmax(dim=-1) == yb).sum()
+            elif prepared.accuracy == "binary":
+                correct += ((out > 0).to(yb.dtype) == yb).sum()
+            count += len(xb)
+    model.train()
+    loss = float(total_loss) / count
+    accuracy = float(correct) / count if prepared.accuracy else None
+    return (loss if math.isfinite(loss) else None), accuracy

@@ -1,0 +1,82 @@
+"""ProbeSettings: the hyperparameters of one short, instrumented training run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from triage.builders import INITS, OPTIMIZERS, StepSchedule, check_choice, check_positive
+from triage.errors import SettingsError
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """One probe's hyperparameters, validated at construction.
+
+    Args:
+        lr: learning rate (> 0).
+        optimizer: ``sgd``, ``adam``, ``adamw``, ``rmsprop`` or ``adagrad``.
+        momentum: SGD/RMSProp momentum.
+        nesterov: Nesterov momentum for SGD (the documents' default updater).
+        weight_decay: L2 penalty.
+        batch_size: samples per step.
+        init: ``default`` (the framework's), ``xavier``, ``he`` or ``lecun``; biases zeroed.
+        schedule: step decay, or None for a constant LR.
+        grad_clip_norm: clip the global gradient norm to this, or None (off while searching).
+        steps: stop after this many optimizer steps; None runs ``epochs``.
+        epochs: epochs to run when ``steps`` is None; None means the task's budget.
+        seed: seeds the model's initialisation and the data order.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        evaluate: compute validation loss (and accuracy) at the end.
+    """
+
+    lr: float
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 0.0
+    batch_size: int = 32
+    init: str = "default"
+    schedule: StepSchedule | None = None
+    grad_clip_norm: float | None = None
+    steps: int | None = None
+    epochs: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    evaluate: bool = True
+
+    def __post_init__(self) -> None:
+        check_positive("lr", self.lr)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("init", self.init, INITS)
+        check_positive("momentum", self.momentum, allow_zero=True)
+        check_positive("weight_decay", self.weight_decay, allow_zero=True)
+        if self.optimizer == "sgd" and self.nesterov and self.momentum <= 0:
+            raise SettingsError("Nesterov SGD needs momentum > 0; set --momentum or --no-nesterov")
+        for name in ("batch_size", "steps", "epochs"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 1):
+                raise SettingsError(f"{name} must be a positive integer, got {value!r}")
+        if self.grad_clip_norm is not None:
+            check_positive("grad_clip_norm", self.grad_clip_norm)
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            raise SettingsError(
+                f"unknown device {self.device!r}; use auto, cpu, cuda or cuda:N"
+            )
+
+    def with_(self, **changes: Any) -> ProbeSettings:
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["schedule"] = asdict(self.schedule) if self.schedule else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProbeSettings:
+        data = dict(data)
+        if data.get("schedule"):
+            data["schedule"] = StepSchedule(**data["schedule"])
+        return cls(**data)

@@ -1,0 +1,139 @@
+"""Everything a person sees: progress, summary tables and plots. Core modules only return data."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from triage import atomic
+
+if TYPE_CHECKING:
+    from triage.config import Config
+    from triage.probe import ProbeResult
+
+PHASES = {"three_lr": "three-LR", "nan_boundary": "boundary", "backoff": "back-off"}
+
+
+def probe_line(phase: str, result: ProbeResult, reused: bool) -> str:
+    """One line of evidence per probe."""
+    lr = f"lr={result.settings.lr:<9.3g}"
+    if result.oom:
+        outcome = "[red]out of memory[/]"
+    elif result.diverged:
+        outcome = f"[red]diverged[/] at step {result.divergence_step} ({result.divergence_reason})"
+    else:
+        outcome = f"[green]stable[/]  train loss {result.final_loss:.4g}"
+        if result.val_loss is not None:
+            outcome += f"  val loss {result.val_loss:.4g}"
+        if result.val_accuracy is not None:
+            outcome += f"  acc {result.val_accuracy:.1%}"
+    tag = " [dim](from storage)[/]" if reused else ""
+    return f"{PHASES.get(phase, phase):>9}  {lr} {result.steps:>4} steps  {outcome}{tag}"
+
+
+@contextmanager
+def lr_find_progress(console: Console, max_steps: int) -> Iterator[Any]:
+    """A progress bar over the step budget; yields the ``on_probe`` callback for lr_find."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("steps"), TimeElapsedColumn(), console=console,
+                  transient=True) as progress:
+        bar = progress.add_task("lr-find", total=max_steps)
+
+        def on_probe(phase: str, result: ProbeResult, reused: bool) -> None:
+            progress.console.print(probe_line(phase, result, reused), highlight=False)
+            progress.update(bar, advance=result.steps,
+                            description=f"lr-find: {PHASES.get(phase, phase)}")
+
+        yield on_probe
+
+
+def lr_find_summary(config: Config) -> Table:
+    """The human summary: boundary, back-off, rule and the recommended settings."""
+    ev = config.lr_find or {}
+    table = Table(title=f"lr-find: {config.task}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    o = config.optimizer
+    updater = o.name + (f" (momentum {o.momentum:g}{', nesterov' if o.nesterov else ''})"
+                        if o.name == "sgd" else "")
+    table.add_row("optimizer", updater)
+    table.add_row("max stable LR", f"{ev.get('max_stable_lr'):.3g} (no divergence within "
+                  f"{ev.get('divergence_window_steps')} steps)")
+    div = ev.get("divergence_lr")
+    table.add_row("divergence LR", "none found up to the ceiling" if div is None else f"{div:.3g}")
+    table.add_row("back-off", f"{ev.get('backoff'):.3g}x")
+    table.add_row("rule", str(ev.get("rule")))
+    table.add_row("[green]recommended LR[/]", f"[green]{o.lr:.3g}[/]")
+    table.add_row("batch size / init", f"{config.batch_size} / {config.init}")
+    table.add_row("probes / steps", f"{len(ev.get('probes', []))} probes, "
+                  f"{ev.get('steps_used')} of {ev.get('max_steps')} steps")
+    return table
+
+
+def plot_lr_find(config: Config, path: str) -> None:
+    """Loss curves per LR, and LR against loss with the boundary and the recommendation marked.
+
+    Written atomically as PNG.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import cm, colors
+
+    ev = config.lr_find or {}
+    probes = ev.get("probes", [])
+    fig, (curves, scan) = plt.subplots(1, 2, figsize=(12, 4.8))
+    lrs = [p["lr"] for p in probes]
+    norm = colors.LogNorm(vmin=min(lrs), vmax=max(lrs)) if lrs else None
+    starts = [p["losses"][0] for p in probes if p["losses"] and p["losses"][0] is not None]
+    ceiling = 4 * max(starts) if starts else None
+    for p in probes:
+        ys = [math.nan if v is None else v for v in p["losses"]]
+        color = cm.viridis(norm(p["lr"])) if norm else None
+        style = ":" if p["diverged"] else ("-" if p["phase"] == "backoff" else "--")
+        curves.plot(range(len(ys)), ys, style, color=color, lw=1, alpha=0.85,
+                    label=f"{p['lr']:.2g}{' (diverged)' if p['diverged'] else ''}")
+    finite = [v for p in probes for v in p["losses"] if v is not None and v > 0]
+    curves.set_yscale("log")
+    if ceiling and finite:
+        curves.set_ylim(bottom=min(finite) * 0.8, top=ceiling)
+    curves.set(xlabel="step", ylabel="training loss",
+               title="loss per probe (dashed: boundary, solid: back-off, dotted: diverged)")
+    curves.legend(fontsize=6, ncol=2, title="LR", title_fontsize=7)
+    for phase, marker, key in (("three_lr", "s", "final_loss"), ("nan_boundary", "o",
+                                                                  "final_loss"),
+                               ("backoff", "D", "val_loss")):
+        pts = [p for p in probes if p["phase"] == phase]
+        ok = [(p["lr"], p[key]) for p in pts if not p["diverged"] and p[key] is not None]
+        bad = [p["lr"] for p in pts if p["diverged"]]
+        label = {"final_loss": "train loss", "val_loss": "val loss"}[key]
+        if ok:
+            scan.scatter(*zip(*ok, strict=True), marker=marker,
+                         label=f"{PHASES[phase]} ({label})")
+        if bad and ceiling:
+            scan.scatter(bad, [ceiling] * len(bad), marker="x", color="red")
+    scan.axvline(ev.get("max_stable_lr", math.nan), color="green", ls="--",
+                 label=f"max stable {ev.get('max_stable_lr', math.nan):.3g}")
+    if ev.get("divergence_lr"):
+        scan.axvline(ev["divergence_lr"], color="red", ls="--",
+                     label=f"diverges {ev['divergence_lr']:.3g} (x = diverged)")
+    scan.axvline(config.optimizer.lr, color="blue", lw=2,
+                 label=f"recommended {config.optimizer.lr:.3g}")
+    scan.set_xscale("log")
+    scan.set_yscale("log")
+    scan.set(xlabel="learning rate", ylabel="loss", title="loss against LR")
+    scan.legend(fontsize=7)
+    fig.suptitle(f"triage lr-find: {config.task} ({config.optimizer.name})")
+    fig.tight_layout()
+    try:
+        with atomic.atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=110)
+    finally:
+        plt.close(fig)

@@ -1,0 +1,175 @@
+"""The Task: what the user brings (a model factory, data, a loss), and its validation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from triage.data import Data, TensorData, as_data, first_batch, holdout
+from triage.errors import TaskError
+from triage.rng import seeded
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+LOSSES: dict[str, LossFn] = {  # keys as in triage.choices.LOSS_NAMES
+    "cross_entropy": F.cross_entropy,
+    "mse": F.mse_loss,
+    "bce_with_logits": F.binary_cross_entropy_with_logits,
+    "nll": F.nll_loss,
+}
+# Which losses make the task a classification, and how to read a prediction off the output.
+_ACCURACY = {"cross_entropy": "multiclass", "nll": "multiclass", "bce_with_logits": "binary"}
+VAL_FRACTION = 0.2
+
+
+@dataclass
+class Task:
+    """A training problem: a model factory, data and a loss.
+
+    Args:
+        model: zero-argument callable returning a fresh ``nn.Module`` each call.
+        train: a torch ``Dataset`` of ``(x, y)`` pairs, or an ``(X, y)`` pair of arrays/tensors.
+        val: the same forms, or None for a seeded 20% hold-out of ``train``.
+        loss: one of ``cross_entropy``, ``mse``, ``bce_with_logits``, ``nll``, or any
+            ``callable(output, target) -> scalar tensor``.
+        name: shown in reports and written into configs.
+        epochs: the user's full training budget, in epochs.
+    """
+
+    model: Callable[[], nn.Module]
+    train: Any
+    val: Any = None
+    loss: str | LossFn = "cross_entropy"
+    name: str = "task"
+    epochs: int = 10
+    _prepared: dict[int, PreparedTask] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not callable(self.model) or isinstance(self.model, nn.Module):
+            raise TaskError(
+                f"Task.model must be a zero-argument factory returning a fresh nn.Module, got "
+                f"{type(self.model).__name__}; wrap it: model=lambda: MyNet()"
+            )
+        if isinstance(self.loss, str) and self.loss not in LOSSES:
+            raise TaskError(
+                f"unknown loss {self.loss!r}; use one of {', '.join(LOSSES)} or a callable"
+            )
+        if not (isinstance(self.loss, str) or callable(self.loss)):
+            raise TaskError(f"Task.loss must be a name or a callable, got {self.loss!r}")
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
+            raise TaskError(f"Task.epochs must be a positive integer, got {self.epochs!r}")
+
+    @property
+    def loss_name(self) -> str:
+        return self.loss if isinstance(self.loss, str) else getattr(self.loss, "__name__", "custom")
+
+    def prepare(self, seed: int = 0) -> PreparedTask:
+        """Validated data, loss function and a checked model; cached per hold-out seed."""
+        if seed not in self._prepared:
+            self._prepared[seed] = _prepare(self, seed)
+        return self._prepared[seed]
+
+
+@dataclass
+class PreparedTask:
+    """A Task whose data is converted and split, and whose model is known to fit the loss."""
+
+    task: Task
+    train: Data
+    val: Data
+    loss_fn: LossFn
+    accuracy: str | None  # "multiclass", "binary" or None (not a classification)
+
+    @property
+    def n_train(self) -> int:
+        return len(self.train)  # type: ignore[arg-type]
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        return -(-self.n_train // batch_size)
+
+
+def build_model(task: Task) -> nn.Module:
+    """Call the task's factory, turning any failure into a one-line TaskError."""
+    try:
+        model = task.model()
+    except Exception as exc:
+        raise TaskError(
+            f"the model factory raised {type(exc).__name__}: {_first_line(exc)}; fix the factory "
+            "so that calling it with no arguments returns a fresh nn.Module"
+        ) from exc
+    if not isinstance(model, nn.Module):
+        raise TaskError(
+            f"the model factory returned {type(model).__name__}, not an nn.Module; return the "
+            "network itself"
+        )
+    return model
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _prepare(task: Task, seed: int) -> PreparedTask:
+    train = as_data(task.train, "train")
+    with seeded(seed) as generator:
+        if task.val is None:
+            train, val = holdout(train, VAL_FRACTION, generator)
+        else:
+            val = as_data(task.val, "val")
+        model = build_model(task)
+        if build_model(task) is model:
+            raise TaskError(
+                "the model factory returned the same module twice; it must build a fresh one "
+                "per call (model=lambda: Net(), not model=lambda: net), or probes would train "
+                "your model"
+            )
+    loss_fn = LOSSES[task.loss] if isinstance(task.loss, str) else task.loss
+    prepared = PreparedTask(task, train, val, loss_fn, _ACCURACY.get(task.loss_name))
+    _check_fit(prepared, model)
+    return prepared
+
+
+def _check_fit(prepared: PreparedTask, model: nn.Module) -> None:
+    """Run one small batch through model and loss so that wiring errors surface before probes."""
+    xb, yb = first_batch(prepared.train, 8)
+    name = prepared.task.loss_name
+    try:
+        with torch.no_grad():
+            out = model(xb)
+    except Exception as exc:
+        raise TaskError(
+            f"the model failed on a batch of inputs {tuple(xb.shape)} {xb.dtype}: "
+            f"{_first_line(exc)}; make the model accept the data's X"
+        ) from exc
+    if not torch.is_tensor(out):
+        raise TaskError(f"the model returned {type(out).__name__}; return one output tensor")
+    if name == "mse" and out.shape != yb.shape:
+        raise TaskError(
+            f"the model's output {tuple(out.shape)} does not match targets {tuple(yb.shape)} "
+            "for loss 'mse' (it would broadcast silently); reshape y or the output to match"
+        )
+    if isinstance(prepared.train, TensorData) and prepared.accuracy == "multiclass":
+        classes = int(prepared.train.y.max()) + 1 if prepared.train.y.numel() else 0
+        if out.ndim == 2 and classes > out.shape[1]:
+            raise TaskError(
+                f"targets go up to class {classes - 1} but the model outputs {out.shape[1]} "
+                "scores; give the last layer one output per class"
+            )
+    try:
+        value = prepared.loss_fn(out, yb)
+    except Exception as exc:
+        raise TaskError(
+            f"the model's output {tuple(out.shape)} {out.dtype} does not fit loss {name!r} with "
+            f"targets {tuple(yb.shape)} {yb.dtype}: {_first_line(exc)}; change the model's last "
+            "layer, the targets or the loss"
+        ) from exc
+    if not torch.is_tensor(value) or value.numel() != 1:
+        raise TaskError(f"loss {name!r} must return a scalar; it returned shape "
+                        f"{tuple(getattr(value, 'shape', ()))}")
