@@ -8,8 +8,11 @@ For every bundled example and optimizer (SGD+Nesterov, Adam):
   suggestion at the steepest descent of the smoothed loss), trained for the full budget;
 - three: the best of 1e-1, 1e-3 and 1e-6 by full-budget validation loss.
 
-Each method's number is its validation loss divided by the grid best ("within 25%" = <= 1.25);
-compute is the training steps the method spent choosing (the grid and 'three' count full runs).
+Every LR is scored by its full-budget validation loss averaged over ``--seeds`` training seeds
+(the same seeds for every method), so that one lucky or unlucky seed does not decide a case.
+Each method's number is its score divided by the grid best ("within 25%" = <= 1.25); compute is
+the training steps the method spent choosing (the grid and 'three' count their full runs, one
+seed). lr-find and the range test run once, with seed 0, as a user would.
 
     python benchmarks/lr_quality.py [--examples digits_mlp,wine_mlp] [--optimizers sgd,adam]
 """
@@ -18,9 +21,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import platform
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date
+from functools import cache
 
 import numpy as np
 import torch
@@ -32,6 +38,22 @@ from triage.lr_finder import lr_find
 from triage.probe import ProbeSettings, run_probes
 from triage.rng import seeded
 from triage.task import PreparedTask, build_model
+
+
+@cache
+def _prepared(name: str) -> PreparedTask:
+    return EXAMPLES[name]().prepare(0)
+
+
+def score(args: tuple[str, str, float, tuple[int, ...]]) -> tuple[float, int]:
+    """Mean full-budget validation loss over seeds (inf if any diverged), and one run's steps."""
+    name, optimizer, lr, seeds = args
+    runs = [full_run(_prepared(name), optimizer, lr, seed) for seed in seeds]
+    return sum(loss for loss, _ in runs) / len(runs), runs[0][1]
+
+
+def _init_worker() -> None:
+    torch.set_num_threads(1)
 
 
 def full_run(prepared: PreparedTask, optimizer: str, lr: float, seed: int) -> tuple[float, int]:
@@ -87,45 +109,52 @@ def main() -> None:
     parser.add_argument("--examples", default=",".join(EXAMPLES))
     parser.add_argument("--optimizers", default="sgd,adam")
     parser.add_argument("--grid-points", type=int, default=25)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, default=3, help="training seeds per LR score")
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     grid = np.logspace(-5, 1, args.grid_points).tolist()
+    seeds = tuple(range(args.seeds))
     rows = []
     started = time.time()
-    for name in args.examples.split(","):
-        for optimizer in args.optimizers.split(","):
-            task = EXAMPLES[name]()
-            prepared = task.prepare(args.seed)
-            grid_losses = [full_run(prepared, optimizer, lr, args.seed) for lr in grid]
-            best_i = int(np.argmin([loss for loss, _ in grid_losses]))
-            best = grid_losses[best_i][0]
-            grid_steps = sum(s for _, s in grid_losses)
-            config = lr_find(task, optimizer=optimizer, device="cpu", seed=args.seed)
-            triage_lr = config.optimizer.lr
-            triage_loss, _ = full_run(prepared, optimizer, triage_lr, args.seed)
-            rt_lr = range_test(prepared, optimizer, args.seed)
-            rt_loss, _ = full_run(prepared, optimizer, rt_lr, args.seed)
-            three = [full_run(prepared, optimizer, lr, args.seed) for lr in (1e-1, 1e-3, 1e-6)]
-            three_loss = min(loss for loss, _ in three)
-            rows.append({
-                "case": f"{name}/{optimizer}", "grid_lr": grid[best_i], "grid_loss": best,
-                "grid_steps": grid_steps, "triage_lr": triage_lr,
-                "triage_ratio": triage_loss / best, "triage_steps": config.lr_find["steps_used"],
-                "rt_lr": rt_lr, "rt_ratio": rt_loss / best, "rt_steps": 100,
-                "three_ratio": three_loss / best, "three_steps": sum(s for _, s in three),
-            })
-            r = rows[-1]
-            print(f"  {r['case']}: grid {r['grid_lr']:.3g} triage {triage_lr:.3g} "
-                  f"x{r['triage_ratio']:.2f} range-test {rt_lr:.3g} x{r['rt_ratio']:.2f}",
-                  flush=True)
-    print_table(rows, time.time() - started)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(args.workers, mp_context=context, initializer=_init_worker) as pool:
+        for name in args.examples.split(","):
+            for optimizer in args.optimizers.split(","):
+                rows.append(_case(pool, name, optimizer, grid, seeds))
+                r = rows[-1]
+                print(f"  {r['case']}: grid {r['grid_lr']:.3g} triage {r['triage_lr']:.3g} "
+                      f"x{r['triage_ratio']:.2f} range-test {r['rt_lr']:.3g} "
+                      f"x{r['rt_ratio']:.2f}", flush=True)
+    print_table(rows, time.time() - started, seeds)
 
 
-def print_table(rows: list[dict], seconds: float) -> None:
-    print(f"\nLR quality — {date.today()} — {platform.processor() or platform.machine()}, "
-          f"{torch.get_num_threads()} torch threads, torch {torch.__version__}\n")
-    header = ("| case | grid-best LR | grid-best val loss | triage LR | triage loss ratio | "
+def _case(pool: ProcessPoolExecutor, name: str, optimizer: str, grid: list[float],
+          seeds: tuple[int, ...]) -> dict:
+    task = EXAMPLES[name]()
+    prepared = task.prepare(0)
+    config = lr_find(task, optimizer=optimizer, device="cpu", seed=0)
+    rt_lr = range_test(prepared, optimizer, seed=0)
+    three = (1e-1, 1e-3, 1e-6)
+    lrs = [*grid, config.optimizer.lr, rt_lr, *three]
+    scores = list(pool.map(score, [(name, optimizer, lr, seeds) for lr in lrs]))
+    grid_scores, (triage_loss, _), (rt_loss, _) = scores[:len(grid)], scores[-5], scores[-4]
+    best_i = int(np.argmin([loss for loss, _ in grid_scores]))
+    best = grid_scores[best_i][0]
+    return {
+        "case": f"{name}/{optimizer}", "grid_lr": grid[best_i], "grid_loss": best,
+        "grid_steps": sum(s for _, s in grid_scores), "triage_lr": config.optimizer.lr,
+        "triage_ratio": triage_loss / best, "triage_steps": config.lr_find["steps_used"],
+        "rt_lr": rt_lr, "rt_ratio": rt_loss / best, "rt_steps": 100,
+        "three_ratio": min(loss for loss, _ in scores[-3:]) / best,
+        "three_steps": sum(s for _, s in scores[-3:]),
+    }
+
+
+def print_table(rows: list[dict], seconds: float, seeds: tuple[int, ...]) -> None:
+    print(f"\nLR quality — {date.today()} — {platform.machine()}, {multiprocessing.cpu_count()} "
+          f"CPUs, torch {torch.__version__}; scores: mean val loss over seeds {list(seeds)}\n")
+    header = ("| case | grid-best LR | grid-best score | triage LR | triage loss ratio | "
               "triage steps | range-test LR | range-test ratio | range-test steps | "
               "best-of-3 ratio | grid steps |")
     print(header)

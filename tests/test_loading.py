@@ -18,7 +18,7 @@ def test_module_and_file_forms(spec):
 
 def test_default_and_example_names():
     assert load_task(None).name == "digits_mlp"
-    assert load_task("wine_mlp").name == "wine_mlp"
+    assert load_task("friedman_mlp").name == "friedman_mlp"
 
 
 @pytest.mark.parametrize(("spec", "message"), [

@@ -1,7 +1,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-import tasks
 import torch
 from torch import nn
 from torch.utils.data import TensorDataset
@@ -9,6 +8,8 @@ from torch.utils.data import TensorDataset
 from triage import Task
 from triage.data import TensorData
 from triage.errors import TaskError
+
+import tasks
 
 
 def _mlp():

@@ -23,21 +23,24 @@ from triage.probe import ProbeResult, ProbeSettings, run_probe
 from triage.task import PreparedTask
 
 _RDB_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "oracle", "mssql")
-HEARTBEAT_SECONDS = 60
 
 
-def make_storage(url: str | None) -> BaseStorage | None:
+def make_storage(url: str | None, heartbeat_interval: int | None = None) -> BaseStorage | None:
     """A storage for ``url``: None (in memory), an RDB URL, ``redis://…``, or a journal file path.
 
-    RDB storages get heartbeats, so trials of a killed worker are marked failed instead of
-    staying RUNNING forever.
+    Args:
+        url: where the study lives.
+        heartbeat_interval: for RDB storages used with ``Study.optimize``: seconds between
+            heartbeats, so a killed worker's trials are failed instead of staying RUNNING.
+            (lr-find asks and tells its own trials and does not need it: a probe left RUNNING
+            by a crash is simply run again on resume.)
     """
     if url is None:
         return None
     scheme = url.split(":", 1)[0].split("+", 1)[0].lower() if "://" in url else ""
     try:
         if scheme in _RDB_SCHEMES:
-            return RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS)
+            return RDBStorage(url, heartbeat_interval=heartbeat_interval)
         if scheme in ("redis", "rediss"):
             return JournalStorage(JournalRedisBackend(url))
         if scheme:
@@ -52,6 +55,11 @@ def make_storage(url: str | None) -> BaseStorage | None:
         return JournalStorage(JournalFileBackend(str(path)))
     except StorageError:
         raise
+    except ImportError as exc:
+        raise StorageError(
+            f"no driver for storage {url!r} ({exc}); pip install 'triage[cluster]' (psycopg, "
+            "pymysql, redis) and use postgresql://, mysql+pymysql:// or redis:// URLs"
+        ) from exc
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StorageError(

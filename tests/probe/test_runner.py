@@ -2,7 +2,6 @@ import random
 
 import numpy as np
 import pytest
-import tasks
 import torch
 from torch import nn
 from torch.utils.data import TensorDataset
@@ -12,6 +11,8 @@ from triage.builders import StepSchedule
 from triage.errors import ProbeError, SettingsError, TaskError
 from triage.probe import ProbeResult, run_probe
 from triage.probe.device import resolve_device
+
+import tasks
 
 
 def test_each_probe_builds_a_fresh_model():

@@ -51,6 +51,8 @@ class BackOff(Strategy[Choice]):
     Args:
         boundary: the divergence boundary found before.
         factor: ladder step (the documents' 3).
+        patience: keep stepping down until the best candidate is this many steps above the
+            lowest one tried (validation loss is noisy; one worse step is not proof).
         candidate_steps: longest validation run; also capped by the task's full budget and by
             the step budget left (shared among ``expected_candidates``).
         expected_candidates: how many runs the remaining budget is planned for.
@@ -62,12 +64,16 @@ class BackOff(Strategy[Choice]):
         self,
         boundary: Boundary,
         factor: float = 3.0,
+        patience: int = 1,
         candidate_steps: int = 300,
-        expected_candidates: int = 4,
+        expected_candidates: int = 5,
     ) -> None:
         if not factor > 1:
             raise SettingsError(f"back-off factor must be > 1, got {factor!r}")
-        self.boundary, self.factor = boundary, factor
+        if patience < 0 or expected_candidates < 2:
+            raise SettingsError(f"need patience >= 0 and expected_candidates >= 2, got "
+                                f"{patience!r} and {expected_candidates!r}")
+        self.boundary, self.factor, self.patience = boundary, factor, patience
         self.candidate_steps, self.expected = candidate_steps, expected_candidates
 
     def run(self, context: Context) -> Choice:
@@ -75,51 +81,46 @@ class BackOff(Strategy[Choice]):
         full = context.prepared.steps_per_epoch(context.base.batch_size) * (
             context.base.epochs or context.prepared.task.epochs)
         steps = min(self.candidate_steps, full, context.steps_left // self.expected)
-        if steps < MIN_CANDIDATE_STEPS:
+        if steps < min(MIN_CANDIDATE_STEPS, full):
             lr = top / self.factor
             return Choice(lr, self.factor, f"step budget left no room for validation runs: the "
                           f"documents' {self.factor:g}x back-off without further evidence")
-        evaluated: dict[float, Candidate] = {}
-
-        def lr_at(k: float) -> float:
-            return top / self.factor**k
+        scores: dict[float, Candidate] = {}  # ladder position k -> candidate at top / factor**k
 
         def score(k: float) -> float:
-            lr = lr_at(k)
-            if lr not in evaluated:
+            if k not in scores:
+                lr = top / self.factor**k
                 result = context.probe(
                     [context.base.with_(lr=lr, steps=steps, evaluate=True)], self.name)[0]
-                evaluated[lr] = Candidate(lr, self.factor**k, _val(result), result.steps)
-            value = evaluated[lr].val_loss
+                scores[k] = Candidate(lr, self.factor**k, _val(result), result.steps)
+            value = scores[k].val_loss
             return math.inf if value is None else value
 
-        def affordable() -> bool:
-            return context.steps_left >= steps
+        def can_try(k: float) -> bool:
+            return context.steps_left >= steps and top / self.factor**k >= LR_FLOOR
 
-        ks = [1.0, 2.0]
-        for k in ks:
+        for k in (1.0, 2.0):
             score(k)
-        # Step down while the lowest candidate is the best (or everything diverged).
-        while affordable() and lr_at(ks[-1] + 1) >= LR_FLOOR:
-            best_k = min(ks, key=score)
-            if best_k != ks[-1] and math.isfinite(score(best_k)):
+        lowest = 2.0
+        # Step down while the best is among the last `patience + 1` rungs (or all diverged).
+        while can_try(lowest + 1):
+            best = min(scores, key=score)
+            if math.isfinite(score(best)) and best < lowest - self.patience:
                 break
-            ks.append(ks[-1] + 1)
-            score(ks[-1])
-        best_k = min(ks, key=score)
-        # Refine by half steps around the winner while the budget allows.
-        for k in (best_k + 0.5, best_k - 0.5):
-            if k >= 1 and affordable() and math.isfinite(score(best_k)):
+            lowest += 1
+            score(lowest)
+        best = min(scores, key=score)
+        for k in (best + 0.5, best - 0.5):  # refine by half rungs where the budget allows
+            if k >= 1 and can_try(k) and math.isfinite(score(best)):
                 score(k)
-        ks = sorted({*ks, *(k for k in (best_k + 0.5, best_k - 0.5) if lr_at(k) in evaluated)})
-        best_k = min(ks, key=score)
-        candidates = list(evaluated.values())
-        if not math.isfinite(score(best_k)):
-            lr = lr_at(ks[-1] + 1)
+        best = min(scores, key=score)
+        candidates = [scores[k] for k in sorted(scores)]
+        if not math.isfinite(score(best)):
+            lr = top / self.factor ** (lowest + 1)
             return Choice(lr, top / lr, "every candidate diverged in longer runs: stepped one "
                           "more factor below the lowest, unvalidated; rerun with a smaller batch "
                           "or look for instability (triage doctor)", candidates)
-        return Choice(lr_at(best_k), self.factor**best_k, _rule(best_k, self.factor, steps),
+        return Choice(scores[best].lr, self.factor**best, _rule(best, self.factor, steps),
                       candidates)
 
 

@@ -67,6 +67,9 @@ class NanBoundary(Strategy[Boundary]):
     def _probe(self, context: Context, lr: float) -> None:
         context.probe([context.base.with_(lr=lr, steps=self.steps, evaluate=False)], self.name)
 
+    def _affordable(self, context: Context) -> bool:
+        return context.steps_left >= self.steps
+
     def _everywhere(self) -> str:
         return (f"training diverges within {self.steps} steps at every LR down to {LR_FLOOR:g}: "
                 "the cause is the model, data or loss, not the learning rate; check for "
@@ -77,13 +80,9 @@ class NanBoundary(Strategy[Boundary]):
         if not seen:
             self._probe(context, 1e-3)
             seen = self._outcomes(context)
-        while not any(seen.values()) and max(seen) < LR_CEILING:
+        # Extend the bracket by factors of 10 while every probe agrees.
+        while not any(seen.values()) and max(seen) < LR_CEILING and self._affordable(context):
             self._probe(context, min(max(seen) * 10, LR_CEILING))
-            seen = self._outcomes(context)
-        while all(seen.values()):
-            if min(seen) <= LR_FLOOR:
-                raise DivergesEverywhere(self._everywhere())
-            self._probe(context, max(min(seen) / 10, LR_FLOOR))
             seen = self._outcomes(context)
         if not any(seen.values()):
             return Boundary(max(seen), None, self.steps)
@@ -93,9 +92,13 @@ class NanBoundary(Strategy[Boundary]):
                      default=None)
             if lo is not None:
                 break
-            # Only LRs above the lowest divergence were stable: look below it.
             if hi <= LR_FLOOR:
                 raise DivergesEverywhere(self._everywhere())
+            if not self._affordable(context):
+                raise SettingsError(
+                    f"the step budget ran out before any LR down to {hi:g} stayed stable; "
+                    "raise --max-steps"
+                )
             self._probe(context, max(hi / 10, LR_FLOOR))
             seen = self._outcomes(context)
         budget_floor = self.reserve * context.max_steps

@@ -1,0 +1,93 @@
+import pytest
+import torch
+import yaml
+from torch import nn
+
+from triage import Config, load_config
+from triage.builders import StepSchedule
+from triage.config import OptimizerConfig
+from triage.errors import ConfigError, OutputError
+
+
+def _config(**changes):
+    args = {"optimizer": OptimizerConfig("sgd", 0.03, 0.9, True, 1e-4), "batch_size": 64,
+            "init": "he", "schedule": StepSchedule(4, 2, 1.5), "grad_clip_norm": 1.0,
+            "task": "t", "lr_find": {"max_stable_lr": 0.3, "probes": [{"lr": 0.1}]}}
+    return Config(**{**args, **changes})
+
+
+def test_round_trip(tmp_path):
+    path = tmp_path / "c.yaml"
+    config = _config()
+    config.save(path)
+    assert load_config(path) == config
+    assert yaml.safe_load(path.read_text())["schedule"] == {
+        "type": "step", "after_epochs": 4, "every_epochs": 2, "factor": 1.5}
+
+
+def test_helpers_apply_the_recommendation():
+    config = _config()
+    model = config.apply_init(nn.Linear(100, 10))
+    assert torch.count_nonzero(model.bias) == 0
+    optimizer = config.make_optimizer(model.parameters())
+    assert isinstance(optimizer, torch.optim.SGD)
+    group = optimizer.param_groups[0]
+    assert (group["lr"], group["momentum"], group["nesterov"], group["weight_decay"]) == (
+        0.03, 0.9, True, 1e-4)
+    scheduler = config.make_scheduler(optimizer)
+    for _ in range(4):
+        optimizer.step()
+        scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.02)
+    assert _config(schedule=None).make_scheduler(optimizer) is None
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"version": 2}, "unsupported version 2"),
+    ({"extra": 1}, "unknown key 'extra'"),
+    ({"optimizer": {"name": "sgd"}}, "optimizer must be a mapping with name and lr"),
+    ({"optimizer": {"name": "sgd", "lr": -1}}, "optimizer.lr must be > 0"),
+    ({"optimizer": {"name": "nadam", "lr": 0.1}}, "unknown optimizer 'nadam'"),
+    ({"optimizer": {"name": "sgd", "lr": 0.1, "betas": 1}}, "betas"),
+    ({"batch_size": 0}, "batch_size must be a positive integer"),
+    ({"init": "orthogonal"}, "unknown init 'orthogonal'"),
+    ({"schedule": {"type": "cosine"}}, "schedule must be null or have type: step"),
+    ({"schedule": {"type": "step", "after_epochs": 1, "every_epochs": 2}}, "after_epochs"),
+])
+def test_invalid_documents(tmp_path, change, message):
+    data = {**_config().to_dict(), **change}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    (tmp_path / "x.yaml").write_text("a: [1,")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(tmp_path / "x.yaml")
+
+
+def test_save_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "c.yaml"
+    _config().save(path)
+    before = path.read_text()
+
+    def broken(self, *a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("pathlib.Path.write_text", broken)
+    with pytest.raises(OutputError, match="No space left"):
+        _config(batch_size=8).save(path)
+    monkeypatch.undo()
+    assert path.read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
+
+
+@pytest.mark.parametrize("target", ["missing_dir/c.yaml", "."])
+def test_unwritable_targets(tmp_path, target):
+    with pytest.raises(OutputError):
+        _config().save(tmp_path / target)
