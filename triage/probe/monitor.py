@@ -30,6 +30,12 @@ class DivergenceWatch:
 
     def add(self, loss: torch.Tensor) -> bool:
         """Record one step's loss; returns True once divergence has been seen."""
+        if self.check_every == 1:  # reading a CPU scalar costs nothing: check at once
+            value = loss.item()
+            if self.reason is None:
+                self._check(len(self.losses), value)
+            self.losses.append(value if math.isfinite(value) else math.nan)
+            return self.reason is not None
         self._pending.append(loss.detach())
         if len(self._pending) >= self.check_every:
             self.flush()
