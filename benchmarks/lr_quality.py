@@ -37,6 +37,7 @@ from triage.examples import EXAMPLES
 from triage.lr_finder import lr_find
 from triage.probe import ProbeSettings, run_probes
 from triage.rng import seeded
+from triage.study import quiet_optuna
 from triage.task import PreparedTask, build_model
 
 
@@ -113,6 +114,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    quiet_optuna()
     grid = np.logspace(-5, 1, args.grid_points).tolist()
     seeds = tuple(range(args.seeds))
     rows = []

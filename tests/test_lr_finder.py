@@ -81,3 +81,14 @@ def test_resume_after_interruption(tmp_path):
     assert config == lr_find(tasks.blobs(), device="cpu").__class__(
         **{**config.__dict__}) and config.optimizer.lr == lr_find(
             tasks.blobs(), device="cpu").optimizer.lr
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("postgresql://bob:s3cret@db:5432/x", "postgresql://bob:***@db:5432/x"),
+    ("redis://:pw@host:6379", "redis://:***@host:6379"),
+    ("sqlite:///a.db", "sqlite:///a.db"),
+    (None, None),
+])
+def test_storage_password_is_not_written(url, expected):
+    from triage.lr_finder import redact
+    assert redact(url) == expected

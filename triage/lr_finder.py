@@ -9,6 +9,7 @@ Gradient clipping stays off throughout. Every probe is a trial of one Optuna stu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -79,6 +80,11 @@ def lr_find(
     )
 
 
+def redact(url: str | None) -> str | None:
+    """The storage URL without its password, safe to write into a config file."""
+    return None if url is None else re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
 def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else float(f"{value:.{digits}g}")
 
@@ -109,6 +115,6 @@ def _evidence(context: Context, boundary: Boundary, choice: Choice, storage: str
         "max_steps": max_steps,
         "seed": seed,
         "study": study,
-        "storage": storage,
+        "storage": redact(storage),
         "probes": probes,
     }

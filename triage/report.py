@@ -76,6 +76,18 @@ def lr_find_summary(config: Config) -> Table:
     return table
 
 
+def _smooth(values: list[float | None], beta: float = 0.9) -> list[float]:
+    """Bias-corrected exponential moving average; NaN from the first missing value on."""
+    out, avg = [], 0.0
+    for i, value in enumerate(values):
+        if value is None or (out and math.isnan(out[-1])):
+            out.append(math.nan)
+            continue
+        avg = beta * avg + (1 - beta) * value
+        out.append(avg / (1 - beta ** (i + 1)))
+    return out
+
+
 def plot_lr_find(config: Config, path: str) -> None:
     """Loss curves per LR, and LR against loss with the boundary and the recommendation marked.
 
@@ -95,7 +107,7 @@ def plot_lr_find(config: Config, path: str) -> None:
     starts = [p["losses"][0] for p in probes if p["losses"] and p["losses"][0] is not None]
     ceiling = 4 * max(starts) if starts else None
     for p in probes:
-        ys = [math.nan if v is None else v for v in p["losses"]]
+        ys = _smooth(p["losses"])
         color = cm.viridis(norm(p["lr"])) if norm else None
         style = ":" if p["diverged"] else ("-" if p["phase"] == "backoff" else "--")
         curves.plot(range(len(ys)), ys, style, color=color, lw=1, alpha=0.85,
@@ -104,7 +116,7 @@ def plot_lr_find(config: Config, path: str) -> None:
     curves.set_yscale("log")
     if ceiling and finite:
         curves.set_ylim(bottom=min(finite) * 0.8, top=ceiling)
-    curves.set(xlabel="step", ylabel="training loss",
+    curves.set(xlabel="step", ylabel="training loss (smoothed)",
                title="loss per probe (dashed: boundary, solid: back-off, dotted: diverged)")
     curves.legend(fontsize=6, ncol=2, title="LR", title_fontsize=7)
     for phase, marker, key in (("three_lr", "s", "final_loss"), ("nan_boundary", "o",

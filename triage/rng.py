@@ -19,7 +19,9 @@ def seeded(seed: int) -> Iterator[torch.Generator]:
     """
     py_state = random.getstate()
     np_state = np.random.get_state()
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    # Fork every CUDA device's generator too, so a probe that touches CUDA cannot change the
+    # caller's CUDA random stream (this initialises CUDA on machines that have it).
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
     with torch.random.fork_rng(devices=devices):
         try:
             random.seed(seed)
