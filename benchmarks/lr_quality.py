@@ -46,23 +46,29 @@ def _prepared(name: str) -> PreparedTask:
     return EXAMPLES[name]().prepare(0)
 
 
-def score(args: tuple[str, str, float, tuple[int, ...]]) -> tuple[float, int]:
-    """Mean full-budget validation loss over seeds (inf if any diverged), and one run's steps."""
+def score(args: tuple[str, str, float, tuple[int, ...]]) -> tuple[float, float | None, int]:
+    """Mean full-budget validation loss over seeds (inf if any diverged), mean accuracy
+    (classification only), and one run's steps."""
     name, optimizer, lr, seeds = args
     runs = [full_run(_prepared(name), optimizer, lr, seed) for seed in seeds]
-    return sum(loss for loss, _ in runs) / len(runs), runs[0][1]
+    accuracies = [acc for _, acc, _ in runs]
+    accuracy = None if None in accuracies else sum(accuracies) / len(runs)
+    return sum(loss for loss, _, _ in runs) / len(runs), accuracy, runs[0][2]
 
 
 def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
-def full_run(prepared: PreparedTask, optimizer: str, lr: float, seed: int) -> tuple[float, int]:
-    """Validation loss (inf when diverged) and steps of one full-budget run."""
+def full_run(prepared: PreparedTask, optimizer: str, lr: float,
+             seed: int) -> tuple[float, float | None, int]:
+    """Validation loss (inf when diverged), accuracy (0 when diverged) and steps of one
+    full-budget run."""
     result = run_probes(prepared, [ProbeSettings(lr=lr, optimizer=optimizer, seed=seed,
                                                  device="cpu")])[0]
-    loss = result.val_loss if result.ok and result.val_loss is not None else math.inf
-    return loss, result.steps
+    ok = result.ok and result.val_loss is not None
+    accuracy = None if prepared.accuracy is None else (result.val_accuracy if ok else 0.0)
+    return (result.val_loss if ok else math.inf), accuracy, result.steps
 
 
 def range_test(prepared: PreparedTask, optimizer: str, seed: int, steps: int = 100,
@@ -126,8 +132,8 @@ def main() -> None:
                 rows.append(_case(pool, name, optimizer, grid, seeds))
                 r = rows[-1]
                 print(f"  {r['case']}: grid {r['grid_lr']:.3g} triage {r['triage_lr']:.3g} "
-                      f"x{r['triage_ratio']:.2f} range-test {r['rt_lr']:.3g} "
-                      f"x{r['rt_ratio']:.2f}", flush=True)
+                      f"x{r['triage'][0]:.2f} range-test {r['rt_lr']:.3g} "
+                      f"x{r['rt'][0]:.2f}", flush=True)
     print_table(rows, time.time() - started, seeds)
 
 
@@ -140,46 +146,62 @@ def _case(pool: ProcessPoolExecutor, name: str, optimizer: str, grid: list[float
     three = (1e-1, 1e-3, 1e-6)
     lrs = [*grid, config.optimizer.lr, rt_lr, *three]
     scores = list(pool.map(score, [(name, optimizer, lr, seeds) for lr in lrs]))
-    grid_scores, (triage_loss, _), (rt_loss, _) = scores[:len(grid)], scores[-5], scores[-4]
-    best_i = int(np.argmin([loss for loss, _ in grid_scores]))
-    best = grid_scores[best_i][0]
+    grid_scores, triage_score, rt_score = scores[:len(grid)], scores[-5], scores[-4]
+    three_score = min(scores[-3:], key=lambda s: s[0])
+    best_i = int(np.argmin([loss for loss, _, _ in grid_scores]))
+    best, best_acc, _ = grid_scores[best_i]
+
+    def verdict(method: tuple[float, float | None, int]) -> tuple[float, bool]:
+        """(loss ratio to the grid best, badly wrong: >2x, >5 accuracy points off, diverged)"""
+        ratio = method[0] / best
+        acc_off = best_acc is not None and method[1] is not None and method[1] < best_acc - 0.05
+        return ratio, not math.isfinite(ratio) or ratio > 2 or acc_off
+
     return {
         "case": f"{name}/{optimizer}", "grid_lr": grid[best_i], "grid_loss": best,
-        "grid_steps": sum(s for _, s in grid_scores), "triage_lr": config.optimizer.lr,
-        "triage_ratio": triage_loss / best, "triage_steps": config.lr_find["steps_used"],
-        "rt_lr": rt_lr, "rt_ratio": rt_loss / best, "rt_steps": 100,
-        "three_ratio": min(loss for loss, _ in scores[-3:]) / best,
-        "three_steps": sum(s for _, s in scores[-3:]),
+        "grid_acc": best_acc, "grid_steps": sum(s for _, _, s in grid_scores),
+        "triage_lr": config.optimizer.lr, "triage": verdict(triage_score),
+        "triage_acc": triage_score[1], "triage_steps": config.lr_find["steps_used"],
+        "rt_lr": rt_lr, "rt": verdict(rt_score), "rt_steps": 100,
+        "three": verdict(three_score), "three_steps": sum(s for _, _, s in scores[-3:]),
     }
 
 
 def print_table(rows: list[dict], seconds: float, seeds: tuple[int, ...]) -> None:
     print(f"\nLR quality — {date.today()} — {platform.machine()}, {multiprocessing.cpu_count()} "
           f"CPUs, torch {torch.__version__}; scores: mean val loss over seeds {list(seeds)}\n")
-    header = ("| case | grid-best LR | grid-best score | triage LR | triage loss ratio | "
-              "triage steps | range-test LR | range-test ratio | range-test steps | "
-              "best-of-3 ratio | grid steps |")
+    header = ("| case | grid-best LR | grid-best score (acc) | triage LR | triage ratio (acc) | "
+              "triage steps | range-test LR | range-test ratio | best-of-3 ratio |")
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for r in rows:
-        print(f"| {r['case']} | {r['grid_lr']:.3g} | {r['grid_loss']:.4f} | {r['triage_lr']:.3g} "
-              f"| {_ratio(r['triage_ratio'])} | {r['triage_steps']} | {r['rt_lr']:.3g} | "
-              f"{_ratio(r['rt_ratio'])} | {r['rt_steps']} | {_ratio(r['three_ratio'])} | "
-              f"{r['grid_steps']} |")
+        print(f"| {r['case']} | {r['grid_lr']:.3g} | {r['grid_loss']:.4f}{_acc(r['grid_acc'])} "
+              f"| {r['triage_lr']:.3g} | {_ratio(r['triage'])}{_acc(r['triage_acc'])} | "
+              f"{r['triage_steps']} | {r['rt_lr']:.3g} | {_ratio(r['rt'])} | "
+              f"{_ratio(r['three'])} |")
     n = len(rows)
-    for key, label in (("triage_ratio", "triage"), ("rt_ratio", "range test"),
-                       ("three_ratio", "best of 1e-1/1e-3/1e-6")):
-        within = sum(r[key] <= 1.25 for r in rows)
-        bad = sum(not math.isfinite(r[key]) or r[key] > 2 for r in rows)
-        diverged = sum(not math.isfinite(r[key]) for r in rows)
-        print(f"\n{label}: within 25% of grid best in {within}/{n} ({within / n:.0%}); "
-              f"over 2x or diverged in {bad}/{n}; diverged {diverged}/{n}", end="")
-    print(f"\ntriage steps: max {max(r['triage_steps'] for r in rows)}, "
-          f"mean {sum(r['triage_steps'] for r in rows) / n:.0f}; wall time {seconds:.0f}s")
+    print("\n(! = badly wrong: over 2x the grid-best loss, accuracy more than 5 points below "
+          "the grid best's, or diverged)")
+    for key, label, steps in (("triage", "triage lr-find", "triage_steps"),
+                              ("rt", "LR range test", "rt_steps"),
+                              ("three", "best of 1e-1/1e-3/1e-6", "three_steps")):
+        within = sum(r[key][0] <= 1.25 for r in rows)
+        bad = sum(r[key][1] for r in rows)
+        diverged = sum(not math.isfinite(r[key][0]) for r in rows)
+        print(f"{label}: within 25% of the grid best in {within}/{n} ({within / n:.0%}); badly "
+              f"wrong in {bad}/{n}; diverged in {diverged}/{n}; steps to choose: max "
+              f"{max(r[steps] for r in rows)}, mean {sum(r[steps] for r in rows) / n:.0f}")
+    print(f"grid: {sum(r['grid_steps'] for r in rows) // n} steps per case on average; "
+          f"wall time {seconds:.0f}s")
 
 
-def _ratio(value: float) -> str:
-    return "diverged" if not math.isfinite(value) else f"{value:.3f}"
+def _acc(value: float | None) -> str:
+    return "" if value is None else f" ({value:.1%})"
+
+
+def _ratio(verdict: tuple[float, bool]) -> str:
+    ratio, bad = verdict
+    return "diverged !" if not math.isfinite(ratio) else f"{ratio:.3f}{' !' if bad else ''}"
 
 
 if __name__ == "__main__":

@@ -146,3 +146,23 @@ def test_console_script_exit_code(tmp_path):
     out = subprocess.run([sys.executable, "-m", "triage.cli", "lr-find", "--optimizer", "x"],
                          capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 2 and out.stderr.startswith("error: unknown optimizer")
+
+
+def test_interrupt_exits_130_and_writes_nothing(run, tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("triage.lr_finder.lr_find", interrupted)
+    result = run("lr-find", f"{TASKS}:blobs")
+    assert result.exit_code == 130
+    assert "interrupted: nothing was written" in result.stderr
+    assert not (tmp_path / "triage.yaml").exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--steps", "0"], "steps must be a positive integer"),
+    (["--max-steps", "100"], "must allow at least the three-LR probe"),
+])
+def test_step_options_are_validated(run, args, message):
+    result = run("lr-find", f"{TASKS}:blobs", *args)
+    assert result.exit_code == 2 and message in result.stderr

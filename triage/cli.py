@@ -33,18 +33,15 @@ class TriageGroup(click.Group):
             hint = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
             click.echo(f"error: {exc.format_message()}{hint}", err=True)
             sys.exit(exc.exit_code)
-        except click.Abort:
-            click.echo("aborted", err=True)
+        except (click.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            click.echo("interrupted: nothing was written; with --storage, rerunning the same "
+                       "command resumes from the probes already stored", err=True)
             sys.exit(130)
         except TriageError as exc:
             if debug:
                 raise
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
-        except KeyboardInterrupt:
-            click.echo("interrupted: rerun with the same --storage and --study to resume",
-                       err=True)
-            sys.exit(130)
 
 
 debug_option = click.option("--debug", is_flag=True, help="Show tracebacks for errors.")

@@ -70,6 +70,10 @@ def lr_find_summary(config: Config) -> Table:
     table.add_row("back-off", f"{ev.get('backoff'):.3g}x")
     table.add_row("rule", str(ev.get("rule")))
     table.add_row("[green]recommended LR[/]", f"[green]{o.lr:.3g}[/]")
+    chosen = [p for p in ev.get("probes", []) if p["phase"] == "backoff" and p["lr"] == o.lr]
+    if chosen and chosen[0].get("update_ratio_median") is not None:
+        table.add_row("update:param ratio", f"{chosen[0]['update_ratio_median']:.2g} per step "
+                      "at the recommended LR (rule of thumb: near 1e-3)")
     table.add_row("batch size / init", f"{config.batch_size} / {config.init}")
     table.add_row("probes / steps", f"{len(ev.get('probes', []))} probes, "
                   f"{ev.get('steps_used')} of {ev.get('max_steps')} steps")

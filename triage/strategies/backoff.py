@@ -1,10 +1,10 @@
 """Back off below the divergence boundary, choosing among candidates by validation loss.
 
 The documents: the best learning rates sit 1-10x below the range where NaNs start, and one
-should back off by factors of 3. We try 3x and 9x first; when the lower one validates better,
+should back off by factors of 3. We try 3x and 9x first; while the lowest rungs validate best,
 the evidence says the optimum lies further down (typical of Adam, whose best LR often sits far
-below its boundary) and we keep stepping down by 3 while validation keeps improving. Remaining
-budget refines the winner by half steps (factor sqrt(3)).
+below its boundary), so we keep stepping down by 3 until ``patience + 1`` rungs in a row
+validate worse than the best. Remaining budget refines the winner by half rungs (sqrt(3)).
 """
 
 from __future__ import annotations
@@ -130,11 +130,8 @@ def _val(result: ProbeResult) -> float | None:
 
 def _rule(k: float, factor: float, steps: int) -> str:
     backoff = factor**k
-    where = (f"{backoff:.3g}x below the divergence boundary, inside the documents' 3-10x range"
-             if 2.5 <= backoff <= 10.5 else
-             f"{backoff:.3g}x below the divergence boundary, beyond the documents' 3-10x range "
-             "because validation loss kept improving further down"
-             if backoff > 10.5 else
-             f"{backoff:.3g}x below the divergence boundary, closer than the documents' 3x "
-             "because it validated best")
-    return f"{where} (best validation loss after {steps} steps among the candidates)"
+    where = ("inside the documents' 3-10x range" if backoff <= 10.5 else
+             "beyond the documents' 3-10x range because validation loss kept improving further "
+             "down")
+    return (f"{backoff:.3g}x below the divergence boundary, {where} (best validation loss after "
+            f"{steps} steps among the candidates)")
