@@ -215,6 +215,7 @@ def test_cuda_index_out_of_range(monkeypatch):
     ({"batch_size": -4}, "batch_size"), ({"optimizer": "sgdd"}, "unknown optimizer"),
     ({"init": "glorot"}, "unknown init"), ({"device": "tpu"}, "unknown device"),
     ({"steps": 0}, "steps must be"), ({"grad_clip_norm": 0}, "grad_clip_norm"),
+    ({"seed": -1}, "seed must be a non-negative integer"),
 ])
 def test_settings_validation(kwargs, message):
     with pytest.raises(SettingsError, match=message):
@@ -223,3 +224,15 @@ def test_settings_validation(kwargs, message):
 
 def test_run_probe_accepts_prepared_task(blobs):
     assert run_probe(blobs.prepare(), ProbeSettings(lr=0.1, steps=2)).steps == 2
+
+
+@pytest.mark.parametrize("where", ["placement", "evaluation"])
+def test_out_of_memory_outside_the_loop_is_recorded_too(blobs, monkeypatch, where):
+    def oom(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    target = "torch.nn.Module.to" if where == "placement" else "triage.probe.runner.evaluate"
+    monkeypatch.setattr(target, oom)
+    result = run_probes(blobs, [ProbeSettings(lr=0.1, steps=4)])[0]
+    assert result.oom and result.val_loss is None
+    assert result.steps == (0 if where == "placement" else 4)

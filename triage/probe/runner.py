@@ -11,7 +11,7 @@ from torch import nn
 
 from triage.builders import apply_init, make_optimizer, make_scheduler
 from triage.data import TensorData, batches, first_batch
-from triage.errors import ProbeError
+from triage.errors import ProbeError, TriageError
 from triage.probe.device import is_oom, release_memory, resolve_device
 from triage.probe.monitor import DivergenceWatch, GradientMonitor, dead_relu_fraction
 from triage.probe.result import ProbeResult
@@ -54,38 +54,47 @@ def run_probe(prepared: PreparedTask, settings: ProbeSettings) -> ProbeResult:
     """Train a fresh model with ``settings`` and collect its evidence."""
     device = resolve_device(settings.device)
     started = time.perf_counter()
+    # On a GPU, read losses back every 10 steps only; on the CPU reading is free.
+    watch = DivergenceWatch(check_every=1 if device.type == "cpu" else 10)
     with seeded(settings.seed) as generator:
-        model = apply_init(build_model(prepared.task), settings.init).to(device)
-        # On a GPU, read losses back every 10 steps only; on the CPU reading is free.
-        watch = DivergenceWatch(check_every=1 if device.type == "cpu" else 10)
-        monitor = GradientMonitor(model)
-        oom = False
         try:
-            steps = _train(prepared, settings, model, device, generator, watch, monitor)
+            result = _instrumented_run(prepared, settings, device, generator, watch)
+        except TriageError:
+            raise
         except Exception as exc:
             if not is_oom(exc):
                 raise ProbeError(
                     f"training raised {type(exc).__name__} at lr={settings.lr:g}: "
                     f"{str(exc).splitlines()[0] if str(exc) else ''}; check the model and data"
                 ) from exc
-            oom = True
-            watch.flush()
-            steps = len(watch.losses)
             release_memory(device)
-        grad_norm, ratios = monitor.summary()
-        result = ProbeResult(
-            settings=settings, steps=steps, losses=watch.losses, diverged=watch.reason is not None,
-            divergence_step=watch.step, divergence_reason=watch.reason, oom=oom,
-            grad_norm=grad_norm, update_ratio=ratios,
-        )
-        if oom:
-            result.divergence_reason = "out of memory"
-        elif settings.evaluate and not result.diverged:
-            result.val_loss, result.val_accuracy = evaluate(prepared, model, device)
-        if not oom:
-            result.dead_relu_fraction = dead_relu_fraction(
-                model, first_batch(prepared.train, 256)[0].to(device))
+            watch.flush()
+            result = ProbeResult(settings=settings, steps=len(watch.losses), losses=watch.losses,
+                                 oom=True, divergence_reason="out of memory")
     result.wall_time = time.perf_counter() - started
+    return result
+
+
+def _instrumented_run(
+    prepared: PreparedTask,
+    settings: ProbeSettings,
+    device: torch.device,
+    generator: torch.Generator,
+    watch: DivergenceWatch,
+) -> ProbeResult:
+    model = apply_init(build_model(prepared.task), settings.init).to(device)
+    monitor = GradientMonitor(model)
+    steps = _train(prepared, settings, model, device, generator, watch, monitor)
+    grad_norm, ratios = monitor.summary()
+    result = ProbeResult(
+        settings=settings, steps=steps, losses=watch.losses, diverged=watch.reason is not None,
+        divergence_step=watch.step, divergence_reason=watch.reason, grad_norm=grad_norm,
+        update_ratio=ratios,
+    )
+    if settings.evaluate and not result.diverged:
+        result.val_loss, result.val_accuracy = evaluate(prepared, model, device)
+    result.dead_relu_fraction = dead_relu_fraction(
+        model, first_batch(prepared.train, 256)[0].to(device))
     return result
 
 

@@ -58,6 +58,8 @@ class ProbeSettings:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or value < 1):
                 raise SettingsError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise SettingsError(f"seed must be a non-negative integer, got {self.seed!r}")
         if self.grad_clip_norm is not None:
             check_positive("grad_clip_norm", self.grad_clip_norm)
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
