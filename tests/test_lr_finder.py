@@ -92,3 +92,17 @@ def test_resume_after_interruption(tmp_path):
 def test_storage_password_is_not_written(url, expected):
     from triage.lr_finder import redact
     assert redact(url) == expected
+
+
+def test_out_of_memory_stops_with_advice(monkeypatch):
+    import torch
+
+    from triage.errors import ProbeError
+
+    def oom(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr("triage.probe.runner.evaluate", oom)
+    monkeypatch.setattr("triage.probe.runner.dead_relu_fraction", oom)
+    with pytest.raises(ProbeError, match=r"ran out of memory .* lower --batch-size"):
+        lr_find(tasks.blobs(), device="cpu")

@@ -10,12 +10,14 @@ Gradient clipping stays off throughout. Every probe is a trial of one Optuna stu
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from triage.config import Config, OptimizerConfig
+from triage.errors import ProbeError, SettingsError
 from triage.probe import ProbeResult, ProbeSettings
 from triage.strategies import BackOff, Boundary, Choice, Context, NanBoundary, ThreeLR
+from triage.strategies.base import ProbeRunner
 from triage.study import StudyProbeRunner, open_study
 from triage.task import Task
 
@@ -56,8 +58,6 @@ def lr_find(
     Raises:
         TriageError: bad settings or task; ``DivergesEverywhere`` when no LR is stable.
     """
-    from triage.errors import SettingsError
-
     if max_steps < 3 * steps:
         raise SettingsError(f"max_steps ({max_steps}) must allow at least the three-LR probe "
                             f"(3 x {steps} steps); raise --max-steps or lower --steps")
@@ -69,7 +69,8 @@ def lr_find(
                             "training samples; use a smaller --batch-size")
     name = study_name or f"triage-lr-find-{task.name}"
     study = open_study(storage, name)
-    context = Context(prepared, base, StudyProbeRunner(study, prepared, on_probe), max_steps)
+    context = Context(prepared, base, _stop_on_oom(StudyProbeRunner(study, prepared, on_probe)),
+                      max_steps)
     ThreeLR(steps).run(context)
     boundary = NanBoundary(steps, precision).run(context)
     choice = BackOff(boundary).run(context)
@@ -78,6 +79,23 @@ def lr_find(
         batch_size=batch_size, init=init, schedule=None, grad_clip_norm=None, task=task.name,
         lr_find=_evidence(context, boundary, choice, storage, name, max_steps, seed),
     )
+
+
+def _stop_on_oom(runner: ProbeRunner) -> ProbeRunner:
+    """Running out of memory says nothing about the LR: stop with advice instead."""
+
+    def run(settings: Sequence[ProbeSettings], phase: str) -> list[ProbeResult]:
+        results = runner(settings, phase)
+        for result in results:
+            if result.oom:
+                s = result.settings
+                raise ProbeError(
+                    f"a probe ran out of memory on device {s.device!r} at batch size "
+                    f"{s.batch_size}; lower --batch-size or choose another --device"
+                )
+        return results
+
+    return run
 
 
 def redact(url: str | None) -> str | None:

@@ -236,3 +236,14 @@ def test_out_of_memory_outside_the_loop_is_recorded_too(blobs, monkeypatch, wher
     result = run_probes(blobs, [ProbeSettings(lr=0.1, steps=4)])[0]
     assert result.oom and result.val_loss is None
     assert result.steps == (0 if where == "placement" else 4)
+
+
+def test_data_too_big_for_the_device_stays_on_the_host(blobs, monkeypatch):
+    from triage.data import TensorData
+
+    def oom(self, device):
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(TensorData, "to", oom)
+    result = run_probes(blobs, [ProbeSettings(lr=0.1, steps=4)])[0]
+    assert result.ok and result.steps == 4

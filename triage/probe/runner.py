@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from triage.builders import apply_init, make_optimizer, make_scheduler
-from triage.data import TensorData, batches, first_batch
+from triage.data import Data, TensorData, batches, first_batch
 from triage.errors import ProbeError, TriageError
 from triage.probe.device import is_oom, release_memory, resolve_device
 from triage.probe.monitor import DivergenceWatch, GradientMonitor, dead_relu_fraction
@@ -112,7 +112,7 @@ def _train(
         nesterov=settings.nesterov, weight_decay=settings.weight_decay,
     )
     scheduler = make_scheduler(optimizer, settings.schedule)
-    train = prepared.train.to(device) if isinstance(prepared.train, TensorData) else prepared.train
+    train = _place(prepared.train, device)
     loss_fn, params = prepared.loss_fn, list(model.parameters())
     total = settings.steps or (
         (settings.epochs or prepared.task.epochs) * prepared.steps_per_epoch(settings.batch_size))
@@ -145,6 +145,19 @@ def _train(
         if last is not None and not math.isfinite(last):
             watch.fail(step - 1, "non-finite gradient")
     return step
+
+
+def _place(data: Data, device: torch.device) -> Data:
+    """Tensor data moves to the device once; if it does not fit, batches move one at a time."""
+    if not isinstance(data, TensorData):
+        return data
+    try:
+        return data.to(device)
+    except Exception as exc:
+        if not is_oom(exc):
+            raise
+        release_memory(device)
+        return data
 
 
 def evaluate(
