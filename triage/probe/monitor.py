@@ -73,7 +73,7 @@ class DivergenceWatch:
 class GradientMonitor:
     """Samples the global gradient norm and the update:parameter ratio every ``every`` steps."""
 
-    def __init__(self, model: nn.Module, every: int = 20) -> None:
+    def __init__(self, model: nn.Module, every: int = 25) -> None:
         self.every = every
         self.named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         self.grad_norms: list[torch.Tensor] = []
