@@ -51,6 +51,7 @@ def test_helpers_apply_the_recommendation():
     ({"optimizer": {"name": "sgd", "lr": 0.1, "betas": 1}}, "betas"),
     ({"batch_size": 0}, "batch_size must be a positive integer"),
     ({"init": "orthogonal"}, "unknown init 'orthogonal'"),
+    ({"grad_clip_norm": -1}, "grad_clip_norm must be null or > 0"),
     ({"schedule": {"type": "cosine"}}, "schedule must be null or have type: step"),
     ({"schedule": {"type": "step", "after_epochs": 1, "every_epochs": 2}}, "after_epochs"),
 ])

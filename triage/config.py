@@ -121,6 +121,10 @@ class Config:
             if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
                 raise ConfigError(f"{source}: batch_size must be a positive integer, got "
                                   f"{batch_size!r}")
+            clip = data.get("grad_clip_norm")
+            if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float))
+                                     or not clip > 0):
+                raise ConfigError(f"{source}: grad_clip_norm must be null or > 0, got {clip!r}")
             config = cls(optimizer=optimizer, batch_size=batch_size,
                          init=check_choice("init", data.get("init", "default"), INITS),
                          schedule=schedule, grad_clip_norm=data.get("grad_clip_norm"),
