@@ -1,0 +1,108 @@
+import optuna
+import pytest
+import yaml
+
+from triage.space import SpaceError, load_space, parse_space
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@pytest.mark.parametrize("name", ["default", "cnn", "rnn"])
+def test_bundled_spaces_load_and_sample(name):
+    space = load_space(name)
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+    for _ in range(25):
+        trial = study.ask()
+        values = space.suggest(trial)
+        assert values["schedule_after"] > values["schedule_every"] >= 1
+        assert values["batch_size"] in (16, 32, 64, 128)
+        assert values["weight_decay"] == 0.0 or 1e-6 <= values["weight_decay"] <= 1e-3
+        study.tell(trial, values["lr"])
+
+
+def test_documents_ranges_in_the_default_space():
+    space = load_space("default")
+    assert set(space.params["optimizer"].distribution.choices) == {
+        "sgd_nesterov", "rmsprop", "adagrad", "adam"}
+    assert set(space.params["init"].distribution.choices) == {"xavier", "he", "lecun"}
+    assert space.start == {"optimizer": "sgd_nesterov", "batch_size": 32}
+    assert "grad_clip_norm" in load_space("rnn").params
+
+
+def test_lr_is_centred_on_an_lr_find_result():
+    space = load_space("default")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    lrs = [space.suggest(study.ask(), lr_center=0.02)["lr"] for _ in range(200)]
+    assert 0.002 <= min(lrs) < 0.004 and 0.1 < max(lrs) <= 0.2
+
+
+def test_fixed_values_and_k_greater_than_n_when_ranges_overlap():
+    space = parse_space({"version": 1, "params": {
+        "lr": 0.1, "schedule_every": {"low": 1, "high": 6}, "schedule_after": {"low": 2,
+                                                                                "high": 4}}})
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(50):
+        values = space.suggest(study.ask())
+        assert values["lr"] == 0.1
+        assert 1 <= values["schedule_every"] < values["schedule_after"] <= 4
+
+
+def test_grid_sampler_over_a_space():
+    space = parse_space({"version": 1, "params": {"batch_size": {"choices": [16, 32]},
+                                                  "init": {"choices": ["he", "xavier"]}}})
+    grid = {"batch_size": [16, 32], "init": ["he", "xavier"]}
+    study = optuna.create_study(sampler=optuna.samplers.GridSampler(grid, seed=0))
+    seen = set()
+    for _ in range(4):
+        trial = study.ask()
+        seen.add(tuple(space.suggest(trial).values()))
+        study.tell(trial, 0.0)
+    assert len(seen) == 4
+
+
+def _space(**params):
+    return {"version": 1, "params": params}
+
+
+@pytest.mark.parametrize(("doc", "message"), [
+    ({"params": {"lr": 0.1}}, "version must be 1"),
+    ({"version": 1}, "params must be a non-empty mapping"),
+    ({"version": 1, "params": {"lr": 0.1}, "sampler": "tpe"}, "unknown key 'sampler'"),
+    (_space(learning_rate={"low": 1, "high": 2}), "params.learning_rate: unknown hyperparameter"),
+    (_space(lr={"low": 0.1, "high": 0.01}), "params.lr: low must be < high, got low=0.1"),
+    (_space(lr={"low": 0.0, "high": 1.0, "log": True}), "params.lr: a log range must stay above"),
+    (_space(weight_decay={"low": 0, "high": 1e-3, "log": True}), "use or_zero: true"),
+    (_space(lr={"low": 1e-4}), "needs low and high"),
+    (_space(lr={"low": 1e-4, "high": 1, "scale": 2}), "unknown key 'scale'"),
+    (_space(lr={"low": "a", "high": 1}), "low must be a number, got 'a'"),
+    (_space(lr={"low": 1e-4, "high": 1, "around_lr_find": 1}), "around_lr_find must be a factor"),
+    (_space(optimizer={"choices": []}), "choices must be a non-empty list"),
+    (_space(optimizer={"choices": ["sgd", "lion"]}), "unknown value 'lion'"),
+    (_space(optimizer={"low": 1, "high": 2}), "give choices"),
+    (_space(init="orthogonal"), "unknown value 'orthogonal'"),
+    (_space(batch_size={"choices": [32, 0]}), "must be a positive integer"),
+    (_space(batch_size={"low": 16.5, "high": 64}), "16.5 must be a positive integer"),
+    (_space(dropout={"low": 0.0, "high": 1.0}), "dropout must be in [0, 1)"),
+    (_space(schedule_every={"low": 1, "high": 3}), "needs params.schedule_after too"),
+    (_space(schedule_every={"low": 3, "high": 4}, schedule_after={"low": 2, "high": 3}),
+     "must allow k > n"),
+    (_space(schedule_every={"choices": [1, 2]}, schedule_after=4), "not choices"),
+    ({"version": 1, "params": {"batch_size": {"choices": [16, 32]}}, "start": {"batch_size": 48}},
+     "start.batch_size: 48 lies outside"),
+    ({"version": 1, "params": {"lr": 0.1}, "start": {"lr": 0.1}}, "not a searched"),
+])
+def test_invalid_spaces_name_file_key_and_value(tmp_path, doc, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(SpaceError) as info:
+        load_space(path)
+    text = str(info.value)
+    assert message in text and str(path) in text and "\n" not in text
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(SpaceError, match=r"not found; .* bundled spaces \(cnn, default, rnn\)"):
+        load_space("nonexistent")
+    (tmp_path / "x.yaml").write_text("params: [1,")
+    with pytest.raises(SpaceError, match="not valid YAML"):
+        load_space(tmp_path / "x.yaml")

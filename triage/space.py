@@ -1,0 +1,281 @@
+"""Search spaces as data: YAML files validated into Optuna distributions at load time.
+
+A space names each hyperparameter once, as a fixed value, a list of ``choices``, or a range::
+
+    version: 1
+    params:
+      optimizer: {choices: [sgd_nesterov, rmsprop, adagrad, adam]}
+      lr: {low: 1.0e-5, high: 1.0, log: true, around_lr_find: 10}
+      batch_size: {choices: [16, 32, 64, 128]}
+      weight_decay: {low: 1.0e-6, high: 1.0e-3, log: true, or_zero: true}
+      schedule_every: {low: 1, high: 4}     # n: divide the LR every n epochs ...
+      schedule_after: {low: 2, high: 10}    # ... after k epochs; sampled so that k > n
+
+Errors name the file, the key and the value.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+import yaml
+
+from triage.choices import INITS
+from triage.errors import TriageError
+
+UPDATERS = ("sgd", "sgd_nesterov", "adam", "adamw", "rmsprop", "adagrad")
+BUILTIN = Path(__file__).resolve().parent.parent / "search_spaces"
+_INT = {"batch_size", "schedule_every", "schedule_after"}
+_CHOICES_ONLY = {"optimizer": UPDATERS, "init": INITS}
+_RANGE_ONLY = {"schedule_every", "schedule_after"}  # k > n is kept by narrowing ranges per trial
+_EXTRAS = {"lr": {"around_lr_find"}, "weight_decay": {"or_zero"}, "grad_clip_norm": {"or_none"}}
+PARAMS = ("optimizer", "lr", "momentum", "batch_size", "init", "weight_decay", "dropout",
+          "grad_clip_norm", "schedule_every", "schedule_after")
+
+
+class SpaceError(TriageError):
+    """A search-space file is invalid."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One hyperparameter: a fixed value, or an Optuna distribution plus its options."""
+
+    name: str
+    fixed: Any = None
+    distribution: optuna.distributions.BaseDistribution | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """A validated search space; ``suggest`` samples one configuration from a trial."""
+
+    name: str
+    params: dict[str, Param]
+    description: str = ""
+    start: dict[str, Any] = field(default_factory=dict)
+
+    def suggest(self, trial: optuna.Trial, lr_center: float | None = None) -> dict[str, Any]:
+        """Sample every parameter through ``trial``.
+
+        Args:
+            trial: the Optuna trial (any sampler: TPE, random, grid).
+            lr_center: an ``lr-find`` recommendation; spaces whose ``lr`` has
+                ``around_lr_find: f`` then search ``[lr/f, lr*f]`` (log) instead of their range.
+        """
+        values: dict[str, Any] = {}
+        for name, param in self.params.items():
+            if name not in _RANGE_ONLY:
+                values[name] = self._suggest_one(trial, param, lr_center)
+        if "schedule_every" in self.params:
+            values.update(self._schedule(trial))
+        return values
+
+    def _suggest_one(self, trial: optuna.Trial, param: Param, lr_center: float | None) -> Any:
+        dist, opts = param.distribution, param.options
+        if dist is None:
+            return param.fixed
+        if param.name == "lr" and lr_center is not None and "around_lr_find" in opts:
+            factor = opts["around_lr_find"]
+            return trial.suggest_float("lr", lr_center / factor, lr_center * factor, log=True)
+        if opts.get("or_zero") and not trial.suggest_categorical(f"{param.name}_on", [False, True]):
+            return 0.0
+        if opts.get("or_none") and not trial.suggest_categorical(f"{param.name}_on", [False, True]):
+            return None
+        return _sample(trial, param.name, dist)
+
+    def _schedule(self, trial: optuna.Trial) -> dict[str, int]:
+        """n, then k in the part of its range above n (ranges narrowed per trial)."""
+        (n_low, n_high), (k_low, k_high) = (_bounds(self.params[name])
+                                            for name in ("schedule_every", "schedule_after"))
+        n_high = min(n_high, k_high - 1)
+        n = n_low if n_low == n_high else trial.suggest_int("schedule_every", n_low, n_high)
+        k_low = max(k_low, n + 1)
+        k = k_low if k_low == k_high else trial.suggest_int("schedule_after", k_low, k_high)
+        return {"schedule_every": n, "schedule_after": k}
+
+
+def _sample(trial: optuna.Trial, name: str, dist: Any) -> Any:
+    if isinstance(dist, optuna.distributions.CategoricalDistribution):
+        return trial.suggest_categorical(name, list(dist.choices))
+    if isinstance(dist, optuna.distributions.IntDistribution):
+        return trial.suggest_int(name, dist.low, dist.high, log=dist.log, step=dist.step)
+    return trial.suggest_float(name, dist.low, dist.high, log=dist.log, step=dist.step)
+
+
+def load_space(path_or_name: str | os.PathLike[str]) -> SearchSpace:
+    """Load and validate a space: a YAML path, or a bundled name (``default``, ``cnn``, ``rnn``).
+
+    Raises:
+        SpaceError: naming the file, the key and the offending value.
+    """
+    path = Path(path_or_name)
+    if not path.suffix and not path.exists():
+        path = BUILTIN / f"{path_or_name}.yaml"
+    if not path.is_file():
+        names = ", ".join(sorted(p.stem for p in BUILTIN.glob("*.yaml")))
+        raise SpaceError(f"search space {str(path_or_name)!r} not found; give a YAML path or "
+                         f"one of the bundled spaces ({names})")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise SpaceError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    return parse_space(data, str(path))
+
+
+def parse_space(data: Any, source: str = "space") -> SearchSpace:
+    """Validate an already parsed document."""
+    if not isinstance(data, dict):
+        raise SpaceError(f"{source}: a space must be a mapping with 'version' and 'params'")
+    unknown = sorted(set(data) - {"version", "description", "params", "start"})
+    if unknown:
+        raise SpaceError(f"{source}: unknown key {unknown[0]!r}; use version, description, "
+                         "params, start")
+    if data.get("version") != 1:
+        raise SpaceError(f"{source}: version must be 1, got {data.get('version')!r}")
+    raw = data.get("params")
+    if not isinstance(raw, dict) or not raw:
+        raise SpaceError(f"{source}: params must be a non-empty mapping of hyperparameters")
+    params = {}
+    for name, spec in raw.items():
+        if name not in PARAMS:
+            raise SpaceError(f"{source}: params.{name}: unknown hyperparameter; use one of "
+                             f"{', '.join(PARAMS)}")
+        params[name] = _param(name, spec, f"{source}: params.{name}")
+    _check_schedule(params, source)
+    start = data.get("start") or {}
+    if not isinstance(start, dict):
+        raise SpaceError(f"{source}: start must be a mapping of first-trial values")
+    for name, value in start.items():
+        _check_start(params, name, value, f"{source}: start.{name}")
+    ordered = {name: params[name] for name in PARAMS if name in params}
+    return SearchSpace(Path(source).stem, ordered, str(data.get("description", "")), start)
+
+
+def _check_start(params: dict[str, Param], name: str, value: Any, where: str) -> None:
+    """A first-trial value must be one the space could sample."""
+    param = params.get(name)
+    if param is None or param.distribution is None:
+        raise SpaceError(f"{where}: {name!r} is not a searched hyperparameter of this space")
+    dist = param.distribution
+    if isinstance(dist, optuna.distributions.CategoricalDistribution):
+        inside = value in dist.choices
+    else:
+        inside = (not isinstance(value, bool) and isinstance(value, (int, float))
+                  and dist.low <= value <= dist.high)
+    if not inside:
+        raise SpaceError(f"{where}: {value!r} lies outside the space's {name}")
+
+
+def _param(name: str, spec: Any, where: str) -> Param:
+    if not isinstance(spec, dict):
+        _check_value(name, spec, where)
+        return Param(name, fixed=spec)
+    extras = _EXTRAS.get(name, set())
+    keys = set(spec)
+    if "choices" in keys and name in _RANGE_ONLY:
+        raise SpaceError(f"{where}: give a range (low, high) or a fixed value, not choices")
+    if "choices" in keys:
+        unknown = sorted(keys - {"choices"})
+        if unknown:
+            raise SpaceError(f"{where}: {unknown[0]!r} cannot be combined with choices")
+        choices = spec["choices"]
+        if not isinstance(choices, list) or not choices:
+            raise SpaceError(f"{where}: choices must be a non-empty list, got {choices!r}")
+        for value in choices:
+            _check_value(name, value, where)
+        return Param(name, distribution=optuna.distributions.CategoricalDistribution(choices))
+    if name in _CHOICES_ONLY:
+        raise SpaceError(f"{where}: give choices (from {', '.join(_CHOICES_ONLY[name])}), "
+                         f"not a range")
+    unknown = sorted(keys - {"low", "high", "log", "step"} - extras)
+    if unknown:
+        allowed = ", ".join(["low", "high", "log", "step", *sorted(extras)])
+        raise SpaceError(f"{where}: unknown key {unknown[0]!r}; use {allowed}")
+    if "low" not in spec or "high" not in spec:
+        raise SpaceError(f"{where}: a range needs low and high, got {spec!r}")
+    low, high, log = spec["low"], spec["high"], spec.get("log", False)
+    for key, value in (("low", low), ("high", high)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(
+                value):
+            raise SpaceError(f"{where}: {key} must be a number, got {value!r}")
+    if not isinstance(log, bool):
+        raise SpaceError(f"{where}: log must be true or false, got {log!r}")
+    if not low < high:
+        raise SpaceError(f"{where}: low must be < high, got low={low!r}, high={high!r}")
+    if log and low <= 0:
+        raise SpaceError(f"{where}: a log range must stay above zero, got low={low!r}; use "
+                         "or_zero: true to also try 0" if name == "weight_decay" else
+                         f"{where}: a log range must stay above zero, got low={low!r}")
+    _check_value(name, low, where)
+    _check_value(name, high, where)
+    options = {k: spec[k] for k in extras if k in spec}
+    if "around_lr_find" in options and not (
+            isinstance(options["around_lr_find"], (int, float)) and options["around_lr_find"] > 1):
+        raise SpaceError(f"{where}: around_lr_find must be a factor > 1, got "
+                         f"{options['around_lr_find']!r}")
+    for flag in ("or_zero", "or_none"):
+        if flag in options and not isinstance(options[flag], bool):
+            raise SpaceError(f"{where}: {flag} must be true or false, got {options[flag]!r}")
+    try:
+        if name in _INT:  # _check_value has made sure both ends are positive integers
+            dist = optuna.distributions.IntDistribution(low, high, log=log,
+                                                        step=spec.get("step", 1))
+        else:
+            dist = optuna.distributions.FloatDistribution(float(low), float(high), log=log,
+                                                          step=spec.get("step"))
+    except ValueError as exc:
+        raise SpaceError(f"{where}: {exc}") from None
+    return Param(name, distribution=dist, options=options)
+
+
+def _check_value(name: str, value: Any, where: str) -> None:
+    """One value (fixed, a choice, or a range end) must make sense for its hyperparameter."""
+    if name in _CHOICES_ONLY:
+        if value not in _CHOICES_ONLY[name]:
+            raise SpaceError(f"{where}: unknown value {value!r}; use "
+                             f"{', '.join(_CHOICES_ONLY[name])}")
+        return
+    if name == "grad_clip_norm" and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpaceError(f"{where}: {value!r} is not a number")
+    if name in _INT and (not isinstance(value, int) or value < 1):
+        raise SpaceError(f"{where}: {value!r} must be a positive integer")
+    if name == "dropout" and not 0 <= value < 1:
+        raise SpaceError(f"{where}: dropout must be in [0, 1), got {value!r}")
+    if name in ("lr", "grad_clip_norm") and value <= 0:
+        raise SpaceError(f"{where}: {name} must be > 0, got {value!r}")
+    if name in ("momentum", "weight_decay") and value < 0:
+        raise SpaceError(f"{where}: {name} must be >= 0, got {value!r}")
+
+
+def _bounds(param: Param) -> tuple[int, int]:
+    if param.distribution is None:
+        return param.fixed, param.fixed
+    dist = param.distribution
+    if isinstance(dist, optuna.distributions.CategoricalDistribution):
+        return min(dist.choices), max(dist.choices)
+    return dist.low, dist.high
+
+
+def _check_schedule(params: dict[str, Param], source: str) -> None:
+    """The documents' schedule needs both k and n, and room for k > n."""
+    present = {"schedule_every", "schedule_after"} & set(params)
+    if len(present) == 1:
+        missing = ({"schedule_every", "schedule_after"} - present).pop()
+        raise SpaceError(f"{source}: params.{present.pop()} needs params.{missing} too (the "
+                         "step schedule divides the LR every n epochs after k epochs)")
+    if present:
+        every_low, _ = _bounds(params["schedule_every"])
+        _, after_high = _bounds(params["schedule_after"])
+        if after_high <= every_low:
+            raise SpaceError(f"{source}: params.schedule_after must allow k > n: its highest "
+                             f"value {after_high} is not above schedule_every's lowest "
+                             f"{every_low}")
