@@ -53,11 +53,13 @@ def test_grid_sampler_over_a_space():
     grid = {"batch_size": [16, 32], "init": ["he", "xavier"]}
     study = optuna.create_study(sampler=optuna.samplers.GridSampler(grid, seed=0))
     seen = set()
-    for _ in range(4):
-        trial = study.ask()
+
+    def objective(trial):
         seen.add(tuple(space.suggest(trial).values()))
-        study.tell(trial, 0.0)
-    assert len(seen) == 4
+        return 0.0
+
+    study.optimize(objective)  # the grid sampler stops the study once the grid is done
+    assert len(seen) == 4 and len(study.trials) == 4
 
 
 def _space(**params):
