@@ -20,6 +20,10 @@ def test_in_memory_by_default():
 def test_sqlite_and_journal_file(tmp_path):
     assert isinstance(make_storage(f"sqlite:///{tmp_path / 'a.db'}"), RDBStorage)
     assert isinstance(make_storage(str(tmp_path / "a.log")), JournalStorage)
+    journal = make_storage(f"journal://{tmp_path / 'b.log'}")
+    assert isinstance(journal, JournalStorage)
+    optuna.create_study(storage=journal, study_name="j")
+    assert (tmp_path / "b.log").stat().st_size > 0
 
 
 @pytest.mark.parametrize(("url", "message"), [

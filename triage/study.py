@@ -26,7 +26,8 @@ _RDB_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "oracle"
 
 
 def make_storage(url: str | None, heartbeat_interval: int | None = None) -> BaseStorage | None:
-    """A storage for ``url``: None (in memory), an RDB URL, ``redis://…``, or a journal file path.
+    """A storage for ``url``: None (in memory), an RDB URL, ``redis://…``, or a journal file
+    (``journal:///path/file.log`` or a plain path; Optuna's file journal, safe on NFS).
 
     Args:
         url: where the study lives.
@@ -43,10 +44,13 @@ def make_storage(url: str | None, heartbeat_interval: int | None = None) -> Base
             return RDBStorage(url, heartbeat_interval=heartbeat_interval)
         if scheme in ("redis", "rediss"):
             return JournalStorage(JournalRedisBackend(url))
+        if scheme == "journal":  # journal:///abs/path.log or journal://rel/path.log
+            url = url.split("://", 1)[1]
+            scheme = ""
         if scheme:
             raise StorageError(
                 f"unknown storage scheme {scheme!r} in {url!r}; use sqlite:///file.db, "
-                "postgresql://…, mysql://…, redis://… or a journal file path"
+                "postgresql://…, mysql+pymysql://…, redis://…, journal:///file.log or a path"
             )
         path = Path(url)
         if not path.parent.is_dir():
