@@ -27,6 +27,8 @@ class ProbeResult:
         update_ratio: per parameter tensor, median ||update|| / ||weight|| over sampled steps.
         dead_relu_fraction: share of ReLU units that output zero for a whole batch at the end.
         wall_time: seconds.
+        epoch_val_losses: validation loss after each complete epoch (only with callbacks).
+        stopped_early: a callback stopped the probe before its planned steps.
     """
 
     settings: ProbeSettings
@@ -42,6 +44,8 @@ class ProbeResult:
     update_ratio: dict[str, float] = field(default_factory=dict)
     dead_relu_fraction: float | None = None
     wall_time: float = 0.0
+    epoch_val_losses: list[float | None] = field(default_factory=list)
+    stopped_early: bool = False
 
     @property
     def ok(self) -> bool:

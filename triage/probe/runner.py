@@ -12,6 +12,7 @@ from torch import nn
 from triage.builders import apply_init, make_optimizer, make_scheduler
 from triage.data import Data, TensorData, batches, first_batch
 from triage.errors import ProbeError, TriageError
+from triage.probe.callbacks import ProbeCallback
 from triage.probe.device import is_oom, release_memory, resolve_device
 from triage.probe.monitor import DivergenceWatch, GradientMonitor, dead_relu_fraction
 from triage.probe.result import ProbeResult
@@ -28,6 +29,7 @@ def run_probes(
     *,
     split_seed: int = 0,
     on_result: Callable[[ProbeResult], None] | None = None,
+    callbacks: Sequence[ProbeCallback] = (),
 ) -> list[ProbeResult]:
     """Run one probe per settings, in order, and return their evidence.
 
@@ -39,26 +41,34 @@ def run_probes(
         settings: one entry per probe.
         split_seed: seeds the validation hold-out when the task has no ``val``.
         on_result: called with each result as soon as it is ready.
+        callbacks: hooks called inside every probe (see ``ProbeCallback``).
     """
     prepared = task if isinstance(task, PreparedTask) else task.prepare(split_seed)
     results = []
     for item in settings:
-        result = run_probe(prepared, item)
+        result = run_probe(prepared, item, callbacks)
         if on_result is not None:
             on_result(result)
         results.append(result)
     return results
 
 
-def run_probe(prepared: PreparedTask, settings: ProbeSettings) -> ProbeResult:
-    """Train a fresh model with ``settings`` and collect its evidence."""
+def run_probe(
+    prepared: PreparedTask, settings: ProbeSettings, callbacks: Sequence[ProbeCallback] = ()
+) -> ProbeResult:
+    """Train a fresh model with ``settings`` and collect its evidence.
+
+    With callbacks, the validation loss is measured after every complete epoch, recorded in
+    ``epoch_val_losses`` and handed to each callback's ``on_epoch_end``; any of them returning
+    True stops the probe.
+    """
     device = resolve_device(settings.device)
     started = time.perf_counter()
     # On a GPU, read losses back every 10 steps only; on the CPU reading is free.
     watch = DivergenceWatch(check_every=1 if device.type == "cpu" else 10)
     with seeded(settings.seed) as generator:
         try:
-            result = _instrumented_run(prepared, settings, device, generator, watch)
+            result = _instrumented_run(prepared, settings, device, generator, watch, callbacks)
         except TriageError:
             raise
         except Exception as exc:
@@ -81,15 +91,25 @@ def _instrumented_run(
     device: torch.device,
     generator: torch.Generator,
     watch: DivergenceWatch,
+    callbacks: Sequence[ProbeCallback],
 ) -> ProbeResult:
     model = apply_init(build_model(prepared.task), settings.init).to(device)
     monitor = GradientMonitor(model)
-    steps = _train(prepared, settings, model, device, generator, watch, monitor)
+    epoch_losses: list[float | None] = []
+
+    def on_epoch_end(epoch: int) -> bool:
+        val_loss = evaluate(prepared, model, device)[0]
+        epoch_losses.append(val_loss)
+        return any([cb.on_epoch_end(epoch, val_loss) for cb in callbacks])  # every hook runs
+
+    steps = _train(prepared, settings, model, device, generator, watch, monitor,
+                   on_epoch_end if callbacks else None)
     grad_norm, ratios = monitor.summary()
     result = ProbeResult(
         settings=settings, steps=steps, losses=watch.losses, diverged=watch.reason is not None,
         divergence_step=watch.step, divergence_reason=watch.reason, grad_norm=grad_norm,
-        update_ratio=ratios,
+        update_ratio=ratios, epoch_val_losses=epoch_losses,
+        stopped_early=watch.reason is None and steps < _planned_steps(prepared, settings),
     )
     if settings.evaluate and not result.diverged:
         result.val_loss, result.val_accuracy = evaluate(prepared, model, device)
@@ -106,6 +126,7 @@ def _train(
     generator: torch.Generator,
     watch: DivergenceWatch,
     monitor: GradientMonitor,
+    on_epoch_end: Callable[[int], bool] | None = None,
 ) -> int:
     optimizer = make_optimizer(
         settings.optimizer, model.parameters(), settings.lr, momentum=settings.momentum,
@@ -114,11 +135,12 @@ def _train(
     scheduler = make_scheduler(optimizer, settings.schedule)
     train = _place(prepared.train, device)
     loss_fn, params = prepared.loss_fn, list(model.parameters())
-    total = settings.steps or (
-        (settings.epochs or prepared.task.epochs) * prepared.steps_per_epoch(settings.batch_size))
-    step = 0
+    total = _planned_steps(prepared, settings)
+    per_epoch, step, epoch = prepared.steps_per_epoch(settings.batch_size), 0, 0
+    stop = diverged = False
     model.train()
-    while step < total:
+    while step < total and not stop:
+        in_epoch = 0
         for xb, yb in batches(train, settings.batch_size, device, generator):
             loss = loss_fn(model(xb), yb)
             optimizer.zero_grad(set_to_none=True)
@@ -133,18 +155,27 @@ def _train(
                 monitor.after_step()
             diverged = watch.add(loss)
             step += 1
+            in_epoch += 1
             if diverged or step >= total:
                 break
-        else:
+        if diverged:
+            break
+        if in_epoch == per_epoch:  # a complete epoch
+            epoch += 1
             if scheduler is not None:
                 scheduler.step()
-            continue
-        break
+            if on_epoch_end is not None:
+                stop = on_epoch_end(epoch)
     if not watch.flush():
         last = monitor.last_grad_norm()
         if last is not None and not math.isfinite(last):
             watch.fail(step - 1, "non-finite gradient")
     return step
+
+
+def _planned_steps(prepared: PreparedTask, settings: ProbeSettings) -> int:
+    return settings.steps or (
+        (settings.epochs or prepared.task.epochs) * prepared.steps_per_epoch(settings.batch_size))
 
 
 def _place(data: Data, device: torch.device) -> Data:
