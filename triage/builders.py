@@ -33,6 +33,11 @@ def check_positive(name: str, value: float, *, allow_zero: bool = False) -> None
         raise SettingsError(f"{name} must be a finite number {bound}, got {value!r}")
 
 
+def check_positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SettingsError(f"{name} must be a positive integer, got {value!r}")
+
+
 @dataclass(frozen=True)
 class StepSchedule:
     """After ``after_epochs`` epochs, divide the LR by ``factor`` every ``every_epochs`` epochs.

@@ -21,10 +21,11 @@ from triage.builders import (
     StepSchedule,
     apply_init,
     check_choice,
+    check_positive_int,
     make_optimizer,
     make_scheduler,
 )
-from triage.errors import ConfigError, TriageError
+from triage.errors import ConfigError, TriageError, first_line
 
 VERSION = 1
 
@@ -118,9 +119,7 @@ class Config:
                     raise ConfigError(f"{source}: schedule must be null or have type: step")
                 schedule = StepSchedule(**{k: v for k, v in schedule.items() if k != "type"})
             batch_size = data.get("batch_size", 32)
-            if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-                raise ConfigError(f"{source}: batch_size must be a positive integer, got "
-                                  f"{batch_size!r}")
+            check_positive_int("batch_size", batch_size)
             clip = data.get("grad_clip_norm")
             if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float))
                                      or not clip > 0):
@@ -156,5 +155,5 @@ def load_config(path: str | os.PathLike[str]) -> Config:
                           "first or check the path") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid YAML: "
-                          f"{str(exc).splitlines()[0]}") from None
+                          f"{first_line(exc)}") from None
     return Config.from_dict(data, source=str(path))

@@ -4,6 +4,12 @@ Messages are one line that names the problem and the fix; the CLI prints them as
 """
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when it has none)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 class TriageError(Exception):
     """Base class for every error triage raises on purpose."""
 

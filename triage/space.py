@@ -26,7 +26,7 @@ import optuna
 import yaml
 
 from triage.choices import INITS
-from triage.errors import TriageError
+from triage.errors import TriageError, first_line
 
 UPDATERS = ("sgd", "sgd_nesterov", "adam", "adamw", "rmsprop", "adagrad")
 BUILTIN = Path(__file__).resolve().parent.parent / "search_spaces"
@@ -125,7 +125,7 @@ def load_space(path_or_name: str | os.PathLike[str]) -> SearchSpace:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise SpaceError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise SpaceError(f"{path}: not valid YAML: {first_line(exc)}") from None
     return parse_space(data, str(path))
 
 

@@ -18,7 +18,7 @@ from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalRedisBackend
 from optuna.trial import TrialState
 
-from triage.errors import StorageError
+from triage.errors import StorageError, first_line
 from triage.probe import ProbeResult, ProbeSettings, run_probe
 from triage.task import PreparedTask
 
@@ -65,10 +65,9 @@ def make_storage(url: str | None, heartbeat_interval: int | None = None) -> Base
             "pymysql, redis) and use postgresql://, mysql+pymysql:// or redis:// URLs"
         ) from exc
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StorageError(
-            f"cannot open storage {url!r}: {first}; check the URL, the driver and that the "
-            "server is running"
+            f"cannot open storage {url!r}: {first_line(exc)}; check the URL, the driver and "
+            "that the server is running"
         ) from exc
 
 

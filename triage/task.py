@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from triage.data import Data, TensorData, as_data, first_batch, holdout
-from triage.errors import TaskError
+from triage.errors import TaskError, first_line
 from triage.rng import seeded
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -93,6 +93,10 @@ class PreparedTask:
     def steps_per_epoch(self, batch_size: int) -> int:
         return -(-self.n_train // batch_size)
 
+    def budget_steps(self, batch_size: int, epochs: int | None = None) -> int:
+        """Optimizer steps in ``epochs`` epochs (default: the task's full budget)."""
+        return (epochs or self.task.epochs) * self.steps_per_epoch(batch_size)
+
 
 def build_model(task: Task) -> nn.Module:
     """Call the task's factory, turning any failure into a one-line TaskError."""
@@ -100,7 +104,7 @@ def build_model(task: Task) -> nn.Module:
         model = task.model()
     except Exception as exc:
         raise TaskError(
-            f"the model factory raised {type(exc).__name__}: {_first_line(exc)}; fix the factory "
+            f"the model factory raised {type(exc).__name__}: {first_line(exc)}; fix the factory "
             "so that calling it with no arguments returns a fresh nn.Module"
         ) from exc
     if not isinstance(model, nn.Module):
@@ -109,11 +113,6 @@ def build_model(task: Task) -> nn.Module:
             "network itself"
         )
     return model
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def _prepare(task: Task, seed: int) -> PreparedTask:
@@ -146,7 +145,7 @@ def _check_fit(prepared: PreparedTask, model: nn.Module) -> None:
     except Exception as exc:
         raise TaskError(
             f"the model failed on a batch of inputs {tuple(xb.shape)} {xb.dtype}: "
-            f"{_first_line(exc)}; make the model accept the data's X"
+            f"{first_line(exc)}; make the model accept the data's X"
         ) from exc
     if not torch.is_tensor(out):
         raise TaskError(f"the model returned {type(out).__name__}; return one output tensor")
@@ -167,7 +166,7 @@ def _check_fit(prepared: PreparedTask, model: nn.Module) -> None:
     except Exception as exc:
         raise TaskError(
             f"the model's output {tuple(out.shape)} {out.dtype} does not fit loss {name!r} with "
-            f"targets {tuple(yb.shape)} {yb.dtype}: {_first_line(exc)}; change the model's last "
+            f"targets {tuple(yb.shape)} {yb.dtype}: {first_line(exc)}; change the model's last "
             "layer, the targets or the loss"
         ) from exc
     if not torch.is_tensor(value) or value.numel() != 1:

@@ -11,7 +11,7 @@ from torch import nn
 
 from triage.builders import apply_init, make_optimizer, make_scheduler
 from triage.data import Data, TensorData, batches, first_batch
-from triage.errors import ProbeError, TriageError
+from triage.errors import ProbeError, TriageError, first_line
 from triage.probe.callbacks import ProbeCallback
 from triage.probe.device import is_oom, release_memory, resolve_device
 from triage.probe.monitor import DivergenceWatch, GradientMonitor, dead_relu_fraction
@@ -75,7 +75,7 @@ def run_probe(
             if not is_oom(exc):
                 raise ProbeError(
                     f"training raised {type(exc).__name__} at lr={settings.lr:g}: "
-                    f"{str(exc).splitlines()[0] if str(exc) else ''}; check the model and data"
+                    f"{first_line(exc)}; check the model and data"
                 ) from exc
             release_memory(device)
             watch.flush()
@@ -174,8 +174,7 @@ def _train(
 
 
 def _planned_steps(prepared: PreparedTask, settings: ProbeSettings) -> int:
-    return settings.steps or (
-        (settings.epochs or prepared.task.epochs) * prepared.steps_per_epoch(settings.batch_size))
+    return settings.steps or prepared.budget_steps(settings.batch_size, settings.epochs)
 
 
 def _place(data: Data, device: torch.device) -> Data:

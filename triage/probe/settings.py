@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from triage.builders import INITS, OPTIMIZERS, StepSchedule, check_choice, check_positive
+from triage.builders import (
+    INITS,
+    OPTIMIZERS,
+    StepSchedule,
+    check_choice,
+    check_positive,
+    check_positive_int,
+)
 from triage.errors import SettingsError
 
 
@@ -54,10 +61,8 @@ class ProbeSettings:
         if self.optimizer == "sgd" and self.nesterov and self.momentum <= 0:
             raise SettingsError("Nesterov SGD needs momentum > 0; set --momentum or --no-nesterov")
         for name in ("batch_size", "steps", "epochs"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                      or value < 1):
-                raise SettingsError(f"{name} must be a positive integer, got {value!r}")
+            if getattr(self, name) is not None:
+                check_positive_int(name, getattr(self, name))
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise SettingsError(f"seed must be a non-negative integer, got {self.seed!r}")
         if self.grad_clip_norm is not None:

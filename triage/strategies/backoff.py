@@ -78,8 +78,7 @@ class BackOff(Strategy[Choice]):
 
     def run(self, context: Context) -> Choice:
         top = self.boundary.max_stable_lr
-        full = context.prepared.steps_per_epoch(context.base.batch_size) * (
-            context.base.epochs or context.prepared.task.epochs)
+        full = context.prepared.budget_steps(context.base.batch_size, context.base.epochs)
         steps = min(self.candidate_steps, full, context.steps_left // self.expected)
         if steps < min(MIN_CANDIDATE_STEPS, full):
             lr = top / self.factor
