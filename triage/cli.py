@@ -99,13 +99,13 @@ def lr_find_command(task: str | None, optimizer: str, momentum: float, nesterov:
     from triage import report
     from triage.atomic import check_writable
     from triage.loading import DEFAULT_EXAMPLE, load_task
-    from triage.lr_finder import lr_find
-    from triage.probe import ProbeSettings
+    from triage.lr_finder import base_settings, lr_find
     from triage.study import quiet_optuna
 
     err = Console(stderr=True)
-    ProbeSettings(lr=1e-3, optimizer=optimizer, momentum=momentum, nesterov=nesterov,
-                  batch_size=batch_size, init=init, seed=seed, steps=steps, device=device)
+    base_settings(optimizer=optimizer, momentum=momentum, nesterov=nesterov,  # fail fast
+                  batch_size=batch_size, init=init, seed=seed, device=device, steps=steps,
+                  max_steps=max_steps)
     plot_path = None if no_plot else plot or str(Path(out).with_suffix(".png"))
     check_writable(out, "config")
     if plot_path:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from triage.builders import check_positive_int
 from triage.config import Config, OptimizerConfig
 from triage.errors import ProbeError, SettingsError
 from triage.probe import ProbeResult, ProbeSettings
@@ -58,11 +59,9 @@ def lr_find(
     Raises:
         TriageError: bad settings or task; ``DivergesEverywhere`` when no LR is stable.
     """
-    if max_steps < 3 * steps:
-        raise SettingsError(f"max_steps ({max_steps}) must allow at least the three-LR probe "
-                            f"(3 x {steps} steps); raise --max-steps or lower --steps")
-    base = ProbeSettings(lr=1e-3, optimizer=optimizer, momentum=momentum, nesterov=nesterov,
-                         batch_size=batch_size, init=init, seed=seed, device=device)
+    base = base_settings(optimizer=optimizer, momentum=momentum, nesterov=nesterov,
+                         batch_size=batch_size, init=init, seed=seed, device=device, steps=steps,
+                         max_steps=max_steps)
     prepared = task.prepare(seed)
     if batch_size > prepared.n_train:
         raise SettingsError(f"batch size {batch_size} is larger than the {prepared.n_train} "
@@ -79,6 +78,20 @@ def lr_find(
         batch_size=batch_size, init=init, schedule=None, grad_clip_norm=None, task=task.name,
         lr_find=_evidence(context, boundary, choice, storage, name, max_steps, seed),
     )
+
+
+def base_settings(*, steps: int, max_steps: int, **fixed: Any) -> ProbeSettings:
+    """Validate lr-find's arguments without a task, and return the settings every probe shares.
+
+    ``fixed`` holds the hyperparameters kept fixed while the LR is searched (optimizer,
+    momentum, nesterov, batch_size, init, seed, device).
+    """
+    check_positive_int("steps", steps)
+    check_positive_int("max_steps", max_steps)
+    if max_steps < 3 * steps:
+        raise SettingsError(f"max_steps ({max_steps}) must allow at least the three-LR probe "
+                            f"(3 x {steps} steps); raise --max-steps or lower --steps")
+    return ProbeSettings(lr=1e-3, **fixed)
 
 
 def _stop_on_oom(runner: ProbeRunner) -> ProbeRunner:
