@@ -2,5 +2,4 @@
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 INITS = ("default", "xavier", "he", "lecun")
-LOSS_NAMES = ("cross_entropy", "mse", "bce_with_logits", "nll")
 DEVICES_HELP = "auto, cpu, cuda or cuda:N"

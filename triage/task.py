@@ -16,7 +16,7 @@ from triage.rng import seeded
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
-LOSSES: dict[str, LossFn] = {  # keys as in triage.choices.LOSS_NAMES
+LOSSES: dict[str, LossFn] = {
     "cross_entropy": F.cross_entropy,
     "mse": F.mse_loss,
     "bce_with_logits": F.binary_cross_entropy_with_logits,
