@@ -12,7 +12,8 @@ from triage.errors import ConfigError, OutputError
 def _config(**changes):
     args = {"optimizer": OptimizerConfig("sgd", 0.03, 0.9, True, 1e-4), "batch_size": 64,
             "init": "he", "schedule": StepSchedule(4, 2, 1.5), "grad_clip_norm": 1.0,
-            "task": "t", "lr_find": {"max_stable_lr": 0.3, "probes": [{"lr": 0.1}]}}
+            "dropout": 0.25, "task": "t", "sweep": {"study": "s", "best_trial": 3},
+            "lr_find": {"max_stable_lr": 0.3, "probes": [{"lr": 0.1}]}}
     return Config(**{**args, **changes})
 
 
@@ -40,6 +41,10 @@ def test_helpers_apply_the_recommendation():
         scheduler.step()
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.02)
     assert _config(schedule=None).make_scheduler(optimizer) is None
+    net = config.apply_dropout(nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5), nn.Dropout2d()))
+    assert [m.p for m in net if isinstance(m, nn.modules.dropout._DropoutNd)] == [0.25, 0.25]
+    kept = _config(dropout=None).apply_dropout(nn.Dropout(0.5))
+    assert kept.p == 0.5
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -52,6 +57,7 @@ def test_helpers_apply_the_recommendation():
     ({"batch_size": 0}, "batch_size must be a positive integer"),
     ({"init": "orthogonal"}, "unknown init 'orthogonal'"),
     ({"grad_clip_norm": -1}, "grad_clip_norm must be null or > 0"),
+    ({"dropout": 1.0}, "dropout must be null or in \\[0, 1\\), got 1.0"),
     ({"schedule": {"type": "cosine"}}, "schedule must be null or have type: step"),
     ({"schedule": {"type": "step", "after_epochs": 1, "every_epochs": 2}}, "after_epochs"),
 ])

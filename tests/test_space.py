@@ -47,23 +47,59 @@ def test_fixed_values_and_k_greater_than_n_when_ranges_overlap():
         assert 1 <= values["schedule_every"] < values["schedule_after"] <= 4
 
 
-def test_grid_sampler_over_a_space():
-    space = parse_space({"version": 1, "params": {"batch_size": {"choices": [16, 32]},
-                                                  "init": {"choices": ["he", "xavier"]}}})
-    grid = {"batch_size": [16, 32], "init": ["he", "xavier"]}
-    study = optuna.create_study(sampler=optuna.samplers.GridSampler(grid, seed=0))
-    seen = set()
+def test_grid_enumerates_choices_levels_and_valid_schedules():
+    space = parse_space({"version": 1, "params": {
+        "lr": {"low": 1e-4, "high": 1e-2, "log": True, "around_lr_find": 10},
+        "batch_size": {"choices": [16, 32]},
+        "weight_decay": {"low": 1e-6, "high": 1e-4, "log": True, "or_zero": True},
+        "dropout": {"low": 0.0, "high": 0.5},
+        "schedule_every": {"low": 1, "high": 3}, "schedule_after": {"low": 2, "high": 4}}})
+    grid = space.grid()
+    assert sorted({p["lr"] for p in grid}) == pytest.approx([1e-4, 1e-3, 1e-2])
+    assert {p.get("weight_decay") for p in grid} == {None, 1e-6, 1e-5, 1e-4}
+    assert all(p["weight_decay_on"] == ("weight_decay" in p) for p in grid)
+    assert {p["dropout"] for p in grid} == {0.0, 0.25, 0.5}
+    # n=3 leaves k one value (4): the trial then does not sample it, so it is not a parameter
+    schedules = {(p["schedule_every"], p.get("schedule_after", 4)) for p in grid}
+    assert schedules == {(1, 2), (1, 3), (1, 4), (2, 3), (2, 4), (3, 4)}  # always k > n
+    assert len(grid) == 3 * 2 * 4 * 3 * 6
+    assert len({tuple(sorted(p.items())) for p in grid}) == len(grid)  # no duplicates
+    centred = space.grid(lr_center=0.05, has_dropout=False)
+    assert sorted({p["lr"] for p in centred}) == pytest.approx([0.005, 0.05, 0.5])
+    assert all("dropout" not in p for p in centred)
 
-    def objective(trial):
-        seen.add(tuple(space.suggest(trial).values()))
-        return 0.0
 
-    study.optimize(objective)  # the grid sampler stops the study once the grid is done
-    assert len(seen) == 4 and len(study.trials) == 4
+def test_grid_points_replay_through_suggest():
+    space = load_space("default")
+    point = space.grid(lr_center=0.01)[7]
+    study = optuna.create_study()
+    study.enqueue_trial(point)
+    values = space.suggest(study.ask(), lr_center=0.01)
+    for name, value in point.items():
+        if not name.endswith("_on"):
+            assert values[name] == value
+
+
+def test_a_grid_too_large_is_refused():
+    space = parse_space(_space(lr={"low": 1e-5, "high": 1.0, "log": True},
+                               momentum={"low": 0.0, "high": 0.99},
+                               dropout={"low": 0.0, "high": 0.5}))
+    with pytest.raises(SpaceError, match="grid has 125000 points"):
+        space.grid(levels=50)
+
+
+def test_start_params_map_onto_trial_parameters():
+    space = parse_space({"version": 1, "params": {
+        "lr": {"low": 1e-4, "high": 1.0, "log": True, "around_lr_find": 10},
+        "optimizer": {"choices": ["adam", "sgd_nesterov"]},
+        "weight_decay": {"low": 1e-6, "high": 1e-3, "log": True, "or_zero": True}},
+        "start": {"optimizer": "adam", "weight_decay": 0}})
+    assert space.start_params() == {"optimizer": "adam", "weight_decay_on": False}
+    assert space.start_params(0.03)["lr"] == 0.03
 
 
 def _space(**params):
-    return {"version": 1, "params": params}
+    return {"version": 1, "params": {"lr": 0.1, **params}}
 
 
 @pytest.mark.parametrize(("doc", "message"), [
@@ -89,7 +125,9 @@ def _space(**params):
     (_space(schedule_every={"low": 3, "high": 4}, schedule_after={"low": 2, "high": 3}),
      "must allow k > n"),
     (_space(schedule_every={"choices": [1, 2]}, schedule_after=4), "not choices"),
-    ({"version": 1, "params": {"batch_size": {"choices": [16, 32]}}, "start": {"batch_size": 48}},
+    ({"version": 1, "params": {"batch_size": {"choices": [16, 32]}}}, "params.lr is missing"),
+    ({"version": 1, "params": {"lr": 0.1, "batch_size": {"choices": [16, 32]}},
+      "start": {"batch_size": 48}},
      "start.batch_size: 48 lies outside"),
     ({"version": 1, "params": {"lr": 0.1}, "start": {"lr": 0.1}}, "not a searched"),
 ])

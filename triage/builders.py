@@ -137,3 +137,23 @@ def _init_weight(weight: torch.Tensor, init: str) -> None:
         nn.init.kaiming_normal_(weight, nonlinearity="relu")
     else:  # lecun: N(0, 1/fan_in)
         nn.init.kaiming_normal_(weight, nonlinearity="linear")
+
+
+_DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
+
+
+def has_dropout(model: nn.Module) -> bool:
+    """Whether the model has dropout layers whose rate a sweep can tune."""
+    return any(isinstance(m, _DROPOUT) for m in model.modules())
+
+
+def apply_dropout(model: nn.Module, rate: float | None) -> nn.Module:
+    """Set every dropout layer's rate (in place); None keeps the model's own. Returns the model."""
+    if rate is None:
+        return model
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+        raise SettingsError(f"dropout must be in [0, 1), got {rate!r}")
+    for module in model.modules():
+        if isinstance(module, _DROPOUT):
+            module.p = float(rate)
+    return model

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from triage import __version__
-from triage.choices import DEVICES_HELP, INITS, OPTIMIZERS
+from triage.choices import DEVICES_HELP, INITS, OPTIMIZERS, PRUNERS, SAMPLERS, SWEEP_STORAGE
 from triage.errors import TriageError
 
 
@@ -129,6 +129,153 @@ def lr_find_command(task: str | None, optimizer: str, momentum: float, nesterov:
     summary.print(report.lr_find_summary(config))
     summary.print(f"config written to {out}" + (f", plot to {plot_path}" if plot_path else ""),
                   highlight=False)
+
+
+@cli.command("sweep")
+@click.argument("task", required=False)
+@click.option("--space", default="default", show_default=True,
+              help="Search space: a YAML file, or a bundled one (default, cnn, rnn).")
+@click.option("--trials", type=int, default=20, show_default=True,
+              help="Trials the study should hold when done (shared by all workers).")
+@click.option("--timeout", type=float, default=None,
+              help="Seconds after which this worker starts no new trial.")
+@click.option("--from", "from_config", default=None,
+              help="An lr-find config: the LR search is centred on its learning rate.")
+@click.option("--sampler", default="tpe", show_default=True, help=", ".join(SAMPLERS) + ".")
+@click.option("--pruner", default="median", show_default=True,
+              help=", ".join(PRUNERS) + " (pruning on per-epoch validation loss).")
+@click.option("--storage", default=None,
+              help="Optuna storage: sqlite:///f.db, postgresql://…, mysql+pymysql://…, "
+                   "redis://…, journal:///path/f.log or a path (journal file, NFS-safe), or "
+                   f":memory:. Default: the journal file {SWEEP_STORAGE} here; rerunning the "
+                   "same command resumes.")
+@click.option("--study", "study_name", default=None,
+              help="Study to create or join (default triage-sweep-<task>-<space>).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seeds every trial, the hold-out split and the sampler.")
+@click.option("--device", default="auto", show_default=True,
+              help=DEVICES_HELP + "; auto follows CUDA_VISIBLE_DEVICES / SLURM_LOCALID.")
+@click.option("--heartbeat", type=int, default=60, show_default=True,
+              help="Seconds between heartbeats; a trial silent for twice as long is retried.")
+@click.option("--max-retry", type=int, default=3, show_default=True,
+              help="How often a dead worker's trial is queued again.")
+@click.option("--out", default="triage-sweep.yaml", show_default=True,
+              help="Where to write the best trial as a recommended config.")
+@click.option("--table", default=None, help="Write all trials to this .csv or .parquet file.")
+@click.option("--plot", default=None, help="PNG plot path (default: beside --out, .png).")
+@click.option("--no-plot", is_flag=True, help="Do not draw the plot.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the config document as JSON on stdout (and nothing else there).")
+@debug_option
+def sweep_command(task: str | None, space: str, trials: int, timeout: float | None,
+                  from_config: str | None, sampler: str, pruner: str, storage: str | None,
+                  study_name: str | None, seed: int, device: str, heartbeat: int,
+                  max_retry: int, out: str, table: str | None, plot: str | None, no_plot: bool,
+                  as_json: bool, debug: bool) -> None:
+    """Search the rest (updater, batch size, init, L2, dropout, step schedule) on an Optuna
+    study, with pruning, infeasible divergence/OOM, and many workers per study."""
+    from rich.console import Console
+
+    from triage import report
+    from triage.config import load_config
+    from triage.loading import load_task
+    from triage.space import load_space
+    from triage.study import quiet_optuna, redact
+    from triage.sweeper import SweepSettings, sweep
+
+    err = Console(stderr=True)
+    settings = SweepSettings(trials=trials, timeout=timeout, sampler=sampler, pruner=pruner,
+                             seed=seed, device=device, heartbeat_interval=heartbeat,
+                             max_retry=max_retry)
+    search_space = load_space(space)
+    lr_center = load_config(from_config).optimizer.lr if from_config else None
+    outputs = _check_outputs(out, table, plot, no_plot)
+    url = None if storage == ":memory:" else storage or SWEEP_STORAGE
+    loaded = load_task(task)
+    quiet_optuna()
+    try:
+        with report.sweep_progress(err, trials) as on_trial:
+            summary = sweep(loaded, search_space, settings, lr_center=lr_center, storage=url,
+                            study_name=study_name, on_trial=on_trial)
+    except KeyboardInterrupt:
+        name = study_name or f"triage-sweep-{loaded.name}-{search_space.name}"
+        where = f"storage {redact(url)!r}" if url else "memory (lost: use --storage to keep it)"
+        click.echo(f"interrupted: study {name!r} in {where} keeps every finished trial and "
+                   "queued the running one again; rerun the same command to resume", err=True)
+        raise SystemExit(130) from None
+    _render_sweep(summary, *outputs, as_json, err)
+    if url:
+        err.print(f"study {summary.study!r} in {redact(url)}: rerun to resume or add trials; "
+                  f"'triage report --storage {redact(url)} --study {summary.study}' rebuilds "
+                  "this report", highlight=False)
+
+
+@cli.command("report")
+@click.option("--storage", required=True, help="The sweep's Optuna storage URL or journal path.")
+@click.option("--study", "study_name", default=None,
+              help="Study name (may be left out when the storage holds one sweep study).")
+@click.option("--out", default="triage-sweep.yaml", show_default=True,
+              help="Where to write the best trial as a recommended config.")
+@click.option("--table", default=None, help="Write all trials to this .csv or .parquet file.")
+@click.option("--plot", default=None, help="PNG plot path (default: beside --out, .png).")
+@click.option("--no-plot", is_flag=True, help="Do not draw the plot.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the config document as JSON on stdout (and nothing else there).")
+@debug_option
+def report_command(storage: str, study_name: str | None, out: str, table: str | None,
+                   plot: str | None, no_plot: bool, as_json: bool, debug: bool) -> None:
+    """Rebuild a sweep's config, trials table and plot from its storage, at any time."""
+    from rich.console import Console
+
+    from triage.results import load_summary
+
+    outputs = _check_outputs(out, table, plot, no_plot)
+    summary = load_summary(storage, study_name)
+    _render_sweep(summary, *outputs, as_json, Console(stderr=True))
+
+
+def _check_outputs(out: str, table: str | None, plot: str | None,
+                   no_plot: bool) -> tuple[str, str | None, str | None]:
+    """Fail before any work when an output cannot be written."""
+    from triage.atomic import check_writable
+    from triage.errors import OutputError
+
+    if table is not None and not table.lower().endswith((".csv", ".parquet")):
+        raise OutputError(f"table {table!r}: use a .csv or .parquet file name")
+    plot_path = None if no_plot else plot or str(Path(out).with_suffix(".png"))
+    for path, what in ((out, "config"), (table, "table"), (plot_path, "plot")):
+        if path:
+            check_writable(path, what)
+    return out, table, plot_path
+
+
+def _render_sweep(summary: Any, out: str, table: str | None, plot: str | None, as_json: bool,
+                  err: Any) -> None:
+    from rich.console import Console
+
+    from triage import report
+    from triage.results import write_table
+
+    if table:
+        write_table(summary.table, table)
+    if plot and len(summary.table):
+        report.plot_sweep(summary.table, summary.study, plot)
+    if summary.best is not None:
+        summary.best.save(out)
+    console = err if as_json else Console()
+    console.print(report.sweep_summary(summary))
+    written = [f"config to {out}"] if summary.best is not None else []
+    written += [f"table to {table}"] if table else []
+    written += [f"plot to {plot}"] if plot and len(summary.table) else []
+    if written:
+        console.print("wrote " + ", ".join(written), highlight=False)
+    if summary.best is None:
+        click.echo("error: no trial finished with a finite validation loss; see the table "
+                   "for why (diverged, out of memory, failed) and fix the space or the task",
+                   err=True)
+        raise SystemExit(1)
+    if as_json:
+        click.echo(json.dumps(summary.best.to_dict()))
 
 
 def main() -> None:

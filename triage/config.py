@@ -4,6 +4,7 @@
     model = cfg.apply_init(MyNet())
     optimizer = cfg.make_optimizer(model.parameters())
     scheduler = cfg.make_scheduler(optimizer)   # None, or call .step() once per epoch
+    cfg.apply_dropout(model)                     # sets dropout layers' rate (if the sweep tuned it)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from triage.builders import (
     INITS,
     OPTIMIZERS,
     StepSchedule,
+    apply_dropout,
     apply_init,
     check_choice,
     check_positive_int,
@@ -49,8 +51,10 @@ class Config:
         init: weight initialisation (``default`` keeps the framework's).
         schedule: step decay, or None for a constant LR.
         grad_clip_norm: global gradient-norm clip, or None.
+        dropout: rate for the model's dropout layers, or None to keep the model's own.
         task: the task it was measured on.
         lr_find: the evidence from ``lr-find`` (probes, boundary, rule), if any.
+        sweep: the evidence from ``sweep`` (study, best trial, edge warnings), if any.
     """
 
     optimizer: OptimizerConfig
@@ -58,8 +62,10 @@ class Config:
     init: str = "default"
     schedule: StepSchedule | None = None
     grad_clip_norm: float | None = None
+    dropout: float | None = None
     task: str | None = None
     lr_find: dict[str, Any] | None = field(default=None, repr=False)
+    sweep: dict[str, Any] | None = field(default=None, repr=False)
     version: int = VERSION
 
     def make_optimizer(self, params: Any) -> Any:
@@ -76,6 +82,11 @@ class Config:
         """Re-initialise ``model``'s weights as recommended (in place); returns the model."""
         return apply_init(model, self.init)
 
+    def apply_dropout(self, model: Any) -> Any:
+        """Set the rate of ``model``'s dropout layers as recommended (in place; None keeps
+        them); returns the model."""
+        return apply_dropout(model, self.dropout)
+
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "version": self.version,
@@ -86,9 +97,12 @@ class Config:
             "schedule": None if self.schedule is None else {"type": "step",
                                                              **asdict(self.schedule)},
             "grad_clip_norm": self.grad_clip_norm,
+            "dropout": self.dropout,
         }
         if self.lr_find is not None:
             data["lr_find"] = self.lr_find
+        if self.sweep is not None:
+            data["sweep"] = self.sweep
         return data
 
     @classmethod
@@ -100,7 +114,7 @@ class Config:
             raise ConfigError(f"{source}: unsupported version {data.get('version')!r}; "
                               f"this triage reads version {VERSION}")
         known = {"version", "task", "optimizer", "batch_size", "init", "schedule",
-                 "grad_clip_norm", "lr_find"}
+                 "grad_clip_norm", "dropout", "lr_find", "sweep"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"{source}: unknown key {unknown[0]!r}; known keys: "
@@ -124,10 +138,15 @@ class Config:
             if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float))
                                      or not clip > 0):
                 raise ConfigError(f"{source}: grad_clip_norm must be null or > 0, got {clip!r}")
+            dropout = data.get("dropout")
+            if dropout is not None and (isinstance(dropout, bool) or not isinstance(
+                    dropout, (int, float)) or not 0 <= dropout < 1):
+                raise ConfigError(f"{source}: dropout must be null or in [0, 1), got {dropout!r}")
             config = cls(optimizer=optimizer, batch_size=batch_size,
                          init=check_choice("init", data.get("init", "default"), INITS),
                          schedule=schedule, grad_clip_norm=data.get("grad_clip_norm"),
-                         task=data.get("task"), lr_find=data.get("lr_find"))
+                         dropout=dropout, task=data.get("task"), lr_find=data.get("lr_find"),
+                         sweep=data.get("sweep"))
         except TypeError as exc:
             raise ConfigError(f"{source}: {exc}") from None
         except ConfigError:

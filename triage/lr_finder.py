@@ -9,7 +9,6 @@ Gradient clipping stays off throughout. Every probe is a trial of one Optuna stu
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,7 +18,7 @@ from triage.errors import ProbeError, SettingsError
 from triage.probe import ProbeResult, ProbeSettings
 from triage.strategies import BackOff, Boundary, Choice, Context, NanBoundary, ThreeLR
 from triage.strategies.base import ProbeRunner
-from triage.study import StudyProbeRunner, open_study
+from triage.study import StudyProbeRunner, open_study, redact
 from triage.task import Task
 
 ProbeCallback = Callable[[str, ProbeResult, bool], None]
@@ -109,11 +108,6 @@ def _stop_on_oom(runner: ProbeRunner) -> ProbeRunner:
         return results
 
     return run
-
-
-def redact(url: str | None) -> str | None:
-    """The storage URL without its password, safe to write into a config file."""
-    return None if url is None else re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 def _round(value: float | None, digits: int = 4) -> float | None:

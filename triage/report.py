@@ -14,8 +14,12 @@ from rich.table import Table
 from triage import atomic
 
 if TYPE_CHECKING:
+    import pandas as pd
+    from optuna.trial import FrozenTrial
+
     from triage.config import Config
     from triage.probe import ProbeResult
+    from triage.results import SweepSummary
 
 PHASES = {"three_lr": "three-LR", "nan_boundary": "boundary", "backoff": "back-off"}
 
@@ -147,6 +151,126 @@ def plot_lr_find(config: Config, path: str) -> None:
     scan.set(xlabel="learning rate", ylabel="loss", title="loss against LR")
     scan.legend(fontsize=7)
     fig.suptitle(f"triage lr-find: {config.task} ({config.optimizer.name})")
+    fig.tight_layout()
+    try:
+        with atomic.atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=110)
+    finally:
+        plt.close(fig)
+
+
+def _hyperparameters(s: dict[str, Any]) -> str:
+    """A trial's settings in one short line."""
+    name = "sgd-nesterov" if s.get("optimizer") == "sgd" and s.get("nesterov") else s.get(
+        "optimizer")
+    parts = [f"{name} lr={s.get('lr', math.nan):.3g}", f"bs={s.get('batch_size')}",
+             str(s.get("init"))]
+    if s.get("weight_decay"):
+        parts.append(f"l2={s['weight_decay']:.2g}")
+    if s.get("dropout") is not None:
+        parts.append(f"dropout={s['dropout']:.2f}")
+    if s.get("grad_clip_norm") is not None:
+        parts.append(f"clip={s['grad_clip_norm']:.3g}")
+    if s.get("schedule"):
+        parts.append(f"k={s['schedule']['after_epochs']},n={s['schedule']['every_epochs']}")
+    return " ".join(parts)
+
+
+def trial_line(trial: FrozenTrial) -> str:
+    """One line per finished trial: outcome, evidence and hyperparameters."""
+    from triage.results import outcome
+
+    kind = outcome(trial)
+    result = trial.user_attrs.get("result") or {}
+    if kind == "complete":
+        text = f"[green]val loss {trial.value:.4g}[/]"
+        if result.get("val_accuracy") is not None:
+            text += f" acc {result['val_accuracy']:.1%}"
+    elif kind == "pruned":
+        text = f"[yellow]pruned[/] after epoch {result.get('epochs')}"
+    elif kind == "infeasible":
+        text = f"[red]infeasible[/]: {trial.user_attrs['infeasible']}"
+    else:
+        text = f"[red]{kind}[/]: {trial.user_attrs.get('error', '')}"
+    settings = _hyperparameters(trial.user_attrs.get("settings") or {})
+    return f"#{trial.number:<4} {text}  [dim]{settings} ({result.get('steps', 0)} steps)[/]"
+
+
+@contextmanager
+def sweep_progress(console: Console, trials: int) -> Iterator[Any]:
+    """A progress bar over this worker's trials; yields the ``on_trial`` callback for sweep."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("trials"), TimeElapsedColumn(), console=console,
+                  transient=True) as progress:
+        bar = progress.add_task("sweep", total=trials)
+
+        def on_trial(trial: FrozenTrial) -> None:
+            progress.console.print(trial_line(trial), highlight=False)
+            progress.update(bar, advance=1)
+
+        yield on_trial
+
+
+def sweep_summary(summary: SweepSummary) -> Table:
+    """The best trial, the study's tally and any edge-of-range warnings."""
+    table = Table(title=f"sweep: {summary.study}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(summary.counts.items()))
+    table.add_row("trials", f"{counts or 'none'} ({summary.steps} training steps)")
+    config = summary.best
+    if config is None:
+        table.add_row("[red]best[/]", "[red]no feasible trial finished[/]")
+        return table
+    ev = config.sweep or {}
+    o = config.optimizer
+    best = f"trial {ev.get('best_trial')}: val loss {ev.get('val_loss'):.4g}"
+    if ev.get("val_accuracy") is not None:
+        best += f", accuracy {ev['val_accuracy']:.1%}"
+    table.add_row("[green]best[/]", best)
+    updater = o.name + (f" (momentum {o.momentum:g}{', nesterov' if o.nesterov else ''})"
+                        if o.name in ("sgd", "rmsprop") and o.momentum else "")
+    table.add_row("optimizer", f"{updater}, lr {o.lr:.3g}, L2 {o.weight_decay:.2g}")
+    table.add_row("batch size / init", f"{config.batch_size} / {config.init}")
+    if config.schedule is not None:
+        s = config.schedule
+        table.add_row("schedule", f"after {s.after_epochs} epochs divide the LR by {s.factor:g} "
+                      f"every {s.every_epochs}")
+    if config.dropout is not None:
+        table.add_row("dropout", f"{config.dropout:.3g}")
+    if config.grad_clip_norm is not None:
+        table.add_row("grad clip", f"{config.grad_clip_norm:.3g}")
+    for warning in summary.edges:
+        table.add_row("[yellow]edge[/]", f"[yellow]{warning}[/]")
+    return table
+
+
+def plot_sweep(table: pd.DataFrame, title: str, path: str) -> None:
+    """Objective per trial with the running best, and the LR against the objective (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (history, lr) = plt.subplots(1, 2, figsize=(12, 4.5))
+    styles = {"complete": ("o", "tab:blue"), "pruned": ("x", "tab:gray"),
+              "infeasible": ("v", "tab:red")}
+    for kind, (marker, color) in styles.items():
+        rows = table[table["outcome"] == kind] if len(table) else table
+        ys = rows["value"] if kind != "pruned" else rows["val_loss"]
+        history.scatter(rows["trial"], ys, marker=marker, color=color, label=kind, s=18)
+        lr.scatter(rows["lr"], ys, marker=marker, color=color, label=kind, s=18)
+    done = table[table["outcome"] == "complete"].sort_values("trial") if len(table) else table
+    if len(done):
+        history.step(done["trial"], done["value"].cummin(), where="post", color="tab:green",
+                     label="best so far")
+    history.set(xlabel="trial", ylabel="validation loss (infeasible: penalty)",
+                title="trials (pruned: loss when stopped)")
+    lr.set_xscale("log")
+    lr.set(xlabel="learning rate", ylabel="validation loss", title="loss against LR")
+    for ax in (history, lr):
+        ax.legend(fontsize=7)
+    fig.suptitle(f"triage sweep: {title}")
     fig.tight_layout()
     try:
         with atomic.atomic_path(path) as tmp:

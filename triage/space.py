@@ -34,6 +34,7 @@ _INT = {"batch_size", "schedule_every", "schedule_after"}
 _CHOICES_ONLY = {"optimizer": UPDATERS, "init": INITS}
 _RANGE_ONLY = {"schedule_every", "schedule_after"}  # k > n is kept by narrowing ranges per trial
 _EXTRAS = {"lr": {"around_lr_find"}, "weight_decay": {"or_zero"}, "grad_clip_norm": {"or_none"}}
+MAX_GRID = 100_000
 PARAMS = ("optimizer", "lr", "momentum", "batch_size", "init", "weight_decay", "dropout",
           "grad_clip_norm", "schedule_every", "schedule_after")
 
@@ -60,22 +61,81 @@ class SearchSpace:
     params: dict[str, Param]
     description: str = ""
     start: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
-    def suggest(self, trial: optuna.Trial, lr_center: float | None = None) -> dict[str, Any]:
+    def suggest(self, trial: optuna.Trial, lr_center: float | None = None,
+                has_dropout: bool = True) -> dict[str, Any]:
         """Sample every parameter through ``trial``.
 
         Args:
             trial: the Optuna trial (any sampler: TPE, random, grid).
             lr_center: an ``lr-find`` recommendation; spaces whose ``lr`` has
                 ``around_lr_find: f`` then search ``[lr/f, lr*f]`` (log) instead of their range.
+            has_dropout: False when the model has no dropout layers: ``dropout`` is then not
+                searched (and comes back as None).
         """
         values: dict[str, Any] = {}
         for name, param in self.params.items():
-            if name not in _RANGE_ONLY:
+            if name == "dropout" and not has_dropout:
+                values[name] = None
+            elif name not in _RANGE_ONLY:
                 values[name] = self._suggest_one(trial, param, lr_center)
         if "schedule_every" in self.params:
             values.update(self._schedule(trial))
         return values
+
+    def start_params(self, lr_center: float | None = None) -> dict[str, Any]:
+        """The first trial's parameters: the space's ``start`` values, and the LR at the
+        ``lr-find`` result when one is given; the sampler fills in the rest."""
+        params: dict[str, Any] = {}
+        for name, value in self.start.items():
+            opts = self.params[name].options
+            if opts.get("or_zero") or opts.get("or_none"):
+                off = value in (0, None)
+                params[f"{name}_on"] = not off
+                if not off:
+                    params[name] = value
+            else:
+                params[name] = value
+        if lr_center is not None and "around_lr_find" in self.params["lr"].options:  # lr: required
+            params["lr"] = lr_center
+        return params
+
+    def grid(self, lr_center: float | None = None, has_dropout: bool = True,
+             levels: int = 3) -> list[dict[str, Any]]:
+        """Every combination of the choices and ``levels`` points per range (ends included,
+        log-spaced for log ranges), as trial parameters ready for ``Study.enqueue_trial``.
+
+        Raises:
+            SpaceError: when the grid would exceed ``MAX_GRID`` points.
+        """
+        axes = []
+        for name, param in self.params.items():
+            if name in _RANGE_ONLY or (name == "dropout" and not has_dropout):
+                continue
+            axes.append(_axis(param, lr_center, levels))
+        if "schedule_every" in self.params:
+            axes.append(self._schedule_axis(levels))
+        size = math.prod(len(axis) for axis in axes)
+        if size > MAX_GRID:
+            raise SpaceError(f"space {self.name!r}: its grid has {size} points (more than "
+                             f"{MAX_GRID}); fix some hyperparameters or use --sampler tpe")
+        points = [{}]
+        for axis in axes:
+            points = [{**point, **option} for point in points for option in axis]
+        return points
+
+    def _schedule_axis(self, levels: int) -> list[dict[str, int]]:
+        (n_low, n_high), (k_low, k_high) = (_bounds(self.params[name])
+                                            for name in ("schedule_every", "schedule_after"))
+        n_high = min(n_high, k_high - 1)
+        options = []
+        for n in _levels(n_low, n_high, False, True, levels):
+            low = max(k_low, n + 1)
+            for k in _levels(low, k_high, False, True, levels):
+                option = {} if n_low == n_high else {"schedule_every": n}
+                options.append(option if low == k_high else {**option, "schedule_after": k})
+        return options
 
     def _suggest_one(self, trial: optuna.Trial, param: Param, lr_center: float | None) -> Any:
         dist, opts = param.distribution, param.options
@@ -99,6 +159,39 @@ class SearchSpace:
         k_low = max(k_low, n + 1)
         k = k_low if k_low == k_high else trial.suggest_int("schedule_after", k_low, k_high)
         return {"schedule_every": n, "schedule_after": k}
+
+
+def _levels(low: float, high: float, log: bool, integer: bool, count: int) -> list[Any]:
+    if low == high:
+        return [low]
+    if log:
+        values = [low * (high / low) ** (i / (count - 1)) for i in range(count)]
+    else:
+        values = [low + (high - low) * i / (count - 1) for i in range(count)]
+    if integer:
+        return sorted({round(v) for v in values})
+    return [float(f"{v:.6g}") for v in values]
+
+
+def _axis(param: Param, lr_center: float | None, levels: int) -> list[dict[str, Any]]:
+    """The grid options of one hyperparameter, as trial-parameter dicts."""
+    dist, opts, name = param.distribution, param.options, param.name
+    if dist is None:
+        return [{}]
+    if isinstance(dist, optuna.distributions.CategoricalDistribution):
+        return [{name: choice} for choice in dist.choices]
+    if name == "lr" and lr_center is not None and "around_lr_find" in opts:
+        factor = opts["around_lr_find"]
+        return [{"lr": value} for value in (lr_center / factor, lr_center, lr_center * factor)]
+    integer = isinstance(dist, optuna.distributions.IntDistribution)
+    values = _levels(dist.low, dist.high, dist.log, integer, levels)
+    if dist.step is not None and not integer:
+        values = sorted({min(dist.high, dist.low + round((v - dist.low) / dist.step) * dist.step)
+                         for v in values})
+    options = [{name: value} for value in values]
+    if opts.get("or_zero") or opts.get("or_none"):
+        options = [{f"{name}_on": False}] + [{f"{name}_on": True, **o} for o in options]
+    return options
 
 
 def _sample(trial: optuna.Trial, name: str, dist: Any) -> Any:
@@ -148,6 +241,9 @@ def parse_space(data: Any, source: str = "space") -> SearchSpace:
             raise SpaceError(f"{source}: params.{name}: unknown hyperparameter; use one of "
                              f"{', '.join(PARAMS)}")
         params[name] = _param(name, spec, f"{source}: params.{name}")
+    if "lr" not in params:
+        raise SpaceError(f"{source}: params.lr is missing; give a range (low, high, log: true) "
+                         "or a fixed value")
     _check_schedule(params, source)
     start = data.get("start") or {}
     if not isinstance(start, dict):
@@ -155,7 +251,8 @@ def parse_space(data: Any, source: str = "space") -> SearchSpace:
     for name, value in start.items():
         _check_start(params, name, value, f"{source}: start.{name}")
     ordered = {name: params[name] for name in PARAMS if name in params}
-    return SearchSpace(Path(source).stem, ordered, str(data.get("description", "")), start)
+    return SearchSpace(Path(source).stem, ordered, str(data.get("description", "")), start,
+                       raw=data)
 
 
 def _check_start(params: dict[str, Param], name: str, value: Any, where: str) -> None:
@@ -164,6 +261,9 @@ def _check_start(params: dict[str, Param], name: str, value: Any, where: str) ->
     if param is None or param.distribution is None:
         raise SpaceError(f"{where}: {name!r} is not a searched hyperparameter of this space")
     dist = param.distribution
+    if (value == 0 and param.options.get("or_zero")) or (value is None
+                                                         and param.options.get("or_none")):
+        return
     if isinstance(dist, optuna.distributions.CategoricalDistribution):
         inside = value in dist.choices
     else:

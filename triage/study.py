@@ -9,66 +9,93 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.storages import BaseStorage, JournalStorage, RDBStorage
+from optuna.storages import BaseStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend, JournalRedisBackend
 from optuna.trial import TrialState
 
 from triage.errors import StorageError, first_line
+from triage.journal import HeartbeatJournalStorage
 from triage.probe import ProbeResult, ProbeSettings, run_probe
 from triage.task import PreparedTask
 
 _RDB_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "oracle", "mssql")
 
 
-def make_storage(url: str | None, heartbeat_interval: int | None = None) -> BaseStorage | None:
+def make_storage(
+    url: str | None,
+    heartbeat_interval: int | None = None,
+    grace_period: int | None = None,
+    max_retry: int | None = None,
+) -> BaseStorage | None:
     """A storage for ``url``: None (in memory), an RDB URL, ``redis://…``, or a journal file
     (``journal:///path/file.log`` or a plain path; Optuna's file journal, safe on NFS).
 
     Args:
         url: where the study lives.
-        heartbeat_interval: for RDB storages used with ``Study.optimize``: seconds between
-            heartbeats, so a killed worker's trials are failed instead of staying RUNNING.
-            (lr-find asks and tells its own trials and does not need it: a probe left RUNNING
-            by a crash is simply run again on resume.)
+        heartbeat_interval: seconds between heartbeats of running trials (RDB and journal
+            storages), so that a killed worker's trial is failed once its heartbeat is older
+            than ``grace_period`` (default twice the interval) instead of staying RUNNING.
+            Only ``Study.optimize`` sends heartbeats; lr-find asks and tells its own trials and
+            simply reruns a probe a crash left RUNNING.
+        grace_period: see ``heartbeat_interval``.
+        max_retry: with heartbeats, a stale trial is queued again (same parameters) up to this
+            many times; 0 never retries.
     """
     if url is None:
         return None
     scheme = url.split(":", 1)[0].split("+", 1)[0].lower() if "://" in url else ""
-    try:
-        if scheme in _RDB_SCHEMES:
-            return RDBStorage(url, heartbeat_interval=heartbeat_interval)
-        if scheme in ("redis", "rediss"):
-            return JournalStorage(JournalRedisBackend(url))
-        if scheme == "journal":  # journal:///abs/path.log or journal://rel/path.log
-            url = url.split("://", 1)[1]
-            scheme = ""
-        if scheme:
+    beat: dict[str, Any] = {}
+    with warnings.catch_warnings():  # Optuna marks journal backends and retries experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if heartbeat_interval is not None:
+            beat = {"heartbeat_interval": heartbeat_interval, "grace_period": grace_period,
+                    "heartbeat_stale_trial_callback": None if max_retry == 0 else
+                    RetryHeartbeatStaleTrialCallback(max_retry)}
+        try:
+            if scheme in _RDB_SCHEMES:
+                return RDBStorage(url, **beat)
+            if scheme in ("redis", "rediss"):
+                backend = JournalRedisBackend(url)
+                backend._redis.ping()  # fail now, with the URL in the message, not mid-sweep
+                return HeartbeatJournalStorage(backend, **beat)
+            if scheme == "journal":  # journal:///abs/path.log or journal://rel/path.log
+                url = url.split("://", 1)[1]
+                scheme = ""
+            if scheme:
+                raise StorageError(
+                    f"unknown storage scheme {scheme!r} in {url!r}; use sqlite:///file.db, "
+                    "postgresql://…, mysql+pymysql://…, redis://…, journal:///file.log or a path"
+                )
+            path = Path(url)
+            if not path.parent.is_dir():
+                raise StorageError(f"folder {str(path.parent)!r} for journal {url!r} does not "
+                                   "exist; create it or choose another path")
+            return HeartbeatJournalStorage(JournalFileBackend(str(path)), **beat)
+        except StorageError:
+            raise
+        except ImportError as exc:
             raise StorageError(
-                f"unknown storage scheme {scheme!r} in {url!r}; use sqlite:///file.db, "
-                "postgresql://…, mysql+pymysql://…, redis://…, journal:///file.log or a path"
-            )
-        path = Path(url)
-        if not path.parent.is_dir():
-            raise StorageError(f"folder {str(path.parent)!r} for journal {url!r} does not exist; "
-                               "create it or choose another path")
-        return JournalStorage(JournalFileBackend(str(path)))
-    except StorageError:
-        raise
-    except ImportError as exc:
-        raise StorageError(
-            f"no driver for storage {url!r} ({exc}); pip install 'triage[cluster]' (psycopg, "
-            "pymysql, redis) and use postgresql://, mysql+pymysql:// or redis:// URLs"
-        ) from exc
-    except Exception as exc:
-        raise StorageError(
-            f"cannot open storage {url!r}: {first_line(exc)}; check the URL, the driver and "
-            "that the server is running"
-        ) from exc
+                f"no driver for storage {url!r} ({exc}); pip install 'triage[cluster]' (psycopg, "
+                "pymysql, redis) and use postgresql://, mysql+pymysql:// or redis:// URLs"
+            ) from exc
+        except Exception as exc:
+            raise StorageError(
+                f"cannot open storage {url!r}: {first_line(exc)}; check the URL, the driver and "
+                "that the server is running"
+            ) from exc
+
+
+def redact(url: str | None) -> str | None:
+    """The storage URL without its password, safe to write into a config file."""
+    return None if url is None else re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 def open_study(storage: str | None, name: str) -> optuna.Study:
@@ -145,3 +172,64 @@ class StudyProbeRunner:
         else:
             self.study.tell(trial, state=TrialState.FAIL)
         return result
+
+
+READY = "triage"  # study user attribute: the identity of the command that created the study
+_CHECKED = ("command", "task", "space", "sampler", "lr_center")
+
+
+def join_study(
+    storage: BaseStorage | None,
+    name: str,
+    identity: dict[str, Any],
+    sampler: optuna.samplers.BaseSampler,
+    pruner: optuna.pruners.BasePruner,
+    on_create: Callable[[optuna.Study], None] | None = None,
+    storage_url: str | None = None,
+    wait: float = 30.0,
+) -> optuna.Study:
+    """Create the study, or join it when it exists: the way many workers share one study.
+
+    Exactly one worker creates it (the storage refuses a second creation), runs ``on_create``
+    (queueing first trials) and then records ``identity``; the others wait up to ``wait``
+    seconds for that record and check that it matches theirs, so that a study is never
+    continued by a different command, task or search space.
+
+    Raises:
+        StorageError: the study belongs to another command, or was never finished being set up.
+    """
+    where = f"study {name!r} in {storage_url or 'memory'}"
+    try:
+        study = optuna.create_study(storage=storage, study_name=name, sampler=sampler,
+                                    pruner=pruner, direction="minimize")
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler,
+                                  pruner=pruner)
+    except Exception as exc:
+        raise StorageError(f"cannot create {where}: {first_line(exc)}") from exc
+    else:
+        if on_create is not None:
+            on_create(study)
+        study.set_user_attr(READY, identity)
+        return study
+    if study.directions != [optuna.study.StudyDirection.MINIMIZE]:
+        raise StorageError(f"{where} maximises or has several objectives; it was not made by "
+                           "triage: choose another --study")
+    deadline = time.monotonic() + wait
+    while READY not in study.user_attrs:
+        if study.get_trials(deepcopy=False) or time.monotonic() > deadline:
+            raise StorageError(f"{where} was not created by 'triage sweep' (or its creator "
+                               "stopped while setting it up); choose another --study")
+        time.sleep(0.2)
+    found = study.user_attrs[READY]
+    for key in _CHECKED:
+        if found.get(key) != identity.get(key):
+            raise StorageError(
+                f"{where} was created with {key}={found.get(key)!r}, not {identity.get(key)!r}; "
+                f"rerun with the study's settings (task {found.get('task')!r}, space "
+                f"{found.get('space')!r}, sampler {found.get('sampler')!r}) or choose another "
+                "--study")
+    if found.get("space_doc") != identity.get("space_doc"):
+        raise StorageError(f"{where} was created with a different version of space "
+                           f"{found.get('space')!r}; restore that file or choose another --study")
+    return study

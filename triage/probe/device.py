@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+
 import torch
 
 from triage.errors import SettingsError
@@ -35,3 +38,30 @@ def is_oom(exc: BaseException) -> bool:
 def release_memory(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.empty_cache()
+
+
+def worker_device(name: str, environ: Mapping[str, str] | None = None) -> str:
+    """The device a sweep worker uses for ``name``.
+
+    An explicit device is kept. For ``auto`` on a machine with CUDA: when the scheduler has
+    narrowed ``CUDA_VISIBLE_DEVICES`` (SLURM's ``--gpus-per-task``, or a user's export) the
+    worker uses the first visible GPU; otherwise, with several GPUs and a SLURM local task id
+    (several tasks on one node sharing all GPUs), task ``i`` uses GPU ``i mod count``.
+    """
+    env = os.environ if environ is None else environ
+    if name != "auto" or not torch.cuda.is_available():
+        return name if name != "auto" else "cpu"
+    count = torch.cuda.device_count()
+    local = env.get("SLURM_LOCALID")
+    if env.get("CUDA_VISIBLE_DEVICES") is None and local is not None and local.isdigit() \
+            and count > 1:
+        return f"cuda:{int(local) % count}"
+    return "cuda:0"
+
+
+def memory_signature(device: torch.device) -> str:
+    """What bounds a run's memory on ``device``: the device kind and its capacity."""
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        return f"cuda:{props.name}:{props.total_memory}"
+    return device.type

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from triage.builders import apply_init, make_optimizer, make_scheduler
+from triage.builders import apply_dropout, apply_init, make_optimizer, make_scheduler
 from triage.data import Data, TensorData, batches, first_batch
 from triage.errors import ProbeError, TriageError, first_line
 from triage.probe.callbacks import ProbeCallback
@@ -93,7 +93,8 @@ def _instrumented_run(
     watch: DivergenceWatch,
     callbacks: Sequence[ProbeCallback],
 ) -> ProbeResult:
-    model = apply_init(build_model(prepared.task), settings.init).to(device)
+    model = apply_init(build_model(prepared.task), settings.init)
+    model = apply_dropout(model, settings.dropout).to(device)
     monitor = GradientMonitor(model)
     epoch_losses: list[float | None] = []
 

@@ -29,6 +29,7 @@ class ProbeSettings:
         batch_size: samples per step.
         init: ``default`` (the framework's), ``xavier``, ``he`` or ``lecun``; biases zeroed.
         schedule: step decay, or None for a constant LR.
+        dropout: rate for every dropout layer of the model, or None to keep the model's own.
         grad_clip_norm: clip the global gradient norm to this, or None (off while searching).
         steps: stop after this many optimizer steps; None runs ``epochs``.
         epochs: epochs to run when ``steps`` is None; None means the task's budget.
@@ -45,6 +46,7 @@ class ProbeSettings:
     batch_size: int = 32
     init: str = "default"
     schedule: StepSchedule | None = None
+    dropout: float | None = None
     grad_clip_norm: float | None = None
     steps: int | None = None
     epochs: int | None = None
@@ -65,6 +67,9 @@ class ProbeSettings:
                 check_positive_int(name, getattr(self, name))
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise SettingsError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if self.dropout is not None and (isinstance(self.dropout, bool) or not isinstance(
+                self.dropout, (int, float)) or not 0 <= self.dropout < 1):
+            raise SettingsError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.grad_clip_norm is not None:
             check_positive("grad_clip_norm", self.grad_clip_norm)
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
