@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 from torch import nn
@@ -63,3 +65,37 @@ not_a_task = 42
 
 def raises() -> Task:
     raise RuntimeError("cannot build")
+
+
+class _Slow(nn.Module):
+    """blobs' MLP, slowed to ~50 ms a forward pass so that a test can stop a worker mid-trial."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        time.sleep(0.05)
+        return self.net(x)
+
+
+def slow_blobs() -> Task:
+    X, y = _blobs()
+    return Task(model=_Slow, train=(X[:96], y[:96]), val=(X[96:], y[96:]), loss="cross_entropy",
+                name="slow_blobs", epochs=4)
+
+
+class _Dropped(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def dropout_blobs() -> Task:
+    """blobs with a dropout layer, so that sweeps tune its rate."""
+    X, y = _blobs()
+    return Task(model=_Dropped, train=(X[:96], y[:96]), val=(X[96:], y[96:]),
+                loss="cross_entropy", name="dropout_blobs", epochs=3)

@@ -4,6 +4,7 @@ commands so that ``triage --help`` never loads torch or optuna."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -192,7 +193,7 @@ def sweep_command(task: str | None, space: str, trials: int, timeout: float | No
     outputs = _check_outputs(out, table, plot, no_plot)
     url = None if storage == ":memory:" else storage or SWEEP_STORAGE
     loaded = load_task(task)
-    quiet_optuna()
+    quiet_optuna(logging.ERROR)
     try:
         with report.sweep_progress(err, trials) as on_trial:
             summary = sweep(loaded, search_space, settings, lr_center=lr_center, storage=url,

@@ -108,9 +108,10 @@ def open_study(storage: str | None, name: str) -> optuna.Study:
         raise StorageError(f"cannot open study {name!r} in {storage!r}: {exc}") from exc
 
 
-def quiet_optuna() -> None:
-    """Silence Optuna's per-trial INFO lines (the CLI shows its own progress)."""
-    optuna.logging.set_verbosity(logging.WARNING)
+def quiet_optuna(level: int = logging.WARNING) -> None:
+    """Silence Optuna's per-trial lines below ``level`` (the CLI shows its own progress; a sweep
+    shows failed trials itself and passes ``logging.ERROR``)."""
+    optuna.logging.set_verbosity(level)
 
 
 def _key(settings: ProbeSettings) -> str:
@@ -217,7 +218,9 @@ def join_study(
                            "triage: choose another --study")
     deadline = time.monotonic() + wait
     while READY not in study.user_attrs:
-        if study.get_trials(deepcopy=False) or time.monotonic() > deadline:
+        ran = study.get_trials(deepcopy=False, states=tuple(
+            s for s in optuna.trial.TrialState if s != optuna.trial.TrialState.WAITING))
+        if ran or time.monotonic() > deadline:  # (queued first trials are the creator's)
             raise StorageError(f"{where} was not created by 'triage sweep' (or its creator "
                                "stopped while setting it up); choose another --study")
         time.sleep(0.2)

@@ -281,7 +281,7 @@ class Objective:
     def __call__(self, trial: optuna.Trial) -> float:
         reseed(trial.study.sampler, self.settings.seed, trial.number)
         trial.set_user_attr("worker", WORKER)
-        if self.grid and "fixed_params" not in trial.system_attrs:
+        if self.grid and trial.user_attrs.get("origin") != "grid":
             trial.set_user_attr("surplus", True)
             raise SurplusTrial("the grid is exhausted")
         values = self.space.suggest(trial, self.lr_center, self.dropout)

@@ -1,0 +1,137 @@
+"""Many workers on one study, a worker killed mid-trial and restarted: PostgreSQL, MySQL, Redis
+journal and journal file. Workers are real `triage sweep` processes."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from optuna.trial import TrialState
+
+from triage.space import parse_space
+from triage.study import make_storage
+from triage.sweeper import SweepSettings, sweep
+
+import tasks
+from servers import server_url
+
+TASK = f"{Path(tasks.__file__).resolve()}:slow_blobs"
+SPACE = {"version": 1, "params": {"lr": 0.1, "optimizer": {"choices": ["sgd_nesterov"]},
+                                  "batch_size": {"choices": [16, 32]},
+                                  "init": {"choices": ["xavier", "he", "lecun"]}}}
+POINTS = 6
+
+
+@pytest.fixture(scope="module")
+def uninterrupted():
+    """The same sweep in one process, in memory: what every cluster run must reproduce."""
+    return sweep(tasks.slow_blobs(), parse_space(SPACE, "grid6"),
+                 SweepSettings(trials=POINTS, sampler="grid", pruner="none", device="cpu"),
+                 storage=None)
+
+
+def _storage(kind, tmp_path):
+    if kind == "journal":
+        return f"journal:///{tmp_path}/studies.log"
+    return server_url(kind)
+
+
+def _worker(url, study, tmp_path, index):
+    space = tmp_path / "grid6.yaml"
+    if not space.exists():
+        space.write_text(yaml.safe_dump(SPACE))
+    command = [sys.executable, "-m", "triage.cli", "sweep", TASK, "--space", str(space),
+               "--sampler", "grid", "--pruner", "none", "--trials", str(POINTS), "--storage",
+               url, "--study", study, "--heartbeat", "1", "--device", "cpu", "--no-plot",
+               "--out", str(tmp_path / f"best{index}.yaml")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            text=True)
+
+
+def _running_trial_of(study, pid, deadline):
+    while time.monotonic() < deadline:
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if trial.user_attrs.get("worker", "").endswith(f":{pid}"):
+                return trial.number
+        time.sleep(0.05)
+    raise AssertionError("the worker never ran a trial")
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mysql", "redis", "journal"])
+def test_workers_share_a_study_and_a_killed_workers_trial_is_retried(kind, tmp_path,
+                                                                     uninterrupted):
+    url = _storage(kind, tmp_path)
+    name = f"cluster-{uuid.uuid4().hex[:8]}"
+    workers = [_worker(url, name, tmp_path, i) for i in range(3)]
+    try:
+        deadline = time.monotonic() + 90
+        while True:  # the study appears once a worker has created it
+            try:
+                study = optuna.load_study(study_name=name, storage=make_storage(url))
+                break
+            except KeyError:
+                assert time.monotonic() < deadline, "no worker created the study"
+                time.sleep(0.1)
+        killed = _running_trial_of(study, workers[0].pid, deadline)
+        workers[0].send_signal(signal.SIGKILL)
+        workers[0].wait()
+        workers.append(_worker(url, name, tmp_path, 3))  # restart it
+        outputs = [w.communicate(timeout=120) for w in workers[1:]]
+        for worker, (_, err) in zip(workers[1:], outputs, strict=True):
+            assert worker.returncode == 0, err
+        trials = study.get_trials(deepcopy=False)
+        complete = [t for t in trials if t.state == TrialState.COMPLETE]
+        assert [t.number for t in trials if t.state == TrialState.FAIL] == [killed]
+        assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+        assert len(complete) == POINTS  # every grid point once: nothing lost, none repeated
+        assert len({tuple(sorted(t.params.items())) for t in complete}) == POINTS
+        retried = [t for t in complete if t.system_attrs.get("retry_history") == [killed]]
+        # the retry runs the killed trial's grid point (it may have died mid-way through
+        # recording its parameters, so compare the queued point itself)
+        assert len(retried) == 1
+        point = study.trials[killed].system_attrs["fixed_params"]
+        assert retried[0].params == point
+        best = yaml.safe_load((tmp_path / "best1.yaml").read_text())
+        expected = uninterrupted.best.to_dict()
+        for key in ("optimizer", "batch_size", "init", "schedule"):
+            assert best[key] == expected[key]
+        assert best["sweep"]["val_loss"] == pytest.approx(expected["sweep"]["val_loss"])
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+        if kind != "journal":
+            with contextlib.suppress(Exception):
+                optuna.delete_study(study_name=name, storage=make_storage(url))
+
+
+def test_ctrl_c_leaves_a_resumable_study_and_says_how(tmp_path, uninterrupted):
+    url = f"{tmp_path}/studies.log"
+    worker = _worker(url, "interrupted", tmp_path, 0)
+    deadline = time.monotonic() + 90
+    while not Path(url).exists() or not optuna.get_all_study_names(make_storage(url)):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    study = optuna.load_study(study_name="interrupted", storage=make_storage(url))
+    stopped = _running_trial_of(study, worker.pid, deadline)
+    worker.send_signal(signal.SIGINT)
+    _, err = worker.communicate(timeout=60)
+    assert worker.returncode == 130
+    assert "rerun the same command to resume" in err and "Traceback" not in err
+    waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+    assert study.trials[stopped].params in [t.params for t in waiting]
+    rerun = _worker(url, "interrupted", tmp_path, 1)
+    _, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    assert len({tuple(sorted(t.params.items())) for t in complete}) == len(complete) == POINTS
+    best = yaml.safe_load((tmp_path / "best1.yaml").read_text())
+    assert best["batch_size"] == uninterrupted.best.batch_size
