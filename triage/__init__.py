@@ -3,6 +3,7 @@
 Public API (imported lazily, so ``import triage`` and ``triage --help`` stay fast)::
 
     triage.Task, triage.lr_find, triage.load_config, triage.Config,
+    triage.sweep, triage.SweepSettings, triage.load_space,
     triage.run_probes, triage.ProbeSettings, triage.ProbeResult, triage.TriageError
 """
 
@@ -20,6 +21,9 @@ _LAZY = {
     "lr_find": "triage.lr_finder",
     "load_config": "triage.config",
     "Config": "triage.config",
+    "sweep": "triage.sweeper",
+    "SweepSettings": "triage.sweeper",
+    "load_space": "triage.space",
     "run_probes": "triage.probe",
     "ProbeSettings": "triage.probe",
     "ProbeResult": "triage.probe",
