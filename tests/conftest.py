@@ -2,6 +2,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -16,3 +17,16 @@ def blobs():
 @pytest.fixture
 def linreg():
     return tasks.linear_regression()
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    """Invoke the CLI in a fresh working directory (exceptions propagate)."""
+    from triage.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+
+    def invoke(*args):
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+    return invoke

@@ -14,16 +14,6 @@ TASKS = Path(__file__).parent / "tasks.py"
 FAST = ["--max-steps", "600"]
 
 
-@pytest.fixture
-def run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-
-    def invoke(*args):
-        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-    return invoke
-
-
 def test_help_does_not_import_torch_or_optuna():
     code = ("import sys; from click.testing import CliRunner; from triage.cli import cli; "
             "r = CliRunner().invoke(cli, ['--help']); assert r.exit_code == 0, r.output; "

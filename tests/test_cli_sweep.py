@@ -4,22 +4,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from click.testing import CliRunner
 
 from triage import load_config
-from triage.cli import cli
 
 TASKS = Path(__file__).parent / "tasks.py"
-
-
-@pytest.fixture
-def run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-
-    def invoke(*args):
-        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-    return invoke
 
 
 def test_sweep_writes_config_table_plot_and_resumes(run, tmp_path):
@@ -51,12 +39,15 @@ def test_report_rebuilds_from_storage_alone(run, tmp_path):
 def test_from_centres_the_lr_on_an_lr_find_config(run, tmp_path):
     run("lr-find", f"{TASKS}:blobs", "--max-steps", "600", "--no-plot")
     lr = load_config(tmp_path / "triage.yaml").optimizer.lr
-    result = run("sweep", f"{TASKS}:blobs", "--trials", "3", "--from", "triage.yaml",
-                 "--no-plot", "--json")
+    result = run("sweep", f"{TASKS}:blobs", "--trials", "6", "--from", "triage.yaml",
+                 "--no-plot", "--json", "--table", "t.csv")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert doc["sweep"]["lr_center"] == lr
-    assert lr / 10 <= doc["optimizer"]["lr"] <= lr * 10
+    assert (doc["sweep"]["lr_center"], doc["sweep"]["lr_updater"]) == (lr, "sgd_nesterov")
+    table = pd.read_csv(tmp_path / "t.csv")
+    assert (table.loc[0, "optimizer"], table.loc[0, "lr"]) == ("sgd", lr)  # the start point
+    sgd = table[table["optimizer"] == "sgd"]["lr"]
+    assert sgd.between(lr / 10, lr * 10).all()
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -89,7 +89,11 @@ def test_workers_share_a_study_and_a_killed_workers_trial_is_retried(kind, tmp_p
             assert worker.returncode == 0, err
         trials = study.get_trials(deepcopy=False)
         complete = [t for t in trials if t.state == TrialState.COMPLETE]
-        assert [t.number for t in trials if t.state == TrialState.FAIL] == [killed]
+        failed = [t for t in trials if t.state == TrialState.FAIL]
+        # besides the killed trial, only grid surplus (two workers asking at the same moment
+        # at the very end) may fail; it is left out of every count and table
+        assert [t.number for t in failed if not t.user_attrs.get("surplus")] == [killed], [
+            (t.number, t.user_attrs, t.system_attrs) for t in failed]
         assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
         assert len(complete) == POINTS  # every grid point once: nothing lost, none repeated
         assert len({tuple(sorted(t.params.items())) for t in complete}) == POINTS

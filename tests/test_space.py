@@ -2,7 +2,7 @@ import optuna
 import pytest
 import yaml
 
-from triage.space import SpaceError, load_space, parse_space
+from triage.space import LRPrior, SpaceError, load_space, parse_space
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -25,15 +25,25 @@ def test_documents_ranges_in_the_default_space():
     assert set(space.params["optimizer"].distribution.choices) == {
         "sgd_nesterov", "rmsprop", "adagrad", "adam"}
     assert set(space.params["init"].distribution.choices) == {"xavier", "he", "lecun"}
-    assert space.start == {"optimizer": "sgd_nesterov", "batch_size": 32}
+    assert space.start[0] == {"optimizer": "sgd_nesterov", "batch_size": 32}  # the default
+    assert [p["optimizer"] for p in space.start] == ["sgd_nesterov", "adam", "rmsprop", "adagrad"]
+    assert all(p["batch_size"] == 32 for p in space.start)  # the documents' starting size
     assert "grad_clip_norm" in load_space("rnn").params
 
 
-def test_lr_is_centred_on_an_lr_find_result():
+def test_lr_is_centred_on_an_lr_find_result_for_its_updater_only():
     space = load_space("default")
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
-    lrs = [space.suggest(study.ask(), lr_center=0.02)["lr"] for _ in range(200)]
-    assert 0.002 <= min(lrs) < 0.004 and 0.1 < max(lrs) <= 0.2
+    prior = LRPrior(0.02, "sgd_nesterov")
+    draws = [space.suggest(study.ask(), prior) for _ in range(400)]
+    sgd = [d["lr"] for d in draws if d["optimizer"] == "sgd_nesterov"]
+    other = [d["lr"] for d in draws if d["optimizer"] != "sgd_nesterov"]
+    assert 0.002 <= min(sgd) < 0.004 and 0.1 < max(sgd) <= 0.2
+    assert min(other) < 2e-4 and max(other) > 0.05  # adaptive updaters keep their own ranges
+    assert {n for t in study.trials for n in t.params if n.startswith("lr")} == {
+        "lr_sgd_nesterov", "lr_adam", "lr_rmsprop", "lr_adagrad"}
+    anywhere = [space.suggest(study.ask(), LRPrior(0.02))["lr"] for _ in range(100)]
+    assert min(anywhere) >= 0.002 and max(anywhere) <= 0.2  # a prior without updater: all
 
 
 def test_fixed_values_and_k_greater_than_n_when_ranges_overlap():
@@ -64,20 +74,25 @@ def test_grid_enumerates_choices_levels_and_valid_schedules():
     assert schedules == {(1, 2), (1, 3), (1, 4), (2, 3), (2, 4), (3, 4)}  # always k > n
     assert len(grid) == 3 * 2 * 4 * 3 * 6
     assert len({tuple(sorted(p.items())) for p in grid}) == len(grid)  # no duplicates
-    centred = space.grid(lr_center=0.05, has_dropout=False)
+    centred = space.grid(LRPrior(0.05), has_dropout=False)
     assert sorted({p["lr"] for p in centred}) == pytest.approx([0.005, 0.05, 0.5])
     assert all("dropout" not in p for p in centred)
 
 
 def test_grid_points_replay_through_suggest():
     space = load_space("default")
-    point = space.grid(lr_center=0.01)[7]
-    study = optuna.create_study()
-    study.enqueue_trial(point)
-    values = space.suggest(study.ask(), lr_center=0.01)
-    for name, value in point.items():
-        if not name.endswith("_on"):
-            assert values[name] == value
+    prior = LRPrior(0.01, "adam")
+    grid = space.grid(prior)
+    adam = {p["lr_adam"] for p in grid if p["optimizer"] == "adam"}
+    assert sorted(adam) == pytest.approx([0.001, 0.01, 0.1])
+    assert len({p["lr_rmsprop"] for p in grid if p["optimizer"] == "rmsprop"}) == 3
+    for point in grid[::997]:
+        study = optuna.create_study()
+        study.enqueue_trial(point)
+        values = space.suggest(study.ask(), prior)
+        for name, value in point.items():
+            if not name.endswith("_on"):
+                assert values["lr" if name.startswith("lr_") else name] == value
 
 
 def test_a_grid_too_large_is_refused():
@@ -94,8 +109,20 @@ def test_start_params_map_onto_trial_parameters():
         "optimizer": {"choices": ["adam", "sgd_nesterov"]},
         "weight_decay": {"low": 1e-6, "high": 1e-3, "log": True, "or_zero": True}},
         "start": {"optimizer": "adam", "weight_decay": 0}})
-    assert space.start_params() == {"optimizer": "adam", "weight_decay_on": False}
-    assert space.start_params(0.03)["lr"] == 0.03
+    assert space.start_points() == [{"optimizer": "adam", "weight_decay_on": False}]
+    assert space.start_points(LRPrior(0.03, "adam"))[0]["lr_adam"] == 0.03
+    with_sgd = space.start_points(LRPrior(0.03, "sgd_nesterov"))  # its updater comes first
+    assert with_sgd[0] == {"optimizer": "sgd_nesterov", "lr_sgd_nesterov": 0.03}
+    assert "lr_adam" not in with_sgd[1]
+    several = parse_space({"version": 1, "params": {
+        "lr": {"low": 1e-4, "high": 1.0, "log": True, "by_updater": {
+            "adam": {"low": 1e-4, "high": 1e-2}}},
+        "optimizer": {"choices": ["adam", "sgd_nesterov"]}},
+        "start": [{"optimizer": "adam", "lr": 1e-3}, {"optimizer": "sgd_nesterov"}]})
+    assert several.start_points() == [{"optimizer": "adam", "lr_adam": 1e-3},
+                                      {"optimizer": "sgd_nesterov"}]
+    with pytest.raises(SpaceError, match=r"start\[0\]\.lr: 0.5 lies outside"):
+        parse_space({**several.raw, "start": [{"optimizer": "adam", "lr": 0.5}, {}]})
 
 
 def _space(**params):

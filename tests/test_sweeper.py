@@ -163,15 +163,16 @@ def test_an_interrupted_trial_is_queued_again_and_a_rerun_completes(tmp_path, mo
         return real(prepared, settings, callbacks)
 
     monkeypatch.setattr(sweeper, "run_probe", interrupt_third)
-    settings = SweepSettings(trials=5, sampler="random")
+    settings = SweepSettings(trials=5, sampler="random", pruner="none")
+    space = _space(batch_size={"choices": [16, 32]})
     with pytest.raises(KeyboardInterrupt):
-        sweep(tasks.blobs(), load_space("default"), settings, storage=storage)
-    study = optuna.load_study(study_name="triage-sweep-blobs-default",
+        sweep(tasks.blobs(), space, settings, storage=storage)
+    study = optuna.load_study(study_name="triage-sweep-blobs-test",
                               storage=make_storage(storage))
     states = [t.state for t in study.trials]
     assert states == [TrialState.COMPLETE] * 2 + [TrialState.FAIL, TrialState.WAITING]
     assert study.trials[3].params == study.trials[2].params
-    summary = sweep(tasks.blobs(), load_space("default"), settings, storage=storage)
+    summary = sweep(tasks.blobs(), space, settings, storage=storage)
     assert summary.counts == {"complete": 5, "failed": 1}
     assert calls[3].lr == calls[2].lr  # the rerun took the interrupted configuration first
     assert len(summary.table) == 6 and summary.table.iloc[3]["retry_of"] == 2

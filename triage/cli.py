@@ -48,6 +48,23 @@ class TriageGroup(click.Group):
 debug_option = click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 
 
+def sweep_outputs(command: Any) -> Any:
+    """The outputs ``sweep`` and ``report`` share: config, trials table, plot, JSON."""
+    options = [
+        click.option("--out", default="triage-sweep.yaml", show_default=True,
+                     help="Where to write the best trial as a recommended config."),
+        click.option("--table", default=None,
+                     help="Write all trials to this .csv or .parquet file."),
+        click.option("--plot", default=None, help="PNG plot path (default: beside --out, .png)."),
+        click.option("--no-plot", is_flag=True, help="Do not draw the plot."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="Print the config document as JSON on stdout (and nothing else there)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.group(cls=TriageGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="triage")
 @debug_option
@@ -160,13 +177,7 @@ def lr_find_command(task: str | None, optimizer: str, momentum: float, nesterov:
               help="Seconds between heartbeats; a trial silent for twice as long is retried.")
 @click.option("--max-retry", type=int, default=3, show_default=True,
               help="How often a dead worker's trial is queued again.")
-@click.option("--out", default="triage-sweep.yaml", show_default=True,
-              help="Where to write the best trial as a recommended config.")
-@click.option("--table", default=None, help="Write all trials to this .csv or .parquet file.")
-@click.option("--plot", default=None, help="PNG plot path (default: beside --out, .png).")
-@click.option("--no-plot", is_flag=True, help="Do not draw the plot.")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the config document as JSON on stdout (and nothing else there).")
+@sweep_outputs
 @debug_option
 def sweep_command(task: str | None, space: str, trials: int, timeout: float | None,
                   from_config: str | None, sampler: str, pruner: str, storage: str | None,
@@ -180,7 +191,7 @@ def sweep_command(task: str | None, space: str, trials: int, timeout: float | No
     from triage import report
     from triage.config import load_config
     from triage.loading import load_task
-    from triage.space import load_space
+    from triage.space import LRPrior, load_space
     from triage.study import quiet_optuna, redact
     from triage.sweeper import SweepSettings, sweep
 
@@ -189,14 +200,18 @@ def sweep_command(task: str | None, space: str, trials: int, timeout: float | No
                              seed=seed, device=device, heartbeat_interval=heartbeat,
                              max_retry=max_retry)
     search_space = load_space(space)
-    lr_center = load_config(from_config).optimizer.lr if from_config else None
+    prior = None
+    if from_config:
+        found = load_config(from_config).optimizer
+        prior = LRPrior(found.lr, "sgd_nesterov" if found.name == "sgd" and found.nesterov
+                        else found.name)
     outputs = _check_outputs(out, table, plot, no_plot)
     url = None if storage == ":memory:" else storage or SWEEP_STORAGE
     loaded = load_task(task)
     quiet_optuna(logging.ERROR)
     try:
         with report.sweep_progress(err, trials) as on_trial:
-            summary = sweep(loaded, search_space, settings, lr_center=lr_center, storage=url,
+            summary = sweep(loaded, search_space, settings, prior=prior, storage=url,
                             study_name=study_name, on_trial=on_trial)
     except KeyboardInterrupt:
         name = study_name or f"triage-sweep-{loaded.name}-{search_space.name}"
@@ -215,13 +230,7 @@ def sweep_command(task: str | None, space: str, trials: int, timeout: float | No
 @click.option("--storage", required=True, help="The sweep's Optuna storage URL or journal path.")
 @click.option("--study", "study_name", default=None,
               help="Study name (may be left out when the storage holds one sweep study).")
-@click.option("--out", default="triage-sweep.yaml", show_default=True,
-              help="Where to write the best trial as a recommended config.")
-@click.option("--table", default=None, help="Write all trials to this .csv or .parquet file.")
-@click.option("--plot", default=None, help="PNG plot path (default: beside --out, .png).")
-@click.option("--no-plot", is_flag=True, help="Do not draw the plot.")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the config document as JSON on stdout (and nothing else there).")
+@sweep_outputs
 @debug_option
 def report_command(storage: str, study_name: str | None, out: str, table: str | None,
                    plot: str | None, no_plot: bool, as_json: bool, debug: bool) -> None:

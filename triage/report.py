@@ -42,12 +42,18 @@ def probe_line(phase: str, result: ProbeResult, reused: bool) -> str:
 
 
 @contextmanager
+def _progress(console: Console, name: str, total: int, unit: str) -> Iterator[Any]:
+    """A transient progress bar on ``console``; yields (progress, task id)."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn(unit), TimeElapsedColumn(), console=console,
+                  transient=True) as progress:
+        yield progress, progress.add_task(name, total=total)
+
+
+@contextmanager
 def lr_find_progress(console: Console, max_steps: int) -> Iterator[Any]:
     """A progress bar over the step budget; yields the ``on_probe`` callback for lr_find."""
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("steps"), TimeElapsedColumn(), console=console,
-                  transient=True) as progress:
-        bar = progress.add_task("lr-find", total=max_steps)
+    with _progress(console, "lr-find", max_steps, "steps") as (progress, bar):
 
         def on_probe(phase: str, result: ProbeResult, reused: bool) -> None:
             progress.console.print(probe_line(phase, result, reused), highlight=False)
@@ -151,8 +157,15 @@ def plot_lr_find(config: Config, path: str) -> None:
     scan.set(xlabel="learning rate", ylabel="loss", title="loss against LR")
     scan.legend(fontsize=7)
     fig.suptitle(f"triage lr-find: {config.task} ({config.optimizer.name})")
-    fig.tight_layout()
+    _save(fig, path)
+
+
+def _save(fig: Any, path: str) -> None:
+    """Lay out, write the PNG atomically, and free the figure whatever happens."""
+    import matplotlib.pyplot as plt
+
     try:
+        fig.tight_layout()
         with atomic.atomic_path(path) as tmp:
             fig.savefig(tmp, format="png", dpi=110)
     finally:
@@ -199,10 +212,7 @@ def trial_line(trial: FrozenTrial) -> str:
 @contextmanager
 def sweep_progress(console: Console, trials: int) -> Iterator[Any]:
     """A progress bar over this worker's trials; yields the ``on_trial`` callback for sweep."""
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("trials"), TimeElapsedColumn(), console=console,
-                  transient=True) as progress:
-        bar = progress.add_task("sweep", total=trials)
+    with _progress(console, "sweep", trials, "trials") as (progress, bar):
 
         def on_trial(trial: FrozenTrial) -> None:
             progress.console.print(trial_line(trial), highlight=False)
@@ -271,9 +281,4 @@ def plot_sweep(table: pd.DataFrame, title: str, path: str) -> None:
     for ax in (history, lr):
         ax.legend(fontsize=7)
     fig.suptitle(f"triage sweep: {title}")
-    fig.tight_layout()
-    try:
-        with atomic.atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=110)
-    finally:
-        plt.close(fig)
+    _save(fig, path)

@@ -16,7 +16,7 @@ from triage import atomic
 from triage.config import Config, OptimizerConfig
 from triage.errors import OutputError, StorageError
 from triage.probe import ProbeSettings
-from triage.space import SearchSpace, parse_space
+from triage.space import LRPrior, SearchSpace, parse_space
 from triage.study import READY, make_storage, redact
 
 EDGE = 0.05  # a value within 5% of its range's width (log width for log ranges) is on the edge
@@ -93,7 +93,9 @@ def summarize(study: optuna.Study, storage_url: str | None = None) -> SweepSumma
         return SweepSummary(study.study_name, table, None, [], counts, steps)
     best = min(feasible, key=lambda t: (t.value, t.number))
     space = parse_space(identity["space_doc"], identity["space"])
-    edges = edge_warnings(space, best, identity.get("lr_center"))
+    prior = (LRPrior(identity["lr_center"], identity.get("lr_updater"))
+             if identity.get("lr_center") else None)
+    edges = edge_warnings(space, best, prior)
     settings = ProbeSettings.from_dict(best.user_attrs["settings"])
     result = best.user_attrs.get("result", {})
     evidence = {
@@ -101,7 +103,8 @@ def summarize(study: optuna.Study, storage_url: str | None = None) -> SweepSumma
         "val_loss": result.get("val_loss"), "val_accuracy": result.get("val_accuracy"),
         "epochs": result.get("epochs"), "trials": counts, "steps_used": steps,
         "space": identity["space"], "sampler": identity["sampler"],
-        "lr_center": identity.get("lr_center"), "seed": identity.get("seed"),
+        "lr_center": identity.get("lr_center"), "lr_updater": identity.get("lr_updater"),
+        "seed": identity.get("seed"),
         "edges": edges,
     }
     config = Config(
@@ -114,7 +117,7 @@ def summarize(study: optuna.Study, storage_url: str | None = None) -> SweepSumma
     return SweepSummary(study.study_name, table, config, edges, counts, steps)
 
 
-def edge_warnings(space: SearchSpace, best: FrozenTrial, lr_center: float | None) -> list[str]:
+def edge_warnings(space: SearchSpace, best: FrozenTrial, prior: LRPrior | None) -> list[str]:
     """A best value at the end of its range suggests the optimum lies beyond it."""
     warnings = []
     for name, value in best.params.items():
@@ -135,9 +138,11 @@ def edge_warnings(space: SearchSpace, best: FrozenTrial, lr_center: float | None
         if EDGE < position < 1 - EDGE or (position <= EDGE and _hard_floor(name, low, best)):
             continue
         side = "lower" if position <= EDGE else "upper"
-        where = (f"the lr-find window [{low:.3g}, {high:.3g}] around {lr_center:.3g}"
-                 if name == "lr" and lr_center is not None else f"its range [{low:g}, {high:g}]")
-        fix = ("rerun lr-find or widen around_lr_find" if name == "lr" and lr_center is not None
+        windowed = name.startswith("lr") and prior is not None and space.lr_window(
+            best.params.get("optimizer"), prior) is not None
+        where = (f"the lr-find window [{low:.3g}, {high:.3g}] around {prior.lr:.3g}"  # type: ignore[union-attr]
+                 if windowed else f"its range [{low:g}, {high:g}]")
+        fix = ("rerun lr-find or widen around_lr_find" if windowed
                else "widen the range in the space file")
         warnings.append(f"{name} = {value:.3g} sits at the {side} edge of {where}: the best "
                         f"value may lie beyond it; {fix}")

@@ -33,7 +33,8 @@ BUILTIN = Path(__file__).resolve().parent.parent / "search_spaces"
 _INT = {"batch_size", "schedule_every", "schedule_after"}
 _CHOICES_ONLY = {"optimizer": UPDATERS, "init": INITS}
 _RANGE_ONLY = {"schedule_every", "schedule_after"}  # k > n is kept by narrowing ranges per trial
-_EXTRAS = {"lr": {"around_lr_find"}, "weight_decay": {"or_zero"}, "grad_clip_norm": {"or_none"}}
+_EXTRAS = {"lr": {"around_lr_find", "by_updater"}, "weight_decay": {"or_zero"},
+           "grad_clip_norm": {"or_none"}}
 MAX_GRID = 100_000
 PARAMS = ("optimizer", "lr", "momentum", "batch_size", "init", "weight_decay", "dropout",
           "grad_clip_norm", "schedule_every", "schedule_after")
@@ -41,6 +42,22 @@ PARAMS = ("optimizer", "lr", "momentum", "batch_size", "init", "weight_decay", "
 
 class SpaceError(TriageError):
     """A search-space file is invalid."""
+
+
+@dataclass(frozen=True)
+class LRPrior:
+    """An ``lr-find`` result: its learning rate and the updater it was measured with.
+
+    A space whose ``lr`` has ``around_lr_find: f`` searches ``[lr/f, lr*f]`` for that updater
+    (and for all, when ``updater`` is None); other updaters, whose good LRs live on other
+    scales (Adam's near 1e-3 whatever SGD's is), keep the space's range.
+    """
+
+    lr: float
+    updater: str | None = None
+
+    def applies(self, updater: str | None) -> bool:
+        return self.updater is None or updater is None or updater == self.updater
 
 
 @dataclass(frozen=True)
@@ -60,17 +77,20 @@ class SearchSpace:
     name: str
     params: dict[str, Param]
     description: str = ""
-    start: dict[str, Any] = field(default_factory=dict)
+    start: list[dict[str, Any]] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
-    def suggest(self, trial: optuna.Trial, lr_center: float | None = None,
+    def suggest(self, trial: optuna.Trial, prior: LRPrior | None = None,
                 has_dropout: bool = True) -> dict[str, Any]:
         """Sample every parameter through ``trial``.
 
+        The LR is a parameter per updater (``lr_adam``, ``lr_sgd_nesterov``, ...) when the
+        updater is searched: good LRs differ by orders of magnitude between updaters, and TPE
+        models each one's separately.
+
         Args:
             trial: the Optuna trial (any sampler: TPE, random, grid).
-            lr_center: an ``lr-find`` recommendation; spaces whose ``lr`` has
-                ``around_lr_find: f`` then search ``[lr/f, lr*f]`` (log) instead of their range.
+            prior: an ``lr-find`` result to centre the LR window on (see ``LRPrior``).
             has_dropout: False when the model has no dropout layers: ``dropout`` is then not
                 searched (and comes back as None).
         """
@@ -78,30 +98,59 @@ class SearchSpace:
         for name, param in self.params.items():
             if name == "dropout" and not has_dropout:
                 values[name] = None
+            elif name == "lr":
+                values[name] = self._suggest_lr(trial, values.get("optimizer"), prior)
             elif name not in _RANGE_ONLY:
-                values[name] = self._suggest_one(trial, param, lr_center)
+                values[name] = self._suggest_one(trial, param)
         if "schedule_every" in self.params:
             values.update(self._schedule(trial))
         return values
 
-    def start_params(self, lr_center: float | None = None) -> dict[str, Any]:
-        """The first trial's parameters: the space's ``start`` values, and the LR at the
-        ``lr-find`` result when one is given; the sampler fills in the rest."""
-        params: dict[str, Any] = {}
-        for name, value in self.start.items():
-            opts = self.params[name].options
-            if opts.get("or_zero") or opts.get("or_none"):
-                off = value in (0, None)
-                params[f"{name}_on"] = not off
-                if not off:
-                    params[name] = value
-            else:
-                params[name] = value
-        if lr_center is not None and "around_lr_find" in self.params["lr"].options:  # lr: required
-            params["lr"] = lr_center
-        return params
+    def lr_param(self, updater: str | None) -> str:
+        """The trial parameter that holds the LR for ``updater``."""
+        optimizer = self.params.get("optimizer")
+        searched = optimizer is not None and optimizer.distribution is not None
+        return f"lr_{updater}" if searched and updater else "lr"
 
-    def grid(self, lr_center: float | None = None, has_dropout: bool = True,
+    def lr_window(self, updater: str | None, prior: LRPrior | None) -> tuple[float, float] | None:
+        """The log range the LR is searched in around ``prior``, or None (the space's range)."""
+        factor = self.params["lr"].options.get("around_lr_find")
+        if prior is None or factor is None or not prior.applies(updater):
+            return None
+        return prior.lr / factor, prior.lr * factor
+
+    def start_points(self, prior: LRPrior | None = None) -> list[dict[str, Any]]:
+        """The first trials' parameters: the space's ``start`` points (the sampler fills in what
+        they leave out). With a prior, the point of its updater runs at its LR; when no point
+        names that updater, a point for it comes first."""
+        points = []
+        for start in self.start:
+            params: dict[str, Any] = {}
+            updater = start.get("optimizer", getattr(self.params.get("optimizer"), "fixed", None))
+            for name, value in start.items():
+                opts = self.params[name].options
+                if name == "lr":
+                    params[self.lr_param(updater)] = value
+                elif opts.get("or_zero") or opts.get("or_none"):
+                    params[f"{name}_on"] = value not in (0, None)
+                    if value not in (0, None):
+                        params[name] = value
+                else:
+                    params[name] = value
+            if prior is not None and self.lr_window(updater, prior) is not None:
+                params[self.lr_param(updater)] = prior.lr
+            points.append(params)
+        optimizer = self.params.get("optimizer")
+        searched = optimizer is not None and optimizer.distribution is not None
+        named = {p.get("optimizer") for p in self.start}
+        if prior is not None and searched and prior.updater not in named and \
+                prior.updater in optimizer.distribution.choices:  # type: ignore[union-attr]
+            points.insert(0, {"optimizer": prior.updater, self.lr_param(prior.updater): prior.lr})
+        elif prior is not None and not points and self.lr_window(None, prior) is not None:
+            points.append({self.lr_param(None): prior.lr})
+        return points
+
+    def grid(self, prior: LRPrior | None = None, has_dropout: bool = True,
              levels: int = 3) -> list[dict[str, Any]]:
         """Every combination of the choices and ``levels`` points per range (ends included,
         log-spaced for log ranges), as trial parameters ready for ``Study.enqueue_trial``.
@@ -109,11 +158,12 @@ class SearchSpace:
         Raises:
             SpaceError: when the grid would exceed ``MAX_GRID`` points.
         """
-        axes = []
+        axes = [self._updater_axis(prior, levels)]
         for name, param in self.params.items():
-            if name in _RANGE_ONLY or (name == "dropout" and not has_dropout):
+            if name in _RANGE_ONLY or name in ("optimizer", "lr") or (
+                    name == "dropout" and not has_dropout):
                 continue
-            axes.append(_axis(param, lr_center, levels))
+            axes.append(_axis(param, levels))
         if "schedule_every" in self.params:
             axes.append(self._schedule_axis(levels))
         size = math.prod(len(axis) for axis in axes)
@@ -124,6 +174,30 @@ class SearchSpace:
         for axis in axes:
             points = [{**point, **option} for point in points for option in axis]
         return points
+
+    def _updater_axis(self, prior: LRPrior | None, levels: int) -> list[dict[str, Any]]:
+        """Updaters times LRs (per-updater LR parameters, windows where the prior applies)."""
+        optimizer, lr = self.params.get("optimizer"), self.params["lr"]
+        updaters: list[dict[str, Any] | None] = (
+            [None] if optimizer is None else list(_axis(optimizer, levels)))
+        options = []
+        for choice in updaters:
+            updater = None if optimizer is None else choice.get(  # type: ignore[union-attr]
+                "optimizer", optimizer.fixed)
+            window = self.lr_window(updater, prior)
+            if lr.distribution is None:
+                values: list[Any] = [None]
+            elif window is not None:
+                values = [window[0], prior.lr, window[1]]  # type: ignore[union-attr]
+            else:
+                values = [o["lr"] for o in _axis(Param("lr", distribution=self.lr_range(
+                    updater)), levels)]
+            for value in values:
+                option = dict(choice or {})
+                if value is not None:
+                    option[self.lr_param(updater)] = value
+                options.append(option)
+        return options
 
     def _schedule_axis(self, levels: int) -> list[dict[str, int]]:
         (n_low, n_high), (k_low, k_high) = (_bounds(self.params[name])
@@ -137,13 +211,25 @@ class SearchSpace:
                 options.append(option if low == k_high else {**option, "schedule_after": k})
         return options
 
-    def _suggest_one(self, trial: optuna.Trial, param: Param, lr_center: float | None) -> Any:
+    def _suggest_lr(self, trial: optuna.Trial, updater: str | None,
+                    prior: LRPrior | None) -> float:
+        param = self.params["lr"]
+        if param.distribution is None:
+            return param.fixed
+        window = self.lr_window(updater, prior)
+        if window is not None:
+            return trial.suggest_float(self.lr_param(updater), *window, log=True)
+        return _sample(trial, self.lr_param(updater), self.lr_range(updater))
+
+    def lr_range(self, updater: str | None) -> optuna.distributions.BaseDistribution:
+        """The LR distribution for ``updater`` without a prior (``by_updater`` or the shared)."""
+        param = self.params["lr"]
+        return param.options.get("by_updater", {}).get(updater, param.distribution)
+
+    def _suggest_one(self, trial: optuna.Trial, param: Param) -> Any:
         dist, opts = param.distribution, param.options
         if dist is None:
             return param.fixed
-        if param.name == "lr" and lr_center is not None and "around_lr_find" in opts:
-            factor = opts["around_lr_find"]
-            return trial.suggest_float("lr", lr_center / factor, lr_center * factor, log=True)
         if opts.get("or_zero") and not trial.suggest_categorical(f"{param.name}_on", [False, True]):
             return 0.0
         if opts.get("or_none") and not trial.suggest_categorical(f"{param.name}_on", [False, True]):
@@ -173,16 +259,13 @@ def _levels(low: float, high: float, log: bool, integer: bool, count: int) -> li
     return [float(f"{v:.6g}") for v in values]
 
 
-def _axis(param: Param, lr_center: float | None, levels: int) -> list[dict[str, Any]]:
+def _axis(param: Param, levels: int) -> list[dict[str, Any]]:
     """The grid options of one hyperparameter, as trial-parameter dicts."""
     dist, opts, name = param.distribution, param.options, param.name
     if dist is None:
         return [{}]
     if isinstance(dist, optuna.distributions.CategoricalDistribution):
         return [{name: choice} for choice in dist.choices]
-    if name == "lr" and lr_center is not None and "around_lr_find" in opts:
-        factor = opts["around_lr_find"]
-        return [{"lr": value} for value in (lr_center / factor, lr_center, lr_center * factor)]
     integer = isinstance(dist, optuna.distributions.IntDistribution)
     values = _levels(dist.low, dist.high, dist.log, integer, levels)
     if dist.step is not None and not integer:
@@ -245,22 +328,29 @@ def parse_space(data: Any, source: str = "space") -> SearchSpace:
         raise SpaceError(f"{source}: params.lr is missing; give a range (low, high, log: true) "
                          "or a fixed value")
     _check_schedule(params, source)
-    start = data.get("start") or {}
-    if not isinstance(start, dict):
-        raise SpaceError(f"{source}: start must be a mapping of first-trial values")
-    for name, value in start.items():
-        _check_start(params, name, value, f"{source}: start.{name}")
+    start = data.get("start") or []
+    start = [start] if isinstance(start, dict) else start
+    if not isinstance(start, list) or not all(isinstance(p, dict) for p in start):
+        raise SpaceError(f"{source}: start must be a mapping of first-trial values, or a list "
+                         "of them")
+    for i, point in enumerate(start):
+        for name, value in point.items():
+            where = f"{source}: start.{name}" if len(start) == 1 else f"{source}: start[{i}].{name}"
+            _check_start(params, name, value, where, point.get("optimizer"))
     ordered = {name: params[name] for name in PARAMS if name in params}
     return SearchSpace(Path(source).stem, ordered, str(data.get("description", "")), start,
                        raw=data)
 
 
-def _check_start(params: dict[str, Param], name: str, value: Any, where: str) -> None:
+def _check_start(params: dict[str, Param], name: str, value: Any, where: str,
+                 updater: str | None = None) -> None:
     """A first-trial value must be one the space could sample."""
     param = params.get(name)
     if param is None or param.distribution is None:
         raise SpaceError(f"{where}: {name!r} is not a searched hyperparameter of this space")
     dist = param.distribution
+    if name == "lr":
+        dist = param.options.get("by_updater", {}).get(updater, dist)
     if (value == 0 and param.options.get("or_zero")) or (value is None
                                                          and param.options.get("or_none")):
         return
@@ -316,6 +406,8 @@ def _param(name: str, spec: Any, where: str) -> Param:
     _check_value(name, low, where)
     _check_value(name, high, where)
     options = {k: spec[k] for k in extras if k in spec}
+    if "by_updater" in options:
+        options["by_updater"] = _by_updater(options["by_updater"], where)
     if "around_lr_find" in options and not (
             isinstance(options["around_lr_find"], (int, float)) and options["around_lr_find"] > 1):
         raise SpaceError(f"{where}: around_lr_find must be a factor > 1, got "
@@ -333,6 +425,27 @@ def _param(name: str, spec: Any, where: str) -> Param:
     except ValueError as exc:
         raise SpaceError(f"{where}: {exc}") from None
     return Param(name, distribution=dist, options=options)
+
+
+def _by_updater(spec: Any, where: str) -> dict[str, optuna.distributions.FloatDistribution]:
+    """``by_updater: {adam: {low, high}, ...}``: log LR ranges for updaters whose good LRs do
+    not follow the shared range (adaptive updaters live near their own defaults)."""
+    if not isinstance(spec, dict) or not spec:
+        raise SpaceError(f"{where}.by_updater: give a mapping of updater to {{low, high}}, got "
+                         f"{spec!r}")
+    ranges = {}
+    for updater, bounds in spec.items():
+        here = f"{where}.by_updater.{updater}"
+        if updater not in UPDATERS:
+            raise SpaceError(f"{here}: unknown updater; use {', '.join(UPDATERS)}")
+        if not isinstance(bounds, dict) or set(bounds) != {"low", "high"}:
+            raise SpaceError(f"{here}: give {{low, high}}, got {bounds!r}")
+        low, high = bounds["low"], bounds["high"]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+                   for v in (low, high)) or not low < high:
+            raise SpaceError(f"{here}: need 0 < low < high, got low={low!r}, high={high!r}")
+        ranges[updater] = optuna.distributions.FloatDistribution(low, high, log=True)
+    return ranges
 
 
 def _check_value(name: str, value: Any, where: str) -> None:

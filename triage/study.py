@@ -176,7 +176,7 @@ class StudyProbeRunner:
 
 
 READY = "triage"  # study user attribute: the identity of the command that created the study
-_CHECKED = ("command", "task", "space", "sampler", "lr_center")
+_CHECKED = ("command", "task", "space", "sampler", "lr_center", "lr_updater")
 
 
 def join_study(

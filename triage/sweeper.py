@@ -33,12 +33,13 @@ from optuna.trial import FrozenTrial, TrialState
 from triage.builders import StepSchedule, check_choice, check_positive_int, has_dropout
 from triage.choices import PRUNERS, SAMPLERS, SWEEP_STORAGE
 from triage.errors import ProbeError, SettingsError, TriageError
-from triage.probe import ProbeCallback, ProbeResult, ProbeSettings, run_probe
+from triage.probe import ProbeResult, ProbeSettings, run_probe
 from triage.probe.device import memory_signature, resolve_device, worker_device
 from triage.probe.runner import evaluate
+from triage.pruning import Pruning, SnapshotPruner
 from triage.results import SweepSummary, summarize
 from triage.rng import seeded
-from triage.space import SearchSpace
+from triage.space import LRPrior, SearchSpace
 from triage.study import join_study, make_storage
 from triage.task import PreparedTask, Task, build_model
 
@@ -102,7 +103,7 @@ def sweep(
     space: SearchSpace,
     settings: SweepSettings,
     *,
-    lr_center: float | None = None,
+    prior: LRPrior | None = None,
     storage: str | None = SWEEP_STORAGE,
     study_name: str | None = None,
     on_trial: TrialCallback | None = None,
@@ -113,7 +114,7 @@ def sweep(
         task: the problem.
         space: the search space.
         settings: trials, sampler, pruner, seed, device, heartbeat and retry.
-        lr_center: an ``lr-find`` learning rate to centre the LR search on.
+        prior: an ``lr-find`` result (LR and updater) to centre the LR search on.
         storage: an Optuna storage URL or journal path (None: in memory, not resumable).
         study_name: default ``triage-sweep-<task>-<space>``.
         on_trial: called with each trial this worker finishes.
@@ -126,26 +127,27 @@ def sweep(
     with seeded(settings.seed):
         model = build_model(task)
     penalty = evaluate(prepared, model.to(resolve_device(device)), resolve_device(device))[0]
-    grid = (space.grid(lr_center, has_dropout(model), settings.grid_levels)
+    grid = (space.grid(prior, has_dropout(model), settings.grid_levels)
             if settings.sampler == "grid" else None)
     if grid is not None:
         random.Random(settings.seed).shuffle(grid)
     name = study_name or f"triage-sweep-{task.name}-{space.name}"
     identity = {"command": "sweep", "task": task.name, "space": space.name,
-                "space_doc": space.raw, "sampler": settings.sampler, "lr_center": lr_center,
-                "seed": settings.seed}
+                "space_doc": space.raw, "sampler": settings.sampler,
+                "lr_center": prior.lr if prior else None,
+                "lr_updater": prior.updater if prior else None, "seed": settings.seed}
     study = join_study(
         make_storage(storage, settings.heartbeat_interval, settings.grace_period,
                      settings.max_retry),
         name, identity, _sampler(settings), _pruner(settings, task.epochs),
-        on_create=lambda s: _first_trials(s, space, lr_center, grid, settings.trials),
+        on_create=lambda s: _first_trials(s, space, prior, grid, settings.trials),
         storage_url=storage,
     )
     target = settings.trials
     if grid is not None:
-        _first_trials(study, space, lr_center, grid, settings.trials)
+        _first_trials(study, space, prior, grid, settings.trials)
         target = min(target, len(grid))
-    objective = Objective(prepared, space, settings, device, lr_center, has_dropout(model),
+    objective = Objective(prepared, space, settings, device, prior, has_dropout(model),
                           1e6 if penalty is None else penalty, settings.pruner != "none",
                           grid is not None)
     work(study, objective, target, settings.timeout, on_trial)
@@ -162,19 +164,21 @@ def _sampler(settings: SweepSettings) -> optuna.samplers.BaseSampler:
 
 def _pruner(settings: SweepSettings, epochs: int) -> optuna.pruners.BasePruner:
     if settings.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1)
+        # No pruning in the first quarter of the budget: slow starters (small LRs, adaptive
+        # updaters) are not judged on their first epoch.
+        return SnapshotPruner(optuna.pruners.MedianPruner(
+            n_startup_trials=4, n_warmup_steps=max(1, epochs // 4)))
     if settings.pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs)
     return optuna.pruners.NopPruner()
 
 
-def _first_trials(study: optuna.Study, space: SearchSpace, lr_center: float | None,
+def _first_trials(study: optuna.Study, space: SearchSpace, prior: LRPrior | None,
                   grid: list[dict[str, Any]] | None, trials: int) -> None:
-    """Queue the grid (up to ``trials`` points), or the space's start point."""
+    """Queue the grid (up to ``trials`` points), or the space's start points."""
     if grid is None:
-        start = space.start_params(lr_center)
-        if start:
-            study.enqueue_trial(start, user_attrs={"origin": "start"})
+        for point in space.start_points(prior)[:trials]:
+            study.enqueue_trial(point, user_attrs={"origin": "start"})
         return
     done = study.user_attrs.get("grid_enqueued", 0)
     for params in grid[done:trials]:
@@ -249,32 +253,14 @@ def _requeue_interrupted(study: optuna.Study) -> None:
         optuna.storages.RetryHeartbeatStaleTrialCallback()(study, mine[-1])
 
 
-class Pruning(ProbeCallback):
-    """Reports each epoch's validation loss to the trial and stops when the pruner says so."""
-
-    def __init__(self, trial: optuna.Trial, enabled: bool) -> None:
-        self.trial = trial
-        self.enabled = enabled
-        self.pruned_at: int | None = None
-
-    def on_epoch_end(self, epoch: int, val_loss: float | None) -> bool:
-        if val_loss is None:
-            return False  # the divergence watch ends the run
-        self.trial.report(val_loss, epoch)
-        if self.enabled and self.trial.should_prune():
-            self.pruned_at = epoch
-            return True
-        return False
-
-
 class Objective:
     """One trial: sample, check implied OOM, train with pruning, record the evidence."""
 
     def __init__(self, prepared: PreparedTask, space: SearchSpace, settings: SweepSettings,
-                 device: str, lr_center: float | None, dropout: bool, penalty: float,
+                 device: str, prior: LRPrior | None, dropout: bool, penalty: float,
                  prune: bool, grid: bool) -> None:
         self.prepared, self.space, self.settings = prepared, space, settings
-        self.device, self.lr_center, self.dropout = device, lr_center, dropout
+        self.device, self.prior, self.dropout = device, prior, dropout
         self.penalty, self.prune, self.grid = penalty, prune, grid
         self.memory_key: str | None = None
 
@@ -284,13 +270,17 @@ class Objective:
         if self.grid and trial.user_attrs.get("origin") != "grid":
             trial.set_user_attr("surplus", True)
             raise SurplusTrial("the grid is exhausted")
-        values = self.space.suggest(trial, self.lr_center, self.dropout)
+        values = self.space.suggest(trial, self.prior, self.dropout)
         settings = probe_settings(values, self.settings.seed, self.device)
         trial.set_user_attr("settings", settings.to_dict())
         if self.memory_key is None:
             self.memory_key = memory_signature(resolve_device(self.device))
         key = f"{self.memory_key}|{settings.optimizer}"
-        implied = _implied_oom(trial.study, key, settings.batch_size)
+        # One read of the finished trials serves the OOM check and every pruning decision.
+        finished = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if isinstance(trial.study.pruner, SnapshotPruner):
+            trial.study.pruner.refresh(trial.study, finished)
+        implied = _implied_oom(finished, key, settings.batch_size)
         if implied is not None:
             return self._infeasible(trial, f"out of memory: trial {implied.number} ran out at "
                                     f"batch size {implied.user_attrs['settings']['batch_size']}")
@@ -340,9 +330,9 @@ def probe_settings(values: dict[str, Any], seed: int, device: str) -> ProbeSetti
     )
 
 
-def _implied_oom(study: optuna.Study, key: str, batch_size: int) -> FrozenTrial | None:
+def _implied_oom(finished: list[FrozenTrial], key: str, batch_size: int) -> FrozenTrial | None:
     """A finished trial that ran out of memory at this key with a batch no larger."""
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+    for trial in finished:
         if (trial.user_attrs.get("oom_key") == key
                 and trial.user_attrs["settings"]["batch_size"] <= batch_size):
             return trial

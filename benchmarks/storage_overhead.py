@@ -1,0 +1,115 @@
+"""Storage overhead per sweep trial (ms), by storage and number of concurrent workers.
+
+Each worker is a process running triage's own sweep loop (``sweeper.work`` with the real
+``Objective``: sampling, the OOM check, per-epoch reports and pruning decisions, constraints,
+user attributes, heartbeats) on the ``default`` space, with training replaced by a stub that
+reports 10 epochs instantly. What remains is the cost of the study itself. The random sampler
+is used so that TPE's own compute (which grows with the study, whatever the storage) is not
+counted. Reported: wall time x workers / trials, i.e. what each trial costs the worker running
+it, and the in-memory storage as the floor.
+
+    python benchmarks/storage_overhead.py [--trials 48] [--workers 1,2,4]
+        [--storages memory,sqlite,postgresql,journal,redis]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import tempfile
+import time
+import uuid
+from datetime import date
+
+URLS = {
+    "sqlite": "sqlite:///{tmp}/overhead.db",
+    "postgresql": "postgresql://postgres@127.0.0.1:5432/test",
+    "mysql": "mysql+pymysql://root@127.0.0.1:3306/test",
+    "journal": "journal:///{tmp}/overhead.log",
+    "redis": "redis://127.0.0.1:6379",
+}
+EPOCHS = 10
+
+
+def _worker(url: str | None, name: str, trials: int, ready: multiprocessing.Barrier) -> None:
+    import optuna
+
+    from triage import sweeper
+    from triage.examples import EXAMPLES
+    from triage.probe import ProbeResult
+    from triage.space import load_space
+    from triage.study import join_study, make_storage, quiet_optuna
+
+    quiet_optuna(40)
+
+    def stub(prepared, settings, callbacks=()):  # training replaced: reports only
+        values = []
+        for epoch in range(1, EPOCHS + 1):
+            values.append(1.0 / epoch)
+            if any(cb.on_epoch_end(epoch, values[-1]) for cb in callbacks):
+                break
+        return ProbeResult(settings=settings, steps=len(values) * 10, losses=[1.0] * 10,
+                           val_loss=values[-1], epoch_val_losses=values)
+
+    sweeper.run_probe = stub
+    task = EXAMPLES["digits_mlp"]()
+    space = load_space("default")
+    settings = sweeper.SweepSettings(trials=trials, sampler="random", heartbeat_interval=60)
+    storage = make_storage(url, settings.heartbeat_interval, None, settings.max_retry)
+    identity = {"command": "sweep", "task": task.name, "space": space.name,
+                "space_doc": space.raw, "sampler": "random", "lr_center": None,
+                "lr_updater": None}
+    study = join_study(storage, name, identity, optuna.samplers.RandomSampler(),
+                       sweeper._pruner(settings, EPOCHS), storage_url=url)
+    objective = sweeper.Objective(task.prepare(0), space, settings, "cpu", None, False, 1.0,
+                                  True, False)
+    ready.wait()
+    sweeper.work(study, objective, trials)
+
+
+def measure(url: str | None, workers: int, trials: int) -> float:
+    """Milliseconds per trial for the worker running it."""
+    name = f"overhead-{uuid.uuid4().hex[:8]}"
+    context = multiprocessing.get_context("fork" if url is None else "spawn")
+    if url is None:  # in memory: one process, no sharing
+        workers = 1
+    ready = context.Barrier(workers + 1)
+    procs = [context.Process(target=_worker, args=(url, name, trials, ready))
+             for _ in range(workers)]
+    for proc in procs:
+        proc.start()
+    ready.wait()
+    started = time.perf_counter()
+    for proc in procs:
+        proc.join()
+    elapsed = time.perf_counter() - started
+    if url is not None and not url.startswith(("sqlite", "journal")):
+        import optuna
+
+        from triage.study import make_storage
+
+        optuna.delete_study(study_name=name, storage=make_storage(url))
+    return 1000 * elapsed * workers / trials
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, default=48)
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--storages", default="memory,sqlite,postgresql,journal,redis")
+    args = parser.parse_args()
+    counts = [int(w) for w in args.workers.split(",")]
+    print(f"storage_overhead  {date.today()}  {platform.processor() or platform.machine()}  "
+          f"{os.cpu_count()} CPUs  {args.trials} trials of {EPOCHS} reported epochs")
+    print(f"{'storage':<12}" + "".join(f"{f'{w} worker(s)':>14}" for w in counts) + "   ms/trial")
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in args.storages.split(","):
+            url = None if kind == "memory" else URLS[kind].format(tmp=tmp)
+            cells = [measure(url, w, args.trials) for w in ([1] if url is None else counts)]
+            print(f"{kind:<12}" + "".join(f"{c:>14.1f}" for c in cells))
+
+
+if __name__ == "__main__":
+    main()
