@@ -290,3 +290,14 @@ def test_best_config_round_trips_through_yaml(tmp_path, blobs):
     doc = yaml.safe_load(path.read_text())
     assert doc["sweep"]["best_trial"] in (0, 1) and doc["schedule"]["type"] == "step"
     assert trials_table(optuna.create_study()).empty
+
+
+def test_hyperband_and_timeout_are_honoured():
+    task = tasks.blobs()
+    task.epochs = 6
+    summary = sweep(task, _space(lr={"low": 1e-5, "high": 0.3, "log": True}),
+                    SweepSettings(trials=10, sampler="random", pruner="hyperband"), storage=None)
+    assert len(summary.table) == 10 and summary.counts.get("pruned", 0) >= 1
+    short = sweep(tasks.slow_blobs(), _space(), SweepSettings(trials=50, timeout=0.5),
+                  storage=None)
+    assert 1 <= len(short.table) < 50  # stops starting trials after the timeout
