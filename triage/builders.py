@@ -147,12 +147,18 @@ def has_dropout(model: nn.Module) -> bool:
     return any(isinstance(m, _DROPOUT) for m in model.modules())
 
 
+def check_dropout(rate: object) -> None:
+    """A dropout rate is None (keep the model's) or a number in [0, 1)."""
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float))
+                             or not 0 <= rate < 1):
+        raise SettingsError(f"dropout must be null or in [0, 1), got {rate!r}")
+
+
 def apply_dropout(model: nn.Module, rate: float | None) -> nn.Module:
     """Set every dropout layer's rate (in place); None keeps the model's own. Returns the model."""
+    check_dropout(rate)
     if rate is None:
         return model
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-        raise SettingsError(f"dropout must be in [0, 1), got {rate!r}")
     for module in model.modules():
         if isinstance(module, _DROPOUT):
             module.p = float(rate)

@@ -23,6 +23,7 @@ from triage.builders import (
     apply_dropout,
     apply_init,
     check_choice,
+    check_dropout,
     check_positive_int,
     make_optimizer,
     make_scheduler,
@@ -139,9 +140,7 @@ class Config:
                                      or not clip > 0):
                 raise ConfigError(f"{source}: grad_clip_norm must be null or > 0, got {clip!r}")
             dropout = data.get("dropout")
-            if dropout is not None and (isinstance(dropout, bool) or not isinstance(
-                    dropout, (int, float)) or not 0 <= dropout < 1):
-                raise ConfigError(f"{source}: dropout must be null or in [0, 1), got {dropout!r}")
+            check_dropout(dropout)
             config = cls(optimizer=optimizer, batch_size=batch_size,
                          init=check_choice("init", data.get("init", "default"), INITS),
                          schedule=schedule, grad_clip_norm=data.get("grad_clip_norm"),

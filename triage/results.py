@@ -55,8 +55,12 @@ def outcome(trial: FrozenTrial) -> str:
 
 def trials_table(study: optuna.Study) -> pd.DataFrame:
     """One row per trial: outcome, objective, evidence and the hyperparameters it ran with."""
+    return _table(study.get_trials(deepcopy=False))
+
+
+def _table(trials: list[FrozenTrial]) -> pd.DataFrame:
     rows = []
-    for trial in study.get_trials(deepcopy=False):
+    for trial in trials:
         if trial.user_attrs.get("surplus"):
             continue
         settings = trial.user_attrs.get("settings") or {}
@@ -84,11 +88,11 @@ def summarize(study: optuna.Study, storage_url: str | None = None) -> SweepSumma
     if not identity or identity.get("command") != "sweep":
         raise StorageError(f"study {study.study_name!r} was not created by 'triage sweep'; "
                            "nothing to report")
-    table = trials_table(study)
+    trials = study.get_trials(deepcopy=False)
+    table = _table(trials)
     counts = table["outcome"].value_counts().to_dict() if len(table) else {}
     steps = int(table["steps"].fillna(0).sum()) if "steps" in table else 0
-    feasible = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                if "infeasible" not in t.user_attrs]
+    feasible = [t for t in trials if outcome(t) == "complete"]
     if not feasible:
         return SweepSummary(study.study_name, table, None, [], counts, steps)
     best = min(feasible, key=lambda t: (t.value, t.number))

@@ -26,7 +26,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
@@ -35,6 +34,7 @@ from triage.choices import PRUNERS, SAMPLERS, SWEEP_STORAGE
 from triage.errors import ProbeError, SettingsError, TriageError
 from triage.probe import ProbeResult, ProbeSettings, run_probe
 from triage.probe.device import memory_signature, resolve_device, worker_device
+from triage.probe.result import finite_or_none
 from triage.probe.runner import evaluate
 from triage.pruning import Pruning, SnapshotPruner
 from triage.results import SweepSummary, summarize
@@ -126,8 +126,9 @@ def sweep(
     device = worker_device(settings.device)
     with seeded(settings.seed):
         model = build_model(task)
+    dropout = has_dropout(model)
     penalty = evaluate(prepared, model.to(resolve_device(device)), resolve_device(device))[0]
-    grid = (space.grid(prior, has_dropout(model), settings.grid_levels)
+    grid = (space.grid(prior, dropout, settings.grid_levels)
             if settings.sampler == "grid" else None)
     if grid is not None:
         random.Random(settings.seed).shuffle(grid)
@@ -147,7 +148,7 @@ def sweep(
     if grid is not None:
         _first_trials(study, space, prior, grid, settings.trials)
         target = min(target, len(grid))
-    objective = Objective(prepared, space, settings, device, prior, has_dropout(model),
+    objective = Objective(prepared, space, settings, device, prior, dropout,
                           1e6 if penalty is None else penalty, settings.pruner != "none",
                           grid is not None)
     work(study, objective, target, settings.timeout, on_trial)
@@ -199,9 +200,6 @@ def work(study: optuna.Study, objective: Callable[[optuna.Trial], float], trials
     last_running: set[int] = set()
     idle_since = time.monotonic()
     while deadline is None or time.monotonic() < deadline:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(study)
         finished, waiting, running = tally(study.get_trials(deepcopy=False))
         if finished >= trials and not waiting:
             return
@@ -215,6 +213,11 @@ def work(study: optuna.Study, objective: Callable[[optuna.Trial], float], trials
             continue
         if beat is None:  # nobody can tell a dead worker from a slow one: do not wait forever
             return
+        # study.optimize fails stale trials before each trial; a waiting worker does it here,
+        # so a dead worker's trial is failed and queued again for the next pass.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
         if running != last_running:
             last_running, idle_since = running, time.monotonic()
         elif time.monotonic() - idle_since > 6 * beat:  # they never recorded a heartbeat
@@ -225,8 +228,7 @@ def work(study: optuna.Study, objective: Callable[[optuna.Trial], float], trials
 def tally(trials: list[FrozenTrial]) -> tuple[int, int, set[int]]:
     """(finished, waiting, numbers running). A failed trial counts as finished unless it was
     queued again (stale or interrupted) or was a grid surplus."""
-    retried = {t.system_attrs["retry_history"][-1] for t in trials
-               if t.system_attrs.get("retry_history")}
+    retried = _retried(trials)
     finished = waiting = 0
     running = set()
     for t in trials:
@@ -241,11 +243,16 @@ def tally(trials: list[FrozenTrial]) -> tuple[int, int, set[int]]:
     return finished, waiting, running
 
 
+def _retried(trials: list[FrozenTrial]) -> set[int]:
+    """Numbers of the failed trials that a later trial retries (Optuna's retry history)."""
+    return {t.system_attrs["retry_history"][-1] for t in trials
+            if t.system_attrs.get("retry_history")}
+
+
 def _requeue_interrupted(study: optuna.Study) -> None:
     """Queue the trial this worker was running when interrupted again, with its parameters."""
     trials = study.get_trials(deepcopy=False)
-    retried = {t.system_attrs["retry_history"][-1] for t in trials
-               if t.system_attrs.get("retry_history")}
+    retried = _retried(trials)
     mine = [t for t in trials if t.state == TrialState.FAIL and t.number not in retried
             and t.user_attrs.get("worker") == WORKER and "error" not in t.user_attrs
             and not t.user_attrs.get("surplus")]
@@ -262,7 +269,7 @@ class Objective:
         self.prepared, self.space, self.settings = prepared, space, settings
         self.device, self.prior, self.dropout = device, prior, dropout
         self.penalty, self.prune, self.grid = penalty, prune, grid
-        self.memory_key: str | None = None
+        self.memory_key = memory_signature(resolve_device(device))
 
     def __call__(self, trial: optuna.Trial) -> float:
         reseed(trial.study.sampler, self.settings.seed, trial.number)
@@ -273,8 +280,6 @@ class Objective:
         values = self.space.suggest(trial, self.prior, self.dropout)
         settings = probe_settings(values, self.settings.seed, self.device)
         trial.set_user_attr("settings", settings.to_dict())
-        if self.memory_key is None:
-            self.memory_key = memory_signature(resolve_device(self.device))
         key = f"{self.memory_key}|{settings.optimizer}"
         # One read of the finished trials serves the OOM check and every pruning decision.
         finished = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -350,16 +355,16 @@ def reseed(sampler: optuna.samplers.BaseSampler, seed: int, number: int) -> None
 
 def compact(result: ProbeResult) -> dict[str, Any]:
     """The evidence a trial keeps: per-epoch numbers, not per-step traces."""
-    finite = lambda v: None if v is None or not np.isfinite(v) else float(v)  # noqa: E731
     return {
         "steps": result.steps, "epochs": len(result.epoch_val_losses),
-        "val_loss": finite(result.val_loss), "val_accuracy": finite(result.val_accuracy),
-        "epoch_val_losses": [finite(v) for v in result.epoch_val_losses],
-        "final_train_loss": finite(result.final_loss) if result.losses else None,
+        "val_loss": finite_or_none(result.val_loss),
+        "val_accuracy": finite_or_none(result.val_accuracy),
+        "epoch_val_losses": [finite_or_none(v) for v in result.epoch_val_losses],
+        "final_train_loss": finite_or_none(result.final_loss) if result.losses else None,
         "diverged": result.diverged, "divergence_step": result.divergence_step,
         "divergence_reason": result.divergence_reason, "oom": result.oom,
-        "grad_norm_median": finite(result.grad_norm.get("median")),
-        "update_ratio_median": finite(result.median_update_ratio),
-        "dead_relu_fraction": finite(result.dead_relu_fraction),
+        "grad_norm_median": finite_or_none(result.grad_norm.get("median")),
+        "update_ratio_median": finite_or_none(result.median_update_ratio),
+        "dead_relu_fraction": finite_or_none(result.dead_relu_fraction),
         "wall_time": round(result.wall_time, 3),
     }

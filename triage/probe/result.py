@@ -71,10 +71,10 @@ class ProbeResult:
         """JSON-safe: non-finite numbers become None."""
         data = asdict(self)
         data["settings"] = self.settings.to_dict()
-        data["losses"] = [_finite_or_none(v) for v in self.losses]
+        data["losses"] = [finite_or_none(v) for v in self.losses]
         for key in ("val_loss", "val_accuracy"):
-            data[key] = _finite_or_none(data[key])
-        data["grad_norm"] = {k: _finite_or_none(v) for k, v in self.grad_norm.items()}
+            data[key] = finite_or_none(data[key])
+        data["grad_norm"] = {k: finite_or_none(v) for k, v in self.grad_norm.items()}
         return data
 
     @classmethod
@@ -85,5 +85,6 @@ class ProbeResult:
         return cls(**data)
 
 
-def _finite_or_none(value: float | None) -> float | None:
+def finite_or_none(value: float | None) -> float | None:
+    """The value as a float when finite, else None (JSON- and storage-safe)."""
     return value if value is not None and math.isfinite(value) else None

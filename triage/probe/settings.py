@@ -10,6 +10,7 @@ from triage.builders import (
     OPTIMIZERS,
     StepSchedule,
     check_choice,
+    check_dropout,
     check_positive,
     check_positive_int,
 )
@@ -67,9 +68,7 @@ class ProbeSettings:
                 check_positive_int(name, getattr(self, name))
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise SettingsError(f"seed must be a non-negative integer, got {self.seed!r}")
-        if self.dropout is not None and (isinstance(self.dropout, bool) or not isinstance(
-                self.dropout, (int, float)) or not 0 <= self.dropout < 1):
-            raise SettingsError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        check_dropout(self.dropout)
         if self.grad_clip_norm is not None:
             check_positive("grad_clip_norm", self.grad_clip_norm)
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
