@@ -45,8 +45,9 @@ def run(job: tuple[str, str, int, int]) -> tuple[str, str, int, float, int, floa
     space = load_space("default")
     if method == "triage":
         config = lr_find(task, seed=seed)
+        found = config.optimizer
         summary = sweep(task, space, SweepSettings(trials=trials, seed=seed),
-                        prior=LRPrior(config.optimizer.lr, "sgd_nesterov"), storage=None)
+                        prior=LRPrior.of(found.lr, found.name, found.nesterov), storage=None)
         steps = summary.steps + config.lr_find["steps_used"]
     else:
         summary = sweep(task, space, SweepSettings(trials=4 * trials, sampler="random",

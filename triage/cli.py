@@ -203,8 +203,7 @@ def sweep_command(task: str | None, space: str, trials: int, timeout: float | No
     prior = None
     if from_config:
         found = load_config(from_config).optimizer
-        prior = LRPrior(found.lr, "sgd_nesterov" if found.name == "sgd" and found.nesterov
-                        else found.name)
+        prior = LRPrior.of(found.lr, found.name, found.nesterov)
     outputs = _check_outputs(out, table, plot, no_plot)
     url = None if storage == ":memory:" else storage or SWEEP_STORAGE
     loaded = load_task(task)

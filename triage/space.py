@@ -56,6 +56,11 @@ class LRPrior:
     lr: float
     updater: str | None = None
 
+    @classmethod
+    def of(cls, lr: float, optimizer: str, nesterov: bool) -> LRPrior:
+        """The prior an lr-find config gives (Nesterov SGD is the updater ``sgd_nesterov``)."""
+        return cls(lr, "sgd_nesterov" if optimizer == "sgd" and nesterov else optimizer)
+
     def applies(self, updater: str | None) -> bool:
         return self.updater is None or updater is None or updater == self.updater
 
