@@ -23,7 +23,7 @@ LOSSES: dict[str, LossFn] = {
     "nll": F.nll_loss,
 }
 # Which losses make the task a classification, and how to read a prediction off the output.
-_ACCURACY = {"cross_entropy": "multiclass", "nll": "multiclass", "bce_with_logits": "binary"}
+ACCURACY = {"cross_entropy": "multiclass", "nll": "multiclass", "bce_with_logits": "binary"}
 VAL_FRACTION = 0.2
 
 
@@ -66,6 +66,11 @@ class Task:
             raise TaskError(f"Task.epochs must be a positive integer, got {self.epochs!r}")
 
     @property
+    def loss_fn(self) -> LossFn:
+        """The loss as a callable (a built-in name resolved)."""
+        return LOSSES[self.loss] if isinstance(self.loss, str) else self.loss
+
+    @property
     def loss_name(self) -> str:
         return self.loss if isinstance(self.loss, str) else getattr(self.loss, "__name__", "custom")
 
@@ -84,7 +89,7 @@ class PreparedTask:
     train: Data
     val: Data
     loss_fn: LossFn
-    accuracy: str | None  # "multiclass", "binary" or None (not a classification)
+    accuracy: str | None  # "multiclass", "binary" (logits), "binary_prob" or None
 
     @property
     def n_train(self) -> int:
@@ -115,6 +120,19 @@ def build_model(task: Task) -> nn.Module:
     return model
 
 
+def fresh_model(task: Task) -> nn.Module:
+    """A model from the factory, after checking that each call builds a new one (a factory
+    returning one shared module would let probes train the user's model)."""
+    model = build_model(task)
+    if build_model(task) is model:
+        raise TaskError(
+            "the model factory returned the same module twice; it must build a fresh one "
+            "per call (model=lambda: Net(), not model=lambda: net), or probes would train "
+            "your model"
+        )
+    return model
+
+
 def _prepare(task: Task, seed: int) -> PreparedTask:
     train = as_data(task.train, "train")
     with seeded(seed) as generator:
@@ -122,15 +140,8 @@ def _prepare(task: Task, seed: int) -> PreparedTask:
             train, val = holdout(train, VAL_FRACTION, generator)
         else:
             val = as_data(task.val, "val")
-        model = build_model(task)
-        if build_model(task) is model:
-            raise TaskError(
-                "the model factory returned the same module twice; it must build a fresh one "
-                "per call (model=lambda: Net(), not model=lambda: net), or probes would train "
-                "your model"
-            )
-    loss_fn = LOSSES[task.loss] if isinstance(task.loss, str) else task.loss
-    prepared = PreparedTask(task, train, val, loss_fn, _ACCURACY.get(task.loss_name))
+        model = fresh_model(task)
+    prepared = PreparedTask(task, train, val, task.loss_fn, ACCURACY.get(task.loss_name))
     _check_fit(prepared, model)
     return prepared
 

@@ -42,4 +42,22 @@ def test_default_hooks_change_nothing(blobs):
     plain, hooked = (run_probes(blobs, [ProbeSettings(lr=0.1, epochs=2)], callbacks=cbs)[0]
                      for cbs in ((), (ProbeCallback(),)))
     assert plain.losses == hooked.losses and plain.val_loss == hooked.val_loss
-    assert plain.epoch_val_losses == [] and len(hooked.epoch_val_losses) == 2
+    # Epochs are only evaluated when some callback overrides on_epoch_end.
+    assert plain.epoch_val_losses == [] and hooked.epoch_val_losses == []
+
+
+class GradientSpy(ProbeCallback):
+    def __init__(self):
+        self.steps, self.norms = [], []
+
+    def on_backward(self, step, model):
+        self.steps.append(step)
+        self.norms.append(sum(float(p.grad.norm()) for p in model.parameters()))
+
+
+def test_on_backward_sees_every_steps_gradients(blobs):
+    spy = GradientSpy()
+    result = run_probes(blobs, [ProbeSettings(lr=0.1, steps=5)], callbacks=[spy])[0]
+    assert spy.steps == [0, 1, 2, 3, 4] and result.steps == 5
+    assert all(n > 0 for n in spy.norms)
+    assert result.epoch_val_losses == []  # no on_epoch_end override: no per-epoch evaluation

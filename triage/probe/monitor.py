@@ -70,6 +70,11 @@ class DivergenceWatch:
                             f"{self._start:.3g})")
 
 
+def global_grad_norm(grads: list[torch.Tensor]) -> torch.Tensor:
+    """The L2 norm of all gradients together, as a device tensor (no host sync)."""
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
 class GradientMonitor:
     """Samples the global gradient norm and the update:parameter ratio every ``every`` steps."""
 
@@ -87,8 +92,7 @@ class GradientMonitor:
         """Call after backward (and clipping), before ``optimizer.step()`` on sampled steps."""
         grads = [p.grad for _, p in self.named if p.grad is not None]
         if grad_norm is None and grads:
-            grad_norm = torch.linalg.vector_norm(
-                torch.stack(torch._foreach_norm(grads)))
+            grad_norm = global_grad_norm(grads)
         if grad_norm is not None:
             self.grad_norms.append(grad_norm.detach())
         self._before = [p.detach().clone() for _, p in self.named]

@@ -12,7 +12,7 @@ from torch import nn
 from triage.builders import apply_dropout, apply_init, make_optimizer, make_scheduler
 from triage.data import Data, TensorData, batches, first_batch
 from triage.errors import ProbeError, TriageError, first_line
-from triage.probe.callbacks import ProbeCallback
+from triage.probe.callbacks import ProbeCallback, wants_epochs
 from triage.probe.device import is_oom, release_memory, resolve_device
 from triage.probe.monitor import DivergenceWatch, GradientMonitor, dead_relu_fraction
 from triage.probe.result import ProbeResult
@@ -104,7 +104,7 @@ def _instrumented_run(
         return any([cb.on_epoch_end(epoch, val_loss) for cb in callbacks])  # every hook runs
 
     steps = _train(prepared, settings, model, device, generator, watch, monitor,
-                   on_epoch_end if callbacks else None)
+                   on_epoch_end if wants_epochs(callbacks) else None, callbacks)
     grad_norm, ratios = monitor.summary()
     result = ProbeResult(
         settings=settings, steps=steps, losses=watch.losses, diverged=watch.reason is not None,
@@ -128,6 +128,7 @@ def _train(
     watch: DivergenceWatch,
     monitor: GradientMonitor,
     on_epoch_end: Callable[[int], bool] | None = None,
+    callbacks: Sequence[ProbeCallback] = (),
 ) -> int:
     optimizer = make_optimizer(
         settings.optimizer, model.parameters(), settings.lr, momentum=settings.momentum,
@@ -148,6 +149,8 @@ def _train(
             loss.backward()
             norm = (torch.nn.utils.clip_grad_norm_(params, settings.grad_clip_norm)
                     if settings.grad_clip_norm is not None else None)
+            for callback in callbacks:
+                callback.on_backward(step, model)
             sampled = monitor.wants(step)
             if sampled:
                 monitor.before_step(norm)
@@ -204,9 +207,12 @@ def evaluate(
             out = model(xb)
             total_loss += prepared.loss_fn(out, yb).float() * len(xb)
             if prepared.accuracy == "multiclass":
+                if yb.is_floating_point() and yb.shape == out.shape:  # one-hot or soft targets
+                    yb = yb.argmax(dim=-1)
                 correct += (out.argmax(dim=-1) == yb).sum()
-            elif prepared.accuracy == "binary":
-                correct += ((out > 0).to(yb.dtype) == yb).sum()
+            elif prepared.accuracy in ("binary", "binary_prob"):
+                cut = 0.0 if prepared.accuracy == "binary" else 0.5
+                correct += ((out > cut).to(yb.dtype) == (yb > 0.5).to(yb.dtype)).sum()
             count += len(xb)
     model.train()
     loss = float(total_loss) / count
