@@ -3,7 +3,7 @@
 Public API (imported lazily, so ``import triage`` and ``triage --help`` stay fast)::
 
     triage.Task, triage.lr_find, triage.load_config, triage.Config,
-    triage.sweep, triage.SweepSettings, triage.load_space,
+    triage.sweep, triage.SweepSettings, triage.load_space, triage.diagnose (doctor),
     triage.run_probes, triage.ProbeSettings, triage.ProbeResult, triage.TriageError
 """
 
@@ -24,6 +24,7 @@ _LAZY = {
     "sweep": "triage.sweeper",
     "SweepSettings": "triage.sweeper",
     "load_space": "triage.space",
+    "diagnose": "triage.doctor",
     "run_probes": "triage.probe",
     "ProbeSettings": "triage.probe",
     "ProbeResult": "triage.probe",

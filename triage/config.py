@@ -56,6 +56,7 @@ class Config:
         task: the task it was measured on.
         lr_find: the evidence from ``lr-find`` (probes, boundary, rule), if any.
         sweep: the evidence from ``sweep`` (study, best trial, edge warnings), if any.
+        doctor: what ``doctor`` changed and the findings behind it, if any.
     """
 
     optimizer: OptimizerConfig
@@ -67,6 +68,7 @@ class Config:
     task: str | None = None
     lr_find: dict[str, Any] | None = field(default=None, repr=False)
     sweep: dict[str, Any] | None = field(default=None, repr=False)
+    doctor: dict[str, Any] | None = field(default=None, repr=False)
     version: int = VERSION
 
     def make_optimizer(self, params: Any) -> Any:
@@ -104,6 +106,8 @@ class Config:
             data["lr_find"] = self.lr_find
         if self.sweep is not None:
             data["sweep"] = self.sweep
+        if self.doctor is not None:
+            data["doctor"] = self.doctor
         return data
 
     @classmethod
@@ -115,7 +119,7 @@ class Config:
             raise ConfigError(f"{source}: unsupported version {data.get('version')!r}; "
                               f"this triage reads version {VERSION}")
         known = {"version", "task", "optimizer", "batch_size", "init", "schedule",
-                 "grad_clip_norm", "dropout", "lr_find", "sweep"}
+                 "grad_clip_norm", "dropout", "lr_find", "sweep", "doctor"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"{source}: unknown key {unknown[0]!r}; known keys: "
@@ -145,7 +149,7 @@ class Config:
                          init=check_choice("init", data.get("init", "default"), INITS),
                          schedule=schedule, grad_clip_norm=data.get("grad_clip_norm"),
                          dropout=dropout, task=data.get("task"), lr_find=data.get("lr_find"),
-                         sweep=data.get("sweep"))
+                         sweep=data.get("sweep"), doctor=data.get("doctor"))
         except TypeError as exc:
             raise ConfigError(f"{source}: {exc}") from None
         except ConfigError:

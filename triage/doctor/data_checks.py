@@ -1,0 +1,181 @@
+"""Data checks: non-finite values, scale of inputs and targets, dead features, split drift.
+
+Thresholds follow the documents: inputs should lie "in the range of -1 to 1, 0 to 1 or
+distributed normally with mean 0 and standard deviation 1. This does not have to be exact"
+(DL4J troubleshooting), so only a clear miss (a typical feature's RMS beyond 3, or below 0.03)
+is flagged, and an error only at 10x beyond that; "use the exact same normalization method for
+both the training data and testing data" (same page) for the split check.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from triage.doctor.base import Check, Evidence
+from triage.doctor.findings import Finding, Severity
+
+LARGE, SMALL = 3.0, 0.03  # feature RMS outside [SMALL, LARGE]: not "approximately" unit scale
+SEVERE = 10.0  # 10x beyond the band: an error (raw 0-255 pixels have an RMS near 100)
+MIXED = 100.0  # one feature's RMS this many times the median: mixed scales
+CONSTANT = 1e-6  # relative std below which a feature is constant
+SHIFT = 1.0  # median |train mean - val mean| in train stds: normalised differently
+SPREAD = 3.0  # median std ratio outside [1/3, 3]
+
+
+def columns(X: torch.Tensor) -> torch.Tensor:
+    """Features as columns (samples x features), rows with non-finite values dropped."""
+    flat = X.reshape(len(X), -1).float()
+    return flat[torch.isfinite(flat).all(dim=1)]
+
+
+def rms(X: torch.Tensor) -> torch.Tensor:
+    return X.pow(2).mean(dim=0).sqrt()
+
+
+class NonFinite(Check):
+    def check(self, ev: Evidence) -> list[Finding]:
+        counts = {f"{split}.{role}": n for split, data in (("train", ev.splits.train),
+                                                           ("val", ev.splits.val)) if data
+                  for role, n in data.non_finite().items() if n}
+        if not counts:
+            return []
+        where = ", ".join(f"{k} ({v})" for k, v in counts.items())
+        return [Finding("data.non_finite", Severity.ERROR,
+                        f"NaN/inf values in {where}; every loss they touch is NaN",
+                        {"counts": counts, "train_rows_dropped_for_probes": ev.splits.dropped},
+                        "impute or drop the non-finite values before training (and check for "
+                        "divisions by a zero std in your normalisation)")]
+
+
+class InputScale(Check):
+    def check(self, ev: Evidence) -> list[Finding]:
+        X = ev.splits.train.X
+        if not X.is_floating_point():  # integer inputs are token or category ids
+            return []
+        cols = columns(X)
+        if len(cols) < 2:
+            return []
+        scale = rms(cols)
+        varying = cols.std(dim=0) > CONSTANT * (1 + cols.mean(dim=0).abs())
+        if not varying.any():
+            return []
+        scale = scale[varying]
+        typical, top = float(scale.median()), float(scale.max())
+        evidence = {"median_feature_rms": typical, "max_feature_rms": top,
+                    "min": float(cols.min()), "max": float(cols.max()),
+                    "features": int(varying.sum())}
+        fix = ("standardise the inputs (subtract the training mean, divide by the training "
+               "std, per feature or per image channel) or scale them into [0, 1], e.g. x/255")
+        if typical > LARGE or typical < SMALL:
+            severe = typical > LARGE * SEVERE or typical < SMALL / SEVERE
+            word = "large" if typical > LARGE else "small"
+            return [Finding("data.unnormalized_inputs",
+                            Severity.ERROR if severe else Severity.WARNING,
+                            f"inputs are far from unit scale: a typical feature's RMS is "
+                            f"{typical:.3g} ({word}; values span {evidence['min']:.3g}.."
+                            f"{evidence['max']:.3g})", evidence, fix)]
+        if top > MIXED * typical:
+            worst = int(torch.nonzero(varying)[int(scale.argmax())])
+            evidence["worst_feature"] = worst
+            return [Finding("data.unnormalized_inputs", Severity.WARNING,
+                            f"inputs mix scales: feature {worst} has RMS {top:.3g}, "
+                            f"{top / typical:.0f}x the typical feature's {typical:.3g}",
+                            evidence, fix)]
+        return []
+
+
+class ConstantFeature(Check):
+    def check(self, ev: Evidence) -> list[Finding]:
+        X = ev.splits.train.X
+        cols = columns(X) if X.is_floating_point() else columns(X.float())
+        if len(cols) < 2:
+            return []
+        std, mean = cols.std(dim=0), cols.mean(dim=0)
+        constant = torch.nonzero(std <= CONSTANT * (1 + mean.abs())).flatten().tolist()
+        if not constant:
+            return []
+        share = len(constant) / cols.shape[1]
+        # Constant border pixels are normal in images; they only hurt when a per-feature
+        # normalisation divides by their zero std, so a minority of them is information.
+        severity = Severity.WARNING if share > 0.5 else Severity.INFO
+        return [Finding("data.constant_feature", severity,
+                        f"{len(constant)} of {cols.shape[1]} input features are constant "
+                        f"({share:.0%}); per-feature normalisation divides them by zero",
+                        {"constant_features": constant[:20], "count": len(constant),
+                         "share": share},
+                        "drop the constant features, or add a small epsilon to the std when "
+                        "normalising")]
+
+
+class TargetScale(Check):
+    def check(self, ev: Evidence) -> list[Finding]:
+        if not ev.regression:
+            return []
+        cols = columns(ev.splits.train.y)
+        if len(cols) < 2:
+            return []
+        scale = float(rms(cols).median())
+        if SMALL <= scale <= LARGE:
+            return []
+        severe = scale > LARGE * SEVERE or scale < SMALL / SEVERE
+        return [Finding("data.unscaled_targets", Severity.ERROR if severe else Severity.WARNING,
+                        f"regression targets are far from unit scale (RMS {scale:.3g}); an "
+                        "untrained network outputs values near -1..1",
+                        {"target_rms": scale, "min": float(cols.min()),
+                         "max": float(cols.max()), "mean": float(cols.mean())},
+                        "standardise the targets with the training mean and std (and invert "
+                        "that on the predictions)")]
+
+
+class SplitMismatch(Check):
+    def check(self, ev: Evidence) -> list[Finding]:
+        if ev.splits.val is None:
+            return []
+        findings = []
+        pairs = [("inputs", ev.splits.train.X, ev.splits.val.X)]
+        if ev.regression:
+            pairs.append(("targets", ev.splits.train.y, ev.splits.val.y))
+        for role, train, val in pairs:
+            evidence = _drift(train, val)
+            if evidence is None:
+                continue
+            shift, ratio = evidence["median_mean_shift"], evidence["median_std_ratio"]
+            if shift > SHIFT or not 1 / SPREAD <= ratio <= SPREAD:
+                severe = shift > SHIFT * SEVERE or not 1 / SPREAD**2 <= ratio <= SPREAD**2
+                findings.append(Finding(
+                    "data.split_mismatch", Severity.ERROR if severe else Severity.WARNING,
+                    f"validation {role} are on a different scale from training {role}: means "
+                    f"differ by {shift:.3g} training stds, stds by a factor {ratio:.3g}",
+                    {"role": role, **evidence},
+                    "normalise the validation (and test) data with the statistics of the "
+                    "training data, the same way"))
+        return findings
+
+
+def _drift(train: torch.Tensor, val: torch.Tensor) -> dict[str, float] | None:
+    if not (train.is_floating_point() and val.is_floating_point()) or \
+            train.shape[1:] != val.shape[1:]:
+        return None
+    a, b = columns(train), columns(val)
+    if len(a) < 2 or len(b) < 2:
+        return None
+    std = a.std(dim=0)
+    varying = std > CONSTANT * (1 + a.mean(dim=0).abs())
+    if not varying.any():
+        return None
+    shift = ((a.mean(dim=0) - b.mean(dim=0)).abs() / std)[varying]
+    ratio = (b.std(dim=0) / std)[varying]
+    return {"median_mean_shift": float(shift.median()), "median_std_ratio": float(ratio.median())}
+
+
+def batch_clamp(batch_size: int, samples: int) -> Finding:
+    """The note for a batch size larger than the training samples the probes have."""
+    return Finding("data.batch_clamped", Severity.INFO,
+                   f"batch size {batch_size} exceeds the {samples} training samples; probes "
+                   f"use {samples}", {"batch_size": batch_size, "samples": samples},
+                   f"set batch_size to at most {samples} (as it is, each epoch is one step)",
+                   changes={"batch_size": samples})
+
+
+DATA_CHECKS: tuple[Check, ...] = (NonFinite(), InputScale(), ConstantFeature(), TargetScale(),
+                                  SplitMismatch())

@@ -1,0 +1,184 @@
+"""One forward pass at initialisation, instrumented: output, final activation, per-layer scale,
+sequence lengths seen by recurrent layers, and the loss at init."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from triage.builders import apply_init
+from triage.errors import first_line
+from triage.probe import ProbeSettings
+from triage.probe.device import is_oom, release_memory, resolve_device
+from triage.probe.monitor import dead_relu_fraction
+from triage.rng import seeded
+from triage.task import Task, fresh_model
+
+WEIGHTED = (nn.Linear, nn.modules.conv._ConvNd, nn.Bilinear, nn.RNNBase, nn.Embedding)
+ACTIVATIONS: dict[type, str] = {
+    nn.ReLU: "relu", nn.ReLU6: "clamp", nn.Hardtanh: "clamp", nn.Sigmoid: "sigmoid",
+    nn.Hardsigmoid: "sigmoid", nn.Tanh: "tanh", nn.Softmax: "softmax",
+    nn.LogSoftmax: "log_softmax", nn.Softplus: "relu", nn.Threshold: "relu",
+}
+SATURATING = ("sigmoid", "tanh")
+# Output ranges of bounded final activations, for judging them against the targets.
+RANGES = {"relu": (0.0, math.inf), "sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0),
+          "tanh": (-1.0, 1.0), "log_softmax": (-math.inf, 0.0)}
+
+
+@dataclass
+class ForwardInfo:
+    """What one batch through the freshly initialised model shows.
+
+    Attributes:
+        error: the model, or the loss on its output, raised (one line); nothing else is set.
+        output: the model's output on the batch.
+        final_activation: ``relu``/``clamp``/``sigmoid``/``tanh``/``softmax``/``log_softmax``
+            after the last weighted layer, or None (a linear output).
+        layer_std: std of each weighted layer's output, in execution order.
+        layer_names: their module names.
+        hidden_activations: activation kinds used between weighted layers.
+        sequence_lengths: time steps each recurrent layer was fed.
+        constant_weights: names of weight tensors whose entries are all equal.
+        init_loss: the loss on the batch (may be non-finite).
+        dead_fraction: share of ReLU units silent on the whole batch.
+    """
+
+    error: str | None = None
+    output: torch.Tensor | None = None
+    final_activation: str | None = None
+    layer_std: list[float] = field(default_factory=list)
+    layer_names: list[str] = field(default_factory=list)
+    hidden_activations: set[str] = field(default_factory=set)
+    sequence_lengths: dict[str, int] = field(default_factory=dict)
+    constant_weights: list[str] = field(default_factory=list)
+    init_loss: float | None = None
+    dead_fraction: float | None = None
+
+
+def inspect(task: Task, settings: ProbeSettings, X: torch.Tensor, y: torch.Tensor,
+            loss_fn: Any) -> ForwardInfo:
+    """Build a fresh model (with the settings' init, on their device) and run ``X`` through
+    it and the loss."""
+    info = ForwardInfo()
+    device = resolve_device(settings.device)
+    with seeded(settings.seed):
+        model = fresh_model(task)  # a factory that raises is a clear error, not a finding
+        try:
+            model = apply_init(model, settings.init).to(device)
+            X, y = X.to(device), y.to(device)
+        except Exception as exc:
+            return ForwardInfo(error=first_line(exc))
+    info.constant_weights = [
+        name for name, p in model.named_parameters()
+        if name.endswith("weight") and p.ndim >= 2 and p.numel() > 1
+        and bool((p == p.reshape(-1)[0]).all())]
+    order: list[tuple[str, nn.Module, Any, Any]] = []
+    names = {m: n for n, m in model.named_modules()}
+
+    def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+        order.append((names.get(module, "?"), module, inputs, output))
+
+    leaves = [m for m in model.modules() if not list(m.children()) or isinstance(m, nn.RNNBase)]
+    handles = [m.register_forward_hook(hook) for m in leaves]
+    try:
+        model.eval()
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = model(X)
+            if not torch.is_tensor(out):
+                return ForwardInfo(error=f"the model returned {type(out).__name__}, not a tensor")
+            value = loss_fn(out, y)
+            if not torch.is_tensor(value) or value.numel() != 1:
+                return ForwardInfo(error="the loss did not return a scalar tensor")
+    except Exception as exc:
+        if is_oom(exc):
+            release_memory(device)
+        return ForwardInfo(error=f"{type(exc).__name__}: {first_line(exc)}")
+    finally:
+        for handle in handles:
+            handle.remove()
+    info.output, info.init_loss = out.detach().cpu(), float(value)
+    _read_layers(info, order)
+    info.final_activation = _final_activation(order)
+    if info.final_activation is None and not _straight_from_layer(order, out):
+        info.final_activation = _activation_by_value(model, X, info.output)
+    info.dead_fraction = dead_relu_fraction(model, X)
+    return info
+
+
+def _read_layers(info: ForwardInfo, order: list[tuple[str, nn.Module, Any, Any]]) -> None:
+    for name, module, inputs, output in order:
+        if isinstance(module, WEIGHTED):
+            tensor = output[0] if isinstance(output, tuple) else output
+            if torch.is_tensor(tensor) and tensor.is_floating_point() and tensor.numel() > 1:
+                info.layer_std.append(float(tensor.float().std()))
+                info.layer_names.append(name)
+            if isinstance(module, nn.RNNBase) and inputs and torch.is_tensor(inputs[0]):
+                x = inputs[0]
+                if x.ndim == 3:
+                    info.sequence_lengths[name] = int(x.shape[1] if module.batch_first
+                                                      else x.shape[0])
+                elif x.ndim == 2:
+                    info.sequence_lengths[name] = int(x.shape[0])
+    last = max((i for i, (_, m, _, _) in enumerate(order) if isinstance(m, WEIGHTED)),
+               default=None)
+    if last is not None:  # activations before the last weighted layer are hidden ones
+        info.hidden_activations = {ACTIVATIONS[type(m)] for _, m, _, _ in order[:last]
+                                   if type(m) in ACTIVATIONS}
+
+
+def _final_activation(order: list[tuple[str, nn.Module, Any, Any]]) -> str | None:
+    """The last activation module run after the last weighted layer, if any."""
+    kind = None
+    for _, module, _, _ in order:
+        if isinstance(module, WEIGHTED):
+            kind = None
+        elif type(module) in ACTIVATIONS:
+            kind = ACTIVATIONS[type(module)]
+    return kind
+
+
+def _straight_from_layer(order: list[tuple[str, nn.Module, Any, Any]], out: torch.Tensor) -> bool:
+    """Whether the output is exactly what the last weighted layer returned (a linear head)."""
+    last = [o for _, m, _, o in order if isinstance(m, WEIGHTED)]
+    tensor = last[-1][0] if last and isinstance(last[-1], tuple) else (last[-1] if last else None)
+    return torch.is_tensor(tensor) and tensor.shape == out.shape and bool(torch.equal(tensor, out))
+
+
+def _activation_by_value(model: nn.Module, X: torch.Tensor, out: torch.Tensor) -> str | None:
+    """Functional activations (``torch.softmax(...)`` in ``forward``) leave signatures in the
+    output: rows summing to 1, log-sum-exp of 0, exact zeros, or a range that stays bounded
+    when the inputs are scaled up 100x (a linear head's would not)."""
+    if not out.is_floating_point() or out.numel() < 2 or not torch.isfinite(out).all():
+        return None
+    rows = out.ndim >= 2 and out.shape[-1] > 1
+    if rows and (out >= 0).all() and torch.allclose(out.sum(-1), torch.ones(()), atol=1e-4):
+        return "softmax"
+    if rows and (out <= 0).all() and torch.allclose(torch.logsumexp(out, -1),
+                                                    torch.zeros(()), atol=1e-4):
+        return "log_softmax"
+    if (out >= 0).all() and (out == 0).float().mean() > 0.01:
+        return "relu"
+    if not X.is_floating_point():
+        return None
+    try:
+        with torch.no_grad():
+            big = model(X * 100.0)
+    except Exception:
+        return None
+    big = big.detach().cpu() if torch.is_tensor(big) else big
+    if not torch.is_tensor(big) or big.shape != out.shape or not torch.isfinite(big).all():
+        return None
+    if float((big - out).abs().max()) < 1e-3 * (1 + float(out.abs().max())):
+        return None  # the output ignores the input scale (normalisation inside): no verdict
+    if (big >= 0).all() and (big <= 1).all():
+        return "sigmoid"
+    if (big >= -1).all() and (big <= 1).all():
+        return "tanh"
+    return None

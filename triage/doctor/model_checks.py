@@ -1,0 +1,181 @@
+"""Model checks at initialisation: does a batch go through, does the output fit the loss and the
+targets, is the init sane, are recurrent layers fed sequences too long for full BPTT."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from triage.doctor.base import Check, Evidence
+from triage.doctor.findings import Finding, Severity
+from triage.doctor.forward import RANGES, SATURATING
+from triage.doctor.losses import EXPECTS
+
+MAX_SEQUENCE = 200  # DL4J: "long time series (> 200 time steps): use truncated BPTT"
+# Output std divided by the first layer's: beyond these, activations explode or collapse.
+EXPLODE, COLLAPSE = 100.0, 0.01
+OUT_OF_RANGE = 0.05  # share of targets a bounded output cannot reach before we call it wrong
+ELEMENTWISE = ("mse", "l1", "bce", "bce_with_logits")
+
+
+def recommended_init(ev: Evidence) -> str:
+    """He init for ReLU-like hidden layers, Xavier for saturating ones (the documents)."""
+    hidden = ev.forward.hidden_activations if ev.forward else set()
+    return "xavier" if hidden & set(SATURATING) else "he"
+
+
+class ForwardError(Check):
+    stage = "model"
+
+    def check(self, ev: Evidence) -> list[Finding]:
+        if ev.forward is None or ev.forward.error is None:
+            return []
+        X, y = ev.splits.clean_train.X, ev.splits.clean_train.y
+        return [Finding("model.forward_error", Severity.ERROR,
+                        f"a batch does not go through the model and the loss: "
+                        f"{ev.forward.error}",
+                        {"input_shape": list(X.shape[1:]), "input_dtype": str(X.dtype),
+                         "target_shape": list(y.shape[1:]), "target_dtype": str(y.dtype),
+                         "loss": ev.task.loss_name},
+                        "make the model accept the data's X and return one tensor that the "
+                        "loss accepts with the targets (check the last layer's size)")]
+
+
+class OutputShape(Check):
+    stage = "model"
+
+    def check(self, ev: Evidence) -> list[Finding]:
+        out = ev.forward.output if ev.forward else None
+        y = ev.splits.clean_train.y
+        if out is None or ev.loss not in ELEMENTWISE or out.shape == y[: len(out)].shape:
+            return []
+        got, want = list(out.shape[1:]), list(y.shape[1:])
+        return [Finding("model.output_shape", Severity.ERROR,
+                        f"outputs {got} and targets {want} per sample differ; loss "
+                        f"{ev.loss!r} broadcasts them and compares every output with every "
+                        "target of the batch",
+                        {"output_shape": got, "target_shape": want, "loss": ev.loss},
+                        "make the targets the output's shape (y.reshape(-1, 1) or "
+                        "out.squeeze(-1))")]
+
+
+class OutputActivation(Check):
+    stage = "model"
+
+    def check(self, ev: Evidence) -> list[Finding]:
+        f = ev.forward
+        if f is None or f.output is None or not bool(f.output.isfinite().all()):
+            return []
+        act, loss = f.final_activation, ev.loss
+        evidence = {"final_activation": act, "loss": loss or ev.task.loss_name,
+                    "targets": ev.targets}
+        verdict = _pairing(act, loss)
+        if verdict is None and act is not None and ev.targets == "continuous":
+            verdict = _reach(act, ev.splits.clean_train.y, evidence)
+        if verdict is None:
+            return []
+        severity, message, fix = verdict
+        return [Finding("model.output_activation", severity, message, evidence, fix)]
+
+
+def _pairing(act: str, loss: str | None) -> tuple[Severity, str, str] | None:
+    """Pairings known to be wrong (softmax into a loss that applies log-softmax itself, ...)."""
+    expects = EXPECTS.get(loss or "")
+    if expects == "logits" and act in ("softmax", "sigmoid"):
+        return (Severity.ERROR, f"a {act} feeds loss {loss!r}, which expects raw logits and "
+                "applies the " + ("log-softmax" if loss == "cross_entropy" else "sigmoid")
+                + " itself; the squashed outputs train slowly or not at all",
+                f"remove the final {act} and return the last layer's raw output (apply "
+                f"{act} only when you need probabilities)")
+    if expects == "logits" and act in ("relu", "clamp"):
+        return (Severity.WARNING, f"a {act} on the output clips the logits that loss {loss!r} "
+                "expects; negative scores cannot be expressed",
+                "remove the final activation and return raw logits")
+    if expects == "log_probs" and act != "log_softmax":
+        return (Severity.ERROR, f"loss 'nll' expects log-probabilities but the output is "
+                f"{'raw scores' if act is None else 'a ' + act}",
+                "end the model with log_softmax, or drop it and use cross-entropy on logits")
+    if expects == "probs" and act is None:
+        return (Severity.ERROR, f"loss {loss!r} expects probabilities but the output is raw "
+                "scores (its log of negative values is NaN)",
+                "end the model with " + ("sigmoid" if loss == "bce" else "softmax")
+                + ", or use the logits version of the loss")
+    if expects == "probs" and act == "log_softmax":
+        return (Severity.ERROR, f"loss {loss!r} expects probabilities but the output is "
+                "log-probabilities", "end the model with softmax (or use nll on log_softmax)")
+    return None
+
+
+def _reach(act: str, y: torch.Tensor, evidence: dict[str, object]
+           ) -> tuple[Severity, str, str] | None:
+    """A bounded output on a regression head that cannot reach the targets."""
+    low, high = RANGES.get(act, (-math.inf, math.inf))
+    if act == "clamp":
+        low, high = -1.0, 1.0  # Hardtanh's default; ReLU6 is 0..6, checked the same way
+    finite = y[torch.isfinite(y)]
+    if finite.numel() == 0:
+        return None
+    outside = float(((finite < low) | (finite > high)).float().mean())
+    evidence.update({"targets_outside_range": outside, "range": [low, high],
+                     "target_min": float(finite.min()), "target_max": float(finite.max())})
+    if outside <= OUT_OF_RANGE and act != "softmax":
+        return None
+    return (Severity.ERROR, f"a {act} on the regression output cannot produce "
+            f"{outside:.0%} of the targets (they span {float(finite.min()):.3g}.."
+            f"{float(finite.max()):.3g})",
+            "use a linear output layer for regression (no final activation)")
+
+
+class BadInit(Check):
+    stage = "model"
+
+    def check(self, ev: Evidence) -> list[Finding]:
+        f = ev.forward
+        if f is None or f.output is None:
+            return []
+        init = recommended_init(ev)
+        fix = (f"initialise weights with init: {init} (he for ReLU layers, xavier for "
+               "tanh/sigmoid), with random, not constant, values")
+        if f.constant_weights:
+            return [Finding("model.bad_init", Severity.ERROR,
+                            f"{len(f.constant_weights)} weight tensor(s) are constant at init "
+                            f"({', '.join(f.constant_weights[:3])}); units in a layer stay "
+                            "identical (symmetry is never broken)",
+                            {"constant_weights": f.constant_weights}, fix,
+                            changes={"init": init})]
+        stds = f.layer_std
+        if len(stds) < 2 or not all(math.isfinite(s) for s in stds):
+            return []
+        first = stds[0]
+        growth = max(stds[-1], 1e-30) / max(first, 1e-30)
+        evidence = {"layer_output_std": stds, "layers": f.layer_names, "growth": growth}
+        if first > 0 and (growth > EXPLODE or growth < COLLAPSE):
+            word = "explode" if growth > EXPLODE else "collapse"
+            return [Finding("model.bad_init", Severity.WARNING,
+                            f"activations {word} through the layers at init: the last layer's "
+                            f"output std is {growth:.3g}x the first's ({stds[-1]:.3g} vs "
+                            f"{first:.3g})", evidence, fix, changes={"init": init})]
+        return []
+
+
+class LongSequence(Check):
+    stage = "model"
+
+    def check(self, ev: Evidence) -> list[Finding]:
+        lengths = ev.forward.sequence_lengths if ev.forward else {}
+        long = {name: n for name, n in lengths.items() if n > MAX_SEQUENCE}
+        if not long:
+            return []
+        name, n = max(long.items(), key=lambda kv: kv[1])
+        return [Finding("model.long_sequence", Severity.WARNING,
+                        f"recurrent layer {name!r} is fed sequences of {n} steps (> "
+                        f"{MAX_SEQUENCE}); full backpropagation through time is slow and its "
+                        "gradients vanish or explode",
+                        {"sequence_lengths": long, "limit": MAX_SEQUENCE},
+                        f"use truncated BPTT: split sequences into chunks of <= {MAX_SEQUENCE} "
+                        "steps and carry the hidden state across chunks with .detach()")]
+
+
+MODEL_CHECKS: tuple[Check, ...] = (ForwardError(), OutputShape(), OutputActivation(),
+                                   BadInit(), LongSequence())

@@ -1,0 +1,142 @@
+"""``doctor``: cheap checks first (data, then the model at init), then short probes; findings
+ranked by severity, and the fixes that are settings gathered into a recommended config."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from triage.config import Config, OptimizerConfig
+from triage.doctor import probes
+from triage.doctor.base import Check, Evidence
+from triage.doctor.data_checks import DATA_CHECKS, batch_clamp
+from triage.doctor.findings import Finding, Severity, rank
+from triage.doctor.forward import inspect
+from triage.doctor.inputs import splits, target_kind
+from triage.doctor.losses import identify
+from triage.doctor.model_checks import MODEL_CHECKS
+from triage.doctor.train_checks import TRAIN_CHECKS, nan_at_any_lr
+from triage.probe import ProbeSettings
+from triage.task import ACCURACY, PreparedTask, Task
+
+FORWARD_BATCH = 256
+# The losses doctor can recognise beyond the built-in names (see losses.py).
+_ACCURACY = {**ACCURACY, "probs_ce": "multiclass", "bce": "binary_prob"}
+Stage = Callable[[str], None]
+
+
+@dataclass
+class Diagnosis:
+    """What doctor found.
+
+    Attributes:
+        findings: ranked, most severe first.
+        config: the user's settings with every setting-shaped fix applied.
+        evidence: everything measured (for reports and tests).
+        seconds: wall time.
+    """
+
+    findings: list[Finding]
+    config: Config
+    evidence: Evidence
+    seconds: float
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == Severity.ERROR]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"findings": [f.to_dict() for f in self.findings]}
+
+
+def doctor(task: Task, settings: ProbeSettings, *, checks: tuple[Check, ...] | None = None,
+           on_stage: Stage | None = None) -> Diagnosis:
+    """Diagnose ``task`` trained with ``settings`` (the user's current LR, updater, batch
+    size, init, seed and device).
+
+    Args:
+        task: the user's program.
+        settings: their current settings; ``lr`` is the LR they train with.
+        checks: the checks to run (default: all of them).
+        on_stage: called with a short description as each stage starts.
+
+    Raises:
+        TaskError: the data cannot be read as samples at all (a finding needs data to be about).
+    """
+    started = time.perf_counter()
+    stage = on_stage or (lambda _text: None)
+    checks = checks or DATA_CHECKS + MODEL_CHECKS + TRAIN_CHECKS
+    stage("reading the data")
+    data = splits(task, settings.seed)
+    ev = Evidence(task, settings, data, target_kind(data.train.y))
+    findings = _run(checks, "data", ev)
+    loss_fn = task.loss_fn
+    train = data.clean_train
+    if len(train) >= 1:
+        stage("one batch through the model at init")
+        X, y = train.X[:FORWARD_BATCH], train.y[:FORWARD_BATCH]
+        ev.forward = inspect(task, settings, X, y, loss_fn)
+        if ev.forward.output is not None:
+            ev.loss = identify(task.loss, ev.forward.output, y)
+        findings += _run(checks, "model", ev)
+    if ev.forward is not None and ev.forward.error is None and len(train) >= 2:
+        ev.prepared = PreparedTask(task, train, data.clean_val, loss_fn,
+                                   _ACCURACY.get(ev.loss or ""))
+        if settings.batch_size > len(train):
+            findings.append(batch_clamp(settings.batch_size, len(train)))
+            settings = ev.settings = settings.with_(batch_size=len(train))
+        _probe(ev, stage)
+        findings += _run(checks, "train", ev)
+    ranked = rank(findings)
+    return Diagnosis(ranked, _config(ev, ranked), ev, time.perf_counter() - started)
+
+
+def _run(checks: tuple[Check, ...], stage: str, ev: Evidence) -> list[Finding]:
+    return [f for check in checks if check.stage == stage for f in check.check(ev)]
+
+
+def _probe(ev: Evidence, stage: Stage) -> None:
+    prepared, settings = ev.prepared, ev.settings
+    assert prepared is not None
+    base = settings.with_(steps=probes.PROBE_STEPS, evaluate=False, grad_clip_norm=None)
+    stage(f"training at your lr={settings.lr:g}")
+    configured = probes.probe("configured", prepared, base)
+    if configured.result is not None and configured.result.oom:
+        stage("halving the batch size until it fits")
+        ev.runs["out_of_memory"] = configured
+        ev.shrink = probes.shrink_batch(prepared, base)
+        fits = probes.fitting_batch(ev.shrink)
+        if fits is None:
+            return
+        base = base.with_(batch_size=fits)
+        configured = probes.probe("configured", prepared, base)
+    ev.runs["configured"] = configured
+    stage(f"training at a tiny lr={probes.TINY_LR:g}")
+    ev.runs["tiny"] = probes.probe("tiny", prepared, base.with_(lr=probes.TINY_LR,
+                                                                steps=probes.EARLY))
+    if configured.early and not nan_at_any_lr(ev):
+        stage("backing off the LR by factors of 3")
+        ev.backoff = probes.backoff(prepared, base)
+    if not nan_at_any_lr(ev):
+        stage(f"memorising {probes.OVERFIT_N} examples")
+        ev.overfit = probes.overfit(prepared, base)
+
+
+def _config(ev: Evidence, findings: list[Finding]) -> Config:
+    """The user's settings with the fixes applied; the most severe finding wins a setting."""
+    s = ev.settings
+    changes: dict[str, Any] = {}
+    for finding in findings:
+        for key, value in finding.changes.items():
+            changes.setdefault(key, value)
+    return Config(
+        optimizer=OptimizerConfig(s.optimizer, changes.get("lr", s.lr), s.momentum, s.nesterov,
+                                  s.weight_decay),
+        batch_size=changes.get("batch_size", s.batch_size), init=changes.get("init", s.init),
+        grad_clip_norm=changes.get("grad_clip_norm"), task=ev.task.name,
+        doctor={"changed": changes,  # settings applied above; code changes are in the fixes
+                "findings": [{"code": f.code, "severity": str(f.severity), "fix": f.fix}
+                             for f in findings]},
+    )

@@ -1,0 +1,367 @@
+"""Training checks over the probes: divergence, NaN at any LR, no learning, no memorising,
+dead units, vanishing/exploding gradients, and the update:parameter ratio."""
+
+from __future__ import annotations
+
+import math
+from statistics import median
+
+from triage.doctor.base import Check, Evidence
+from triage.doctor.findings import Finding, Severity
+from triage.doctor.forward import SATURATING
+from triage.doctor.model_checks import recommended_init
+from triage.doctor.probes import EARLY, OVERFIT_N, OVERFIT_STEPS, TINY_LR, Run, fitting_batch
+
+# Thresholds, with where they come from. Margins were checked on the clean controls of
+# triage.doctor.zoo (3 seeds each; benchmarks/RESULTS.md), which sit far inside each one.
+FLAT = 0.01  # Debugging: a net "that never reduces the training loss after the initial
+# fidgeting"; a working net's loss falls by tens of percent in 300 steps (clean: >= 35%)
+DEAD = 0.5  # Holden, "dead neurons": more than half the ReLU units silent on a whole batch
+# (clean controls: at most 8%)
+VANISH = 1e-3  # Holden, "bad gradients": the first layer learns 1000x slower than the last
+# (clean controls: first/last gradient norm 0.19 to 4.8)
+SPIKE = 50.0  # Debugging: RNNs' "learning spikes, where the gradient magnitude is very high";
+# a step 50x its neighbours (clean controls: at most 20x)
+WINDOW = 10  # neighbours on each side
+RATIO_LOW, RATIO_HIGH = 1e-5, 1e-1  # DL4J troubleshooting: update:parameter ratio near 1e-3;
+# two decades either side is "far" (clean controls: 5e-4 to 7e-3)
+TARGET_RATIO = 1e-3
+
+
+def nan_at_any_lr(ev: Evidence) -> bool:
+    f = ev.forward
+    at_init = f is not None and f.init_loss is not None and not math.isfinite(f.init_loss)
+    tiny = ev.runs.get("tiny")
+    return at_init or (tiny is not None and tiny.non_finite)
+
+
+class NanAtAnyLR(Check):
+    stage = "train"
+
+    def check(self, ev: Evidence) -> list[Finding]:
+        if not nan_at_any_lr(ev):
+            return []
+        f = ev.forward
+        out = f.output if f else None
+        layer = out is not None and not bool(out.isfinite().all())
+        tiny = ev.runs.get("tiny")
+        where = ("the model's output is already non-finite at init" if layer else
+                 "the loss is non-finite at init" if f and f.init_loss is not None and
+                 not math.isfinite(f.init_loss) else
+                 f"the loss turns non-finite at lr={TINY_LR:g} (step "
+                 f"{tiny.result.divergence_step if tiny and tiny.result else '?'})")
+        return [Finding("train.nan_at_any_lr", Severity.ERROR,
+                        f"{where}: a layer, the loss or the data makes NaN/inf, not the learning "
+                        "rate", {"init_loss": f.init_loss if f else None,
+                                 "output_finite": not layer, "tiny_lr": TINY_LR},
+                        "stabilise the computation: use log_softmax / cross-entropy on logits "
+                        "instead of log(softmax), add an epsilon inside log, division and sqrt, "
+                        "and check custom layers", family="activation" if layer else "loss")]
+
+
+class DivergesEarly(Check):
+    stage = "train"
+
+    def check(self, ev: Evidence) -> list[Finding]:
+        run = ev.runs.get("configured")
+        if run is None or run.result is None or not run.result.diverged or nan_at_any_lr(ev):
+            return []
+        r, lr = run.result, ev.settings.lr
+        if not run.early:
+            return []  # later divergence: see ExplodingGradients
+        stable = next((b.result.settings.lr for b in ev.backoff
+                       if b.result is not None and b.result.ok), None)
+        evidence = {"lr": lr, "step": r.divergence_step, "reason": r.divergence_reason,
+                    "backoff": {f"{b.result.settings.lr:.3g}": ("ok" if b.result.ok else
+                                                                b.result.divergence_reason)
+                                for b in ev.backoff if b.result is not None}}
+        if stable is None:
+            fix = (f"lower the learning rate well below {lr:g} (even /3^{len(ev.backoff)} "
+                   "diverged) and check the data scale; run 'triage lr-find'")
+            return [Finding("train.diverges_early", Severity.ERROR,
+                            f"training diverges within {EARLY} iterations at lr={lr:g} "
+                            f"(step {r.divergence_step}: {r.divergence_reason})", evidence, fix)]
+        return [Finding("train.diverges_early", Severity.ERROR,
+                        f"training diverges within {EARLY} iterations at lr={lr:g} (step "
+                        f"{r.divergence_step}: {r.divergence_reason}); lr={stable:.3g} is the "
+                        "first of lr/3, lr/9, ... that stays stable", evidence,
+                        f"set the learning rate to {stable:.3g} (the documents: reduce by 3x "
+                        "until no NaN in the first 100 iterations) or run 'triage lr-find'",
+                        changes={"lr": float(f"{stable:.3g}")})]
+
+
+class NotLearning(Check):
+    stage = "train"
+
+    def check(self, ev: Evidence) -> list[Finding]:
+        run = ev.trained()
+        if run is None:
+            return []
+        losses = [v for v in run.result.losses if math.isfinite(v)]  # type: ignore[union-attr]
+        if len(losses) < 20:
+            return []
+        start, end, drop = loss_drop(losses)
+        if drop >= FLAT:
+            return []
+        ratio = run.result.median_update_ratio  # type: ignore[union-attr]
+        family, cause = _why_flat(ev, ratio)
+        return [Finding("train.not_learning", Severity.ERROR,
+                        f"the training loss does not move: {start:.4g} -> {end:.4g} "
+                        f"({drop:+.1%}) over {len(losses)} steps at lr={ev.settings.lr:g}; "
+                        f"likely cause: {cause}",
+                        {"loss_start": start, "loss_end": end, "relative_drop": drop,
+                         "steps": len(losses), "median_update_ratio": ratio},
+                        _FLAT_FIX[family], family=family)]
+
+
+def loss_drop(losses: list[float]) -> tuple[float, float, float]:
+    """(mean of the first 10%, mean of the last 10% (at least 10 steps each), relative drop)."""
+    k = max(10, len(losses) // 10)
+    start, end = sum(losses[:k]) / k, sum(losses[-k:]) / k
+    return start, end, (start - end) / (abs(start) + 1e-12)
+
+
+def weight_update_ratio(run: Run) -> float | None:
+    """Median update:weight ratio over weight tensors (zero-initialised biases would make
+    their ratios meaningless)."""
+    weights = [v for name, v in run.result.update_ratio.items()  # type: ignore[union-attr]
+               if "bias" not in name and math.isfinite(v) and v > 0]
+    return median(weights) if weights else None
+
+
+_FLAT_FIX = {
+    "learning_rate": "raise the learning rate (run 'triage lr-find')",
+    "activation": "replace saturated or dead activations (ReLU/LeakyReLU with he init), and "
+                  "check the final activation",
+    "init": "initialise with he (ReLU) or xavier (tanh/sigmoid) init",
+    "loss": "check that the loss receives the model's output and the right targets",
+}
+
+
+def _why_flat(ev: Evidence, ratio: float | None) -> tuple[str, str]:
+    """The likeliest cause of a flat loss, from the other evidence: dead or vanishing units
+    explain a failed overfit test too, so they are asked first."""
+    dead = dead_fraction(ev)
+    gradients = gradient_ratio(ev)
+    if dead is not None and dead > DEAD:
+        return "activation", f"{dead:.0%} of ReLU units are dead"
+    if gradients is not None and gradients < VANISH:
+        hidden = ev.forward.hidden_activations if ev.forward else set()
+        return ("activation" if hidden & set(SATURATING) else "init"), "vanishing gradients"
+    if ev.overfit and not any(r.memorised for r in ev.overfit):
+        return "loss", "the wiring (it cannot even memorise 10 examples)"
+    if ratio is not None and ratio < RATIO_LOW:
+        return "learning_rate", f"updates are {ratio:.2g} of the weights (LR too small)"
+    return "learning_rate", "the learning rate or the updater"
+
+
+class CannotOverfit(Check):
+    stage = "train"
+
+    def check(self, ev: Evidence) -> list[Finding]:
+        if not ev.overfit or any(r.memorised for r in ev.overfit) or any(
+                r.result is None or r.result.oom for r in ev.overfit[:2]):
+            return []  # memorised, or inconclusive (out of memory, or training itself fails)
+        evidence = {r.name: _overfit_summary(r) for r in ev.overfit}
+        batch_one = len(ev.overfit) > 2 and ev.overfit[-1].memorised
+        message = (f"the network cannot memorise {OVERFIT_N} training examples in "
+                   f"{OVERFIT_STEPS} Adam steps (a working net does within a few hundred)")
+        return [Finding("train.cannot_overfit_small", Severity.ERROR, message, evidence,
+                        "check that inputs and labels are paired and hooked up right, that the "
+                        "loss gets the model's output and the targets in the shapes it "
+                        "expects, and that no layer cuts the gradient (detach, argmax, "
+                        "frozen parameters)", family="loss")] if not batch_one else []
+
+
+def _overfit_summary(run: Run) -> dict[str, object]:
+    r = run.result
+    if r is None:
+        return {"error": run.error}
+    return {"loss_start": r.losses[0] if r.losses else None, "loss_end": r.val_loss,
+            "accuracy": r.val_accuracy, "diverged": r.diverged}
+
+
+class BatchingBug(Check):
+    """The documents' follow-up: memorises with batch size 1 but not in batches."""
+
+    stage = "train"
+
+    def check(self, ev: Evidence) -> list[Finding]:
+        if len(ev.overfit) < 3 or not ev.overfit[-1].memorised:
+            return []
+        evidence = {r.name: _overfit_summary(r) for r in ev.overfit}
+        return [Finding("train.cannot_overfit_small", Severity.ERROR,
+                        f"the network memorises {OVERFIT_N} examples one at a time but not in "
+                        "a batch: something mixes samples across the batch (a loss or "
+                        "reshape that broadcasts, a reduction over the batch dimension)",
+                        evidence, "check every operation that touches the batch dimension: "
+                        "output and target shapes in the loss, view/reshape, sums/means over "
+                        "dim 0", family="loss")]
+
+
+def dead_fraction(ev: Evidence) -> float | None:
+    values = []
+    if ev.forward is not None and ev.forward.dead_fraction is not None:
+        values.append(ev.forward.dead_fraction)
+    run = ev.trained()
+    if run is not None and run.result.dead_relu_fraction is not None:  # type: ignore[union-attr]
+        values.append(run.result.dead_relu_fraction)  # type: ignore[union-attr]
+    return max(values) if values else None
+
+
+class DeadUnits(Check):
+    stage = "train"
+
+    def check(self, ev: Evidence) -> list[Finding]:
+        dead = dead_fraction(ev)
+        if dead is None or dead <= DEAD:
+            return []
+        at_init = ev.forward.dead_fraction if ev.forward else None
+        return [Finding("train.dead_units", Severity.ERROR if dead > 0.9 else Severity.WARNING,
+                        f"{dead:.0%} of ReLU units output zero for every input of a batch"
+                        + (" already at init" if at_init and at_init > DEAD else
+                           " after training"),
+                        {"dead_fraction": dead, "at_init": at_init},
+                        "lower the learning rate, initialise with he init and zero biases, or "
+                        "use LeakyReLU", changes={"init": "he"})]
+
+
+def gradient_ratio(ev: Evidence) -> float | None:
+    """Median first-layer over last-layer weight-gradient norm, in the configured probe."""
+    run = ev.runs.get("configured")
+    layers = run.instruments.layers if run else {}
+    series = [v for v in layers.values() if v]
+    if len(series) < 3:
+        return None
+    first, last = median(series[0]), median(series[-1])
+    if not (math.isfinite(first) and math.isfinite(last)) or last <= 0:
+        return None
+    return first / last
+
+
+class VanishingGradients(Check):
+    stage = "train"
+
+    def check(self, ev: Evidence) -> list[Finding]:
+        ratio = gradient_ratio(ev)
+        if ratio is None or ratio >= VANISH:
+            return []
+        hidden = ev.forward.hidden_activations if ev.forward else set()
+        saturating = sorted(hidden & set(SATURATING))
+        fix = ("use ReLU-family hidden activations with he init" if saturating else
+               f"initialise with {recommended_init(ev)} init") + \
+            ", add normalisation layers or residual connections, or use fewer layers"
+        return [Finding("train.vanishing_gradients", Severity.WARNING,
+                        f"gradients vanish toward the input: the first layer's gradient norm is "
+                        f"{ratio:.2g}x the last layer's"
+                        + (f" (saturating {', '.join(saturating)} layers)" if saturating else ""),
+                        {"first_over_last": ratio, "hidden_activations": sorted(hidden)}, fix,
+                        family="activation" if saturating else "init",
+                        changes={"init": recommended_init(ev)})]
+
+
+class ExplodingGradients(Check):
+    stage = "train"
+
+    def check(self, ev: Evidence) -> list[Finding]:
+        run = ev.runs.get("configured")
+        if run is None or run.result is None or run.early or nan_at_any_lr(ev):
+            return []
+        series = [v for v in run.instruments.norms if math.isfinite(v)]
+        late = run.result.diverged
+        if len(series) < 2 * WINDOW:
+            return []
+        spike = spike_ratio(series)
+        norms = sorted(series)
+        mid, top, clip = median(norms), norms[-1], norms[int(0.9 * (len(norms) - 1))]
+        if not (spike >= SPIKE or late):
+            return []
+        evidence = {"median_grad_norm": mid, "max_grad_norm": top, "p90_grad_norm": clip,
+                    "spike_ratio": spike, "diverged_at_step": run.result.divergence_step}
+        what = (f"training diverges after {EARLY} iterations (step "
+                f"{run.result.divergence_step})" if late else
+                f"gradient norms spike to {spike:.0f}x those of neighbouring steps")
+        return [Finding("train.exploding_gradients", Severity.ERROR if late else Severity.WARNING,
+                        f"{what}: exploding gradients (typical of RNNs)", evidence,
+                        f"clip the global gradient norm at about {clip:.3g} (the 90th "
+                        "percentile seen here) and/or lower the learning rate",
+                        changes={"grad_clip_norm": float(f"{clip:.3g}")})]
+
+
+def spike_ratio(norms: list[float]) -> float:
+    """The largest step norm over the median of its ``WINDOW`` neighbours on each side: a
+    converging run's shrinking gradients are not spikes; isolated bursts are."""
+    worst = 0.0
+    for i, value in enumerate(norms):
+        around = norms[max(0, i - WINDOW): i] + norms[i + 1: i + 1 + WINDOW]
+        local = median(around)
+        if local > 0:
+            worst = max(worst, value / local)
+    return worst
+
+
+class UpdateRatio(Check):
+    stage = "train"
+
+    def check(self, ev: Evidence) -> list[Finding]:
+        run = ev.trained()
+        if run is None:
+            return []
+        ratio, lr = weight_update_ratio(run), ev.settings.lr
+        if ratio is None or RATIO_LOW <= ratio <= RATIO_HIGH:
+            return []
+        factor = min(100.0, max(0.01, TARGET_RATIO / ratio))
+        word = "small" if ratio < RATIO_LOW else "large"
+        return [Finding("train.update_ratio", Severity.WARNING,
+                        f"updates are {ratio:.2g} of the weights per step (the documents aim "
+                        f"near 1e-3): the learning rate {lr:g} looks too {word}",
+                        {"median_update_ratio": ratio, "lr": lr, "target": TARGET_RATIO},
+                        f"set the learning rate near {lr * factor:.3g} and confirm with "
+                        "'triage lr-find'", changes={"lr": float(f"{lr * factor:.3g}")})]
+
+
+class TrainingFails(Check):
+    """The model runs forward but a training step raises (no gradient, in-place errors...)."""
+
+    stage = "train"
+
+    def check(self, ev: Evidence) -> list[Finding]:
+        run = ev.runs.get("configured")
+        if run is None or run.error is None:
+            return []
+        return [Finding("model.forward_error", Severity.ERROR,
+                        f"a training step fails: {run.error}",
+                        {"lr": ev.settings.lr, "batch_size": ev.settings.batch_size},
+                        "make the loss differentiable with respect to the parameters (no "
+                        "detach/no_grad/requires_grad=False on the way) and avoid in-place "
+                        "changes of tensors autograd needs")]
+
+
+class OutOfMemory(Check):
+    stage = "train"
+
+    def check(self, ev: Evidence) -> list[Finding]:
+        if "out_of_memory" not in ev.runs:
+            return []
+        size = ev.runs["out_of_memory"].result.settings.batch_size  # type: ignore[union-attr]
+        fits = fitting_batch(ev.shrink)
+        tried = [r.result.settings.batch_size for r in ev.shrink if r.result is not None]
+        if fits is None:
+            return [Finding("train.out_of_memory", Severity.ERROR,
+                            f"batch size {size} runs out of device memory, and so do "
+                            f"{', '.join(map(str, tried))}: the model itself does not fit",
+                            {"batch_size": size, "tried": tried, "device": ev.settings.device},
+                            "use a smaller model, mixed precision, or a device with more "
+                            "memory", family="model")]
+        return [Finding("train.out_of_memory", Severity.ERROR,
+                        f"batch size {size} runs out of device memory; {fits} fits (the other "
+                        f"checks ran with {fits})",
+                        {"batch_size": size, "fits": fits, "tried": tried,
+                         "device": ev.settings.device},
+                        f"set batch_size to {fits} (the documents: small batches are fine)",
+                        changes={"batch_size": fits})]
+
+
+TRAIN_CHECKS: tuple[Check, ...] = (
+    TrainingFails(), OutOfMemory(), NanAtAnyLR(), DivergesEarly(), NotLearning(), CannotOverfit(),
+    BatchingBug(), DeadUnits(), VanishingGradients(), ExplodingGradients(), UpdateRatio())
