@@ -13,7 +13,15 @@ from typing import Any
 import click
 
 from triage import __version__
-from triage.choices import DEVICES_HELP, INITS, OPTIMIZERS, PRUNERS, SAMPLERS, SWEEP_STORAGE
+from triage.choices import (
+    CUSTOMARY_LR,
+    DEVICES_HELP,
+    INITS,
+    OPTIMIZERS,
+    PRUNERS,
+    SAMPLERS,
+    SWEEP_STORAGE,
+)
 from triage.errors import TriageError
 
 
@@ -48,6 +56,27 @@ class TriageGroup(click.Group):
 debug_option = click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 
 
+def training_options(command: Any) -> Any:
+    """The user's training settings, as ``lr-find`` and ``doctor`` both take them."""
+    options = [
+        click.option("--optimizer", default="sgd", show_default=True,
+                     help=f"Updater: {', '.join(OPTIMIZERS)}."),
+        click.option("--momentum", type=float, default=0.9, show_default=True,
+                     help="Momentum for sgd and rmsprop."),
+        click.option("--nesterov/--no-nesterov", default=True, show_default=True,
+                     help="Nesterov momentum for sgd."),
+        click.option("--batch-size", type=int, default=32, show_default=True),
+        click.option("--init", default="default", show_default=True,
+                     help=f"Weight init: {', '.join(INITS)}."),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Seeds every probe; the same seed gives the same result."),
+        click.option("--device", default="auto", show_default=True, help=DEVICES_HELP + "."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 def sweep_outputs(command: Any) -> Any:
     """The outputs ``sweep`` and ``report`` share: config, trials table, plot, JSON."""
     options = [
@@ -79,18 +108,7 @@ def cli(debug: bool) -> None:
 
 @cli.command("lr-find")
 @click.argument("task", required=False)
-@click.option("--optimizer", default="sgd", show_default=True,
-              help=f"Updater: {', '.join(OPTIMIZERS)}.")
-@click.option("--momentum", type=float, default=0.9, show_default=True,
-              help="Momentum for sgd and rmsprop.")
-@click.option("--nesterov/--no-nesterov", default=True, show_default=True,
-              help="Nesterov momentum for sgd.")
-@click.option("--batch-size", type=int, default=32, show_default=True)
-@click.option("--init", default="default", show_default=True,
-              help=f"Weight init: {', '.join(INITS)}.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seeds every probe; the same seed gives the same result.")
-@click.option("--device", default="auto", show_default=True, help=DEVICES_HELP + ".")
+@training_options
 @click.option("--steps", type=int, default=100, show_default=True,
               help="Probe length that defines divergence (the documents' first 100 iterations).")
 @click.option("--max-steps", type=int, default=2000, show_default=True,
@@ -147,6 +165,57 @@ def lr_find_command(task: str | None, optimizer: str, momentum: float, nesterov:
     summary.print(report.lr_find_summary(config))
     summary.print(f"config written to {out}" + (f", plot to {plot_path}" if plot_path else ""),
                   highlight=False)
+
+
+@cli.command("doctor")
+@click.argument("task", required=False)
+@click.option("--lr", type=float, default=None,
+              help="The learning rate you train with (default: the updater's customary one, "
+                   + ", ".join(f"{k} {v:g}" for k, v in CUSTOMARY_LR.items()) + ").")
+@training_options
+@click.option("--out", default=None,
+              help="Write your settings with doctor's setting fixes applied (LR, init, "
+                   "clipping, batch size) as a config here.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"findings": [...]} as JSON on stdout (and nothing else there).')
+@debug_option
+def doctor_command(task: str | None, lr: float | None, optimizer: str, momentum: float,
+                   nesterov: bool, batch_size: int, init: str, seed: int, device: str,
+                   out: str | None, as_json: bool, debug: bool) -> None:
+    """Diagnose why a network trains badly: data, model at init, then short probes; ranked
+    findings with evidence and fixes. Exit code 1 when a finding is an error."""
+    from rich.console import Console
+
+    from triage import report
+    from triage.atomic import check_writable
+    from triage.doctor import doctor
+    from triage.loading import DEFAULT_EXAMPLE, load_task
+    from triage.probe import ProbeSettings
+
+    err = Console(stderr=True)
+    if optimizer not in CUSTOMARY_LR:
+        raise click.BadParameter(f"use one of {', '.join(OPTIMIZERS)}", param_hint="--optimizer")
+    settings = ProbeSettings(lr=CUSTOMARY_LR[optimizer] if lr is None else lr,
+                             optimizer=optimizer, momentum=momentum, nesterov=nesterov,
+                             batch_size=batch_size, init=init, seed=seed, device=device)
+    if out:
+        check_writable(out, "config")
+    if task is None:
+        err.print(f"No TASK given: diagnosing the bundled example '{DEFAULT_EXAMPLE}'.",
+                  highlight=False)
+    loaded = load_task(task)
+    with report.stage_progress(err) as on_stage:
+        diagnosis = doctor(loaded, settings, on_stage=on_stage)
+    if out:
+        diagnosis.config.save(out)
+    if as_json:
+        click.echo(json.dumps(diagnosis.to_dict()))
+    console = err if as_json else Console()
+    console.print(report.doctor_summary(diagnosis))
+    if out:
+        console.print(f"config with the setting fixes written to {out}", highlight=False)
+    if diagnosis.errors:
+        raise SystemExit(1)
 
 
 @cli.command("sweep")

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
     from triage.config import Config
+    from triage.doctor import Diagnosis
     from triage.probe import ProbeResult
     from triage.results import SweepSummary
 
@@ -282,3 +284,45 @@ def plot_sweep(table: pd.DataFrame, title: str, path: str) -> None:
         ax.legend(fontsize=7)
     fig.suptitle(f"triage sweep: {title}")
     _save(fig, path)
+
+
+# -- doctor ----------------------------------------------------------------------------------
+
+_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
+
+
+@contextmanager
+def stage_progress(console: Console) -> Iterator[Any]:
+    """A transient spinner naming doctor's current stage; yields the ``on_stage`` callback."""
+    with console.status("doctor: starting", spinner="dots") as status:
+        yield lambda text: status.update(f"doctor: {text}")
+
+
+def _evidence(evidence: dict[str, Any], limit: int = 4) -> str:
+    parts = []
+    for key, value in list(evidence.items())[:limit]:
+        if isinstance(value, float):
+            value = f"{value:.3g}"
+        elif isinstance(value, (list, dict)) and len(str(value)) > 40:
+            value = str(value)[:37] + "..."
+        parts.append(f"{key}={value}")
+    return ", ".join(parts)
+
+
+def doctor_summary(diagnosis: Diagnosis) -> Table:
+    """Findings, most severe first: code, message, fix, evidence and source."""
+    counts = {s: sum(str(f.severity) == s for f in diagnosis.findings) for s in _SEVERITY_STYLE}
+    title = (f"triage doctor: {counts['error']} error(s), {counts['warning']} warning(s), "
+             f"{counts['info']} note(s) in {diagnosis.seconds:.1f} s")
+    table = Table(title=title, show_lines=True, title_justify="left")
+    table.add_column("severity", no_wrap=True)
+    table.add_column("finding")
+    if not diagnosis.findings:
+        table.add_row("[green]ok[/]", "no problems found by the data, model and training checks")
+    for f in diagnosis.findings:
+        sev = str(f.severity)
+        text = (f"[bold]{f.code}[/] [dim]({f.family})[/]\n{escape(f.message)}\n"
+                f"[green]fix:[/] {escape(f.fix)}\n[dim]evidence: {escape(_evidence(f.evidence))}"
+                f"\nsource: {f.source}[/]")
+        table.add_row(f"[{_SEVERITY_STYLE[sev]}]{sev}[/]", text)
+    return table

@@ -1,0 +1,58 @@
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from triage.cli import cli
+
+TASKS = str(Path(__file__).parent / "tasks.py")
+
+
+def test_default_task_exits_0_with_a_summary(run):
+    result = run("doctor", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "digits_mlp" in result.stderr and "triage doctor: 0 error(s)" in result.stdout
+
+
+def test_an_error_finding_exits_1_and_json_is_alone_on_stdout(tmp_path):
+    out = tmp_path / "fixed.yaml"
+    result = CliRunner().invoke(cli, ["doctor", f"{TASKS}:blobs", "--lr", "50", "--json",
+                                      "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    doc = json.loads(result.stdout)
+    codes = [f["code"] for f in doc["findings"]]
+    assert codes[0] == "train.diverges_early"
+    assert {"code", "severity", "message", "evidence", "fix"} <= set(doc["findings"][0])
+    assert "triage doctor: 1 error(s)" in result.stderr
+    config = yaml.safe_load(out.read_text())
+    assert config["optimizer"]["lr"] == doc["findings"][0]["changes"]["lr"] < 50
+    assert config["doctor"]["changed"] == {"lr": config["optimizer"]["lr"]}
+
+
+def test_settings_reach_the_probes(tmp_path):
+    result = CliRunner().invoke(cli, ["doctor", f"{TASKS}:blobs", "--optimizer", "adam",
+                                      "--batch-size", "16", "--json", "--out",
+                                      str(tmp_path / "c.yaml")])
+    assert result.exit_code == 0, result.output
+    config = yaml.safe_load((tmp_path / "c.yaml").read_text())
+    assert config["optimizer"]["name"] == "adam" and config["optimizer"]["lr"] == 1e-3
+    assert config["batch_size"] == 16
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--lr", "-1"], "lr must be a finite number > 0"),
+    (["--optimizer", "lbfgs"], "--optimizer"),
+    (["--init", "orthogonal"], "unknown init"),
+    (["--batch-size", "0"], "batch_size must be a positive integer"),
+    (["nope.py:task"], "does not exist"),
+    ([f"{TASKS}:not_a_task"], "not a triage.Task"),
+    (["--out", "/no/such/dir/c.yaml"], "/no/such/dir"),
+])
+def test_bad_input_is_one_line_and_exit_2(run, args, message):
+    result = run("doctor", *args)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("error:") and message in lines[-1]
+    assert "Traceback" not in result.output
