@@ -178,6 +178,38 @@ def test_an_interrupted_trial_is_queued_again_and_a_rerun_completes(tmp_path, mo
     assert len(summary.table) == 6 and summary.table.iloc[3]["retry_of"] == 2
 
 
+@pytest.mark.parametrize("pruner", ["none", "median"])  # finishes / reports after it is failed
+def test_a_trial_failed_elsewhere_as_stale_is_reported_and_the_worker_goes_on(pruner,
+                                                                              monkeypatch):
+    real, calls, seen = sweeper.run_probe, [], []
+
+    def stalls_on_the_second(prepared, settings, callbacks=()):
+        calls.append(settings)
+        if len(calls) == 2:  # meanwhile another worker found its heartbeat stale
+            study = callbacks[0].trial.study
+            running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))[0]
+            study._storage.set_trial_state_values(running._trial_id, TrialState.FAIL)
+            optuna.storages.RetryHeartbeatStaleTrialCallback()(study, running)
+        return real(prepared, settings, callbacks)
+
+    monkeypatch.setattr(sweeper, "run_probe", stalls_on_the_second)
+    settings = SweepSettings(trials=4, sampler="random", pruner=pruner)
+    summary = sweep(tasks.blobs(), _space(), settings, storage=None, on_trial=seen.append)
+    assert summary.counts == {"complete": 4, "failed": 1}
+    assert [t.state for t in seen].count(TrialState.FAIL) == 1 and len(seen) == 5
+    assert summary.table.iloc[2]["retry_of"] == 1
+    assert calls[2].lr == calls[1].lr  # the retry ran the stalled trial's configuration
+
+
+def test_an_objective_error_still_propagates(monkeypatch):
+    def broken(prepared, settings, callbacks=()):
+        raise RuntimeError("a bug in the objective")
+
+    monkeypatch.setattr(sweeper, "run_probe", broken)
+    with pytest.raises(RuntimeError, match="a bug in the objective"):
+        sweep(tasks.blobs(), _space(), SweepSettings(trials=2), storage=None)
+
+
 def test_settings_are_validated_before_any_work():
     with pytest.raises(SettingsError, match="unknown sampler 'cmaes'"):
         SweepSettings(trials=5, sampler="cmaes")

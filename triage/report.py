@@ -206,7 +206,11 @@ def trial_line(trial: FrozenTrial) -> str:
     elif kind == "infeasible":
         text = f"[red]infeasible[/]: {trial.user_attrs['infeasible']}"
     else:
-        text = f"[red]{kind}[/]: {trial.user_attrs.get('error', '')}"
+        # A failed trial without an error of its own was failed by a worker that found its
+        # heartbeat stale (its worker died or stalled); the retry callback queues it again.
+        stale = "heartbeat went stale; retried unless --max-retry is spent"
+        reason = trial.user_attrs.get("error") or stale
+        text = f"[red]{kind}[/]: {reason}"
     settings = _hyperparameters(trial.user_attrs.get("settings") or {})
     return f"#{trial.number:<4} {text}  [dim]{settings} ({result.get('steps', 0)} steps)[/]"
 

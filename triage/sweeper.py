@@ -193,9 +193,12 @@ def work(study: optuna.Study, objective: Callable[[optuna.Trial], float], trials
     """Run trials until the study holds ``trials`` finished or pending ones, then wait for
     those running elsewhere: a dead worker's trial goes stale, is failed and queued again
     (Optuna's retry callback), and a waiting worker runs it. A trial interrupted here (Ctrl-C)
-    is queued again before the interrupt propagates, so a rerun picks it up."""
+    is queued again before the interrupt propagates, so a rerun picks it up. A trial failed
+    under this worker by another one (its heartbeat went stale while it ran) is reported
+    through ``on_trial`` and the worker goes on: its retry runs elsewhere."""
     deadline = None if timeout is None else time.monotonic() + timeout
     callbacks = [] if on_trial is None else [lambda _study, trial: on_trial(trial)]
+    guarded = _Guarded(objective)
     beat = getattr(study._storage, "get_heartbeat_interval", lambda: None)()
     last_running: set[int] = set()
     idle_since = time.monotonic()
@@ -204,12 +207,19 @@ def work(study: optuna.Study, objective: Callable[[optuna.Trial], float], trials
         if finished >= trials and not waiting:
             return
         if waiting or finished + len(running) < trials:
+            guarded.trial = guarded.raised = None
             try:
-                study.optimize(objective, n_trials=1, catch=(ProbeError, SurplusTrial),
+                study.optimize(guarded, n_trials=1, catch=(ProbeError, SurplusTrial),
                                callbacks=callbacks)
             except KeyboardInterrupt:
                 _requeue_interrupted(study)
                 raise
+            except Exception as exc:
+                taken = guarded.taken(study, exc)
+                if taken is None:
+                    raise
+                if on_trial is not None:
+                    on_trial(taken)
             continue
         if beat is None:  # nobody can tell a dead worker from a slow one: do not wait forever
             return
@@ -223,6 +233,33 @@ def work(study: optuna.Study, objective: Callable[[optuna.Trial], float], trials
         elif time.monotonic() - idle_since > 6 * beat:  # they never recorded a heartbeat
             return
         time.sleep(min(beat, 2.0))
+
+
+class _Guarded:
+    """The objective, remembering its trial and what it raised, so that an error Optuna raises
+    after the objective (telling a trial that someone else failed) can be told from its own."""
+
+    def __init__(self, objective: Callable[[optuna.Trial], float]) -> None:
+        self.objective = objective
+        self.trial: optuna.Trial | None = None
+        self.raised: BaseException | None = None
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        self.trial = trial
+        try:
+            return self.objective(trial)
+        except BaseException as exc:
+            self.raised = exc
+            raise
+
+    def taken(self, study: optuna.Study, exc: Exception) -> FrozenTrial | None:
+        """The trial, if ``exc`` came from Optuna finding it already failed by another worker
+        (Optuna raises "Cannot tell a FAIL trial" or fails an internal assertion then)."""
+        if self.trial is None or exc is self.raised:
+            return None
+        number = self.trial.number
+        mine = [t for t in study.get_trials(deepcopy=False) if t.number == number]
+        return mine[0] if mine and mine[0].state == TrialState.FAIL else None
 
 
 def tally(trials: list[FrozenTrial]) -> tuple[int, int, set[int]]:
