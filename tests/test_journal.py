@@ -59,3 +59,61 @@ def test_intervals_are_validated(tmp_path, value):
 
     with pytest.raises(ValueError, match="heartbeat_interval must be a positive integer"):
         HeartbeatJournalStorage(JournalFileBackend(f"{tmp_path}/j.log"), heartbeat_interval=value)
+
+
+def test_grace_must_exceed_the_interval(tmp_path):
+    from optuna.storages.journal import JournalFileBackend
+
+    with pytest.raises(ValueError, match="grace_period must exceed heartbeat_interval"):
+        HeartbeatJournalStorage(JournalFileBackend(f"{tmp_path}/j.log"), heartbeat_interval=2,
+                                grace_period=2)
+
+
+class HeldUpBackend:
+    """A file journal whose appends wait ``delay`` seconds while ``held`` (a lock held by a
+    killed worker)."""
+
+    def __init__(self, path, delay=1.2):
+        from optuna.storages.journal import JournalFileBackend
+
+        self.inner, self.delay, self.held = JournalFileBackend(path), delay, False
+
+    def read_logs(self, log_number_from):
+        return self.inner.read_logs(log_number_from)
+
+    def append_logs(self, logs):
+        if self.held:
+            time.sleep(self.delay)
+        self.inner.append_logs(logs)
+
+
+def _silent_trial(tmp_path, monkeypatch):
+    backend = HeldUpBackend(f"{tmp_path}/j.log")
+    storage = HeartbeatJournalStorage(backend, heartbeat_interval=1, grace_period=2)
+    study, trial = _running_trial(storage)
+    storage.record_heartbeat(trial._trial_id)
+    beat = time.time()
+    monkeypatch.setattr(time, "time", lambda: beat + 10)  # silent for 10 s, grace 2 s
+    return backend, storage, study, trial
+
+
+def test_a_silent_trial_is_judged_once_writes_go_through(tmp_path, monkeypatch):
+    _, storage, study, trial = _silent_trial(tmp_path, monkeypatch)
+    assert storage._get_stale_trial_ids(study._study_id) == [trial._trial_id]
+
+
+@pytest.mark.parametrize("held_write", ["probe", "own heartbeat"])
+def test_a_held_up_journal_suspends_judgement(tmp_path, monkeypatch, held_write):
+    backend, storage, study, trial = _silent_trial(tmp_path, monkeypatch)
+    backend.held = True
+    if held_write == "own heartbeat":  # this worker's beat for another trial was held up
+        other = study.ask()
+        storage.record_heartbeat(other._trial_id)
+        backend.held = False
+    # everyone's beats were held up as long: the silence proves nothing
+    assert storage._get_stale_trial_ids(study._study_id) == []
+    backend.held = False
+    assert storage._get_stale_trial_ids(study._study_id) == []  # still suspended
+    later = time.monotonic() + 2 * 2 + 1.5  # after twice the grace period
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    assert storage._get_stale_trial_ids(study._study_id) == [trial._trial_id]
