@@ -12,10 +12,12 @@ in sync (NTP) to well within the grace period.
 
 Silence only means death while the journal accepts writes. A worker killed while it holds the
 file journal's lock holds every other worker's writes, beats included, until the lock's own
-grace period (30 s) frees it; afterwards every live trial looks silent. So a worker judges
-staleness only after a write of its own went through promptly, and a write that took longer
-than the grace period allows (its own beat, or the probe it writes before judging) suspends
-judgement until every worker has had time to beat again.
+grace period (30 s) frees it; afterwards every live trial looks silent until its held beat (and
+a fresh one) lands. So a worker judges a trial stale only when (1) its last beat is older than the
+grace period, (2) this worker has itself watched that beat stay unchanged for the grace period,
+and (3) a write of its own went through promptly just before judging; any write of its own
+that was held up (a beat, the probe, creating a trial) suspends judgement until every worker
+has had time to beat again.
 """
 
 from __future__ import annotations
@@ -68,49 +70,56 @@ class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
         self._grace_period = grace_period
         self._stale_callback = heartbeat_stale_trial_callback
         self._judge_after = 0.0  # time.monotonic() before which nobody is judged stale
+        # study id -> trial id -> (its last beat as seen here, time.monotonic() first seen)
+        self._watched: dict[int, dict[int, tuple[float, float]]] = {}
 
     def record_heartbeat(self, trial_id: int) -> None:
         # The trial may finish between the beat being due and written.
         with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
-            self._timed_write(self.set_trial_system_attr, trial_id, HEARTBEAT_KEY, time.time())
+            self.set_trial_system_attr(trial_id, HEARTBEAT_KEY, time.time())
 
     def _grace(self) -> float:
         assert self._heartbeat_interval is not None
         return self._grace_period or 2 * self._heartbeat_interval
 
-    def _timed_write(self, write: Callable[[int, str, float], None], *args: Any) -> None:
-        """Write, and suspend judgement if the journal held the write up: a beat held up for
-        longer than ``grace - interval`` may make a live trial look stale elsewhere too."""
-        assert self._heartbeat_interval is not None
+    def _write_log(self, op_code: int, extra_fields: dict[str, Any]) -> None:
+        # Every write goes through here (under the storage's thread lock, so a held-up beat
+        # holds this worker's other reads and writes too): time them all.
         start = time.monotonic()
-        write(*args)
+        super()._write_log(op_code, extra_fields)
         end = time.monotonic()
-        if end - start > self._grace() - self._heartbeat_interval:
-            # Held-up beats land within about one interval after the hold ends, and fresh ones
-            # follow one interval later; twice the grace period covers both.
+        if self._heartbeat_interval and end - start > self._grace() - self._heartbeat_interval:
+            # A write held up that long may have held beats elsewhere too. Held-up beats land
+            # within about one interval after the hold ends, and fresh ones follow one
+            # interval later; twice the grace period covers both.
             self._judge_after = max(self._judge_after, end + 2 * self._grace())
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
-        if time.monotonic() < self._judge_after or not self._silent_trial_ids(study_id):
+        if not self._silent_trial_ids(study_id) or time.monotonic() < self._judge_after:
             return []
         # Someone looks silent: make sure writes go through now before believing it.
-        self._timed_write(self.set_study_system_attr, study_id, PROBE_KEY, time.time())
+        self.set_study_system_attr(study_id, PROBE_KEY, time.time())
         if time.monotonic() < self._judge_after:
             return []
         return self._silent_trial_ids(study_id)
 
     def _silent_trial_ids(self, study_id: int) -> list[int]:
         grace = self._grace()
-        now = time.time()
-        stale = []
+        now, watching = time.time(), time.monotonic()
+        watched: dict[int, tuple[float, float]] = {}
+        stale: list[int] = []
         for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
             beat = trial.system_attrs.get(HEARTBEAT_KEY)
             if beat is None:
                 continue  # not run under Study.optimize (or about to send its first beat)
+            seen, since = self._watched.get(study_id, {}).get(trial._trial_id, (None, watching))
+            since = since if seen == beat else watching
+            watched[trial._trial_id] = (beat, since)
             # A retried trial inherits its predecessor's last beat: count from its own start.
             started = trial.datetime_start.timestamp() if trial.datetime_start else beat
-            if now - max(beat, started) > grace:
+            if now - max(beat, started) > grace and watching - since > grace:
                 stale.append(trial._trial_id)
+        self._watched[study_id] = watched  # forget trials that finished
         return stale
 
     def get_heartbeat_interval(self) -> int | None:
