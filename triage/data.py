@@ -63,6 +63,22 @@ def as_data(value: Any, what: str) -> Data:
     """
     if isinstance(value, Dataset):
         return _check_dataset(value, what)
+    X, y = pair_tensors(value, what)
+    for role, tensor in (("X", X), ("y", y)):
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise TaskError(
+                f"{what} {role} contains {bad} NaN/inf values; impute or drop them before training"
+            )
+    return TensorData(X, y)
+
+
+def pair_tensors(value: Any, what: str) -> Batch:
+    """An ``(X, y)`` pair as tensors with one target per sample (NaN/inf values kept).
+
+    Raises:
+        TaskError: not a pair, scalars, mismatched lengths or no samples.
+    """
     if not (isinstance(value, (tuple, list)) and len(value) == 2):
         raise TaskError(
             f"{what} data must be a torch Dataset or an (X, y) pair, got {type(value).__name__}; "
@@ -78,13 +94,7 @@ def as_data(value: Any, what: str) -> Data:
         )
     if len(X) == 0:
         raise TaskError(f"{what} data is empty; give at least one sample")
-    for role, tensor in (("X", X), ("y", y)):
-        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            bad = int((~torch.isfinite(tensor)).sum())
-            raise TaskError(
-                f"{what} {role} contains {bad} NaN/inf values; impute or drop them before training"
-            )
-    return TensorData(X, y)
+    return X, y
 
 
 def _check_dataset(dataset: Dataset, what: str) -> Dataset:

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from triage.data import TensorData, _to_tensor, holdout
+from triage.data import TensorData, holdout, pair_tensors
 from triage.errors import TaskError
 from triage.task import VAL_FRACTION, Task
 
@@ -59,14 +59,8 @@ def view(value: Any, what: str) -> DataView:
             X = X.float()
         if y.dtype == torch.float64:
             y = y.float()
-    elif isinstance(value, (tuple, list)) and len(value) == 2:
-        X, y = _to_tensor(value[0], what, "X"), _to_tensor(value[1], what, "y")
     else:
-        raise TaskError(f"{what} data must be a torch Dataset or an (X, y) pair, got "
-                        f"{type(value).__name__}; pass train=(X, y)")
-    if X.ndim == 0 or y.ndim == 0 or len(X) != len(y) or len(X) == 0:
-        raise TaskError(f"{what} data needs one target per sample and at least one sample; got "
-                        f"X {tuple(X.shape)} and y {tuple(y.shape)}")
+        X, y = pair_tensors(value, what)
     return DataView(X, y)
 
 
