@@ -32,6 +32,11 @@ def rms(X: torch.Tensor) -> torch.Tensor:
     return X.pow(2).mean(dim=0).sqrt()
 
 
+def varying(cols: torch.Tensor) -> torch.Tensor:
+    """Mask of the columns that are not constant (std above ``CONSTANT``, relative to size)."""
+    return cols.std(dim=0) > CONSTANT * (1 + cols.mean(dim=0).abs())
+
+
 class NonFinite(Check):
     def check(self, ev: Evidence) -> list[Finding]:
         counts = {f"{split}.{role}": n for split, data in (("train", ev.splits.train),
@@ -55,15 +60,14 @@ class InputScale(Check):
         cols = columns(X)
         if len(cols) < 2:
             return []
-        scale = rms(cols)
-        varying = cols.std(dim=0) > CONSTANT * (1 + cols.mean(dim=0).abs())
-        if not varying.any():
+        live = varying(cols)
+        if not live.any():
             return []
-        scale = scale[varying]
+        scale = rms(cols)[live]
         typical, top = float(scale.median()), float(scale.max())
         evidence = {"median_feature_rms": typical, "max_feature_rms": top,
                     "min": float(cols.min()), "max": float(cols.max()),
-                    "features": int(varying.sum())}
+                    "features": int(live.sum())}
         fix = ("standardise the inputs (subtract the training mean, divide by the training "
                "std, per feature or per image channel) or scale them into [0, 1], e.g. x/255")
         if typical > LARGE or typical < SMALL:
@@ -75,7 +79,7 @@ class InputScale(Check):
                             f"{typical:.3g} ({word}; values span {evidence['min']:.3g}.."
                             f"{evidence['max']:.3g})", evidence, fix)]
         if top > MIXED * typical:
-            worst = int(torch.nonzero(varying)[int(scale.argmax())])
+            worst = int(torch.nonzero(live)[int(scale.argmax())])
             evidence["worst_feature"] = worst
             return [Finding("data.unnormalized_inputs", Severity.WARNING,
                             f"inputs mix scales: feature {worst} has RMS {top:.3g}, "
@@ -86,12 +90,10 @@ class InputScale(Check):
 
 class ConstantFeature(Check):
     def check(self, ev: Evidence) -> list[Finding]:
-        X = ev.splits.train.X
-        cols = columns(X) if X.is_floating_point() else columns(X.float())
+        cols = columns(ev.splits.train.X)
         if len(cols) < 2:
             return []
-        std, mean = cols.std(dim=0), cols.mean(dim=0)
-        constant = torch.nonzero(std <= CONSTANT * (1 + mean.abs())).flatten().tolist()
+        constant = torch.nonzero(~varying(cols)).flatten().tolist()
         if not constant:
             return []
         share = len(constant) / cols.shape[1]
@@ -159,12 +161,12 @@ def _drift(train: torch.Tensor, val: torch.Tensor) -> dict[str, float] | None:
     a, b = columns(train), columns(val)
     if len(a) < 2 or len(b) < 2:
         return None
-    std = a.std(dim=0)
-    varying = std > CONSTANT * (1 + a.mean(dim=0).abs())
-    if not varying.any():
+    live = varying(a)
+    if not live.any():
         return None
-    shift = ((a.mean(dim=0) - b.mean(dim=0)).abs() / std)[varying]
-    ratio = (b.std(dim=0) / std)[varying]
+    std = a.std(dim=0)
+    shift = ((a.mean(dim=0) - b.mean(dim=0)).abs() / std)[live]
+    ratio = (b.std(dim=0) / std)[live]
     return {"median_mean_shift": float(shift.median()), "median_std_ratio": float(ratio.median())}
 
 
