@@ -19,10 +19,15 @@ OUT_OF_RANGE = 0.05  # share of targets a bounded output cannot reach before we 
 ELEMENTWISE = ("mse", "l1", "bce", "bce_with_logits")
 
 
+def saturating(ev: Evidence) -> list[str]:
+    """The saturating activations (sigmoid, tanh) among the hidden layers, sorted."""
+    hidden = ev.forward.hidden_activations if ev.forward else set()
+    return sorted(hidden & set(SATURATING))
+
+
 def recommended_init(ev: Evidence) -> str:
     """He init for ReLU-like hidden layers, Xavier for saturating ones (the documents)."""
-    hidden = ev.forward.hidden_activations if ev.forward else set()
-    return "xavier" if hidden & set(SATURATING) else "he"
+    return "xavier" if saturating(ev) else "he"
 
 
 class ForwardError(Check):

@@ -8,8 +8,7 @@ from statistics import median
 
 from triage.doctor.base import Check, Evidence
 from triage.doctor.findings import Finding, Severity
-from triage.doctor.forward import SATURATING
-from triage.doctor.model_checks import recommended_init
+from triage.doctor.model_checks import recommended_init, saturating
 from triage.doctor.probes import EARLY, OVERFIT_N, OVERFIT_STEPS, TINY_LR, Run, fitting_batch
 
 # Thresholds, with where they come from. Margins were checked on the clean controls of
@@ -146,8 +145,7 @@ def _why_flat(ev: Evidence, ratio: float | None) -> tuple[str, str]:
     if dead is not None and dead > DEAD:
         return "activation", f"{dead:.0%} of ReLU units are dead"
     if gradients is not None and gradients < VANISH:
-        hidden = ev.forward.hidden_activations if ev.forward else set()
-        return ("activation" if hidden & set(SATURATING) else "init"), "vanishing gradients"
+        return ("activation" if saturating(ev) else "init"), "vanishing gradients"
     if ev.overfit and not any(r.memorised for r in ev.overfit):
         return "loss", "the wiring (it cannot even memorise 10 examples)"
     if ratio is not None and ratio < RATIO_LOW:
@@ -247,16 +245,16 @@ class VanishingGradients(Check):
         if ratio is None or ratio >= VANISH:
             return []
         hidden = ev.forward.hidden_activations if ev.forward else set()
-        saturating = sorted(hidden & set(SATURATING))
-        fix = ("use ReLU-family hidden activations with he init" if saturating else
+        squashing = saturating(ev)
+        fix = ("use ReLU-family hidden activations with he init" if squashing else
                f"initialise with {recommended_init(ev)} init") + \
             ", add normalisation layers or residual connections, or use fewer layers"
         return [Finding("train.vanishing_gradients", Severity.WARNING,
                         f"gradients vanish toward the input: the first layer's gradient norm is "
                         f"{ratio:.2g}x the last layer's"
-                        + (f" (saturating {', '.join(saturating)} layers)" if saturating else ""),
+                        + (f" (saturating {', '.join(squashing)} layers)" if squashing else ""),
                         {"first_over_last": ratio, "hidden_activations": sorted(hidden)}, fix,
-                        family="activation" if saturating else "init",
+                        family="activation" if squashing else "init",
                         changes={"init": recommended_init(ev)})]
 
 
