@@ -257,9 +257,8 @@ class _Guarded:
         (Optuna raises "Cannot tell a FAIL trial" or fails an internal assertion then)."""
         if self.trial is None or exc is self.raised:
             return None
-        number = self.trial.number
-        mine = [t for t in study.get_trials(deepcopy=False) if t.number == number]
-        return mine[0] if mine and mine[0].state == TrialState.FAIL else None
+        mine = study._storage.get_trial(self.trial._trial_id)
+        return mine if mine.state == TrialState.FAIL else None
 
 
 def tally(trials: list[FrozenTrial]) -> tuple[int, int, set[int]]:
