@@ -1,10 +1,11 @@
 """Doctor on seeded faults and clean controls: recall and error-level false positives.
 
-Every case of ``triage.doctor.zoo`` runs under each seed (the seed changes the model's init,
-the data order and the hold-out). A fault counts as found when its expected code is among the
-findings (any severity) and as *named* when a warning- or error-level finding points at the
-planted fault's family (learning rate, activation, loss, data, init, ...), which is how real
-faulty programs are scored. A clean control fails when it gets any error-level finding.
+Every case of ``zoo.py`` (beside this script) runs under each seed (the seed changes the
+model's init, the data order and the hold-out). A fault counts as found when its expected code
+is among the findings (any severity) and as *named* when a warning- or error-level finding
+points at the planted fault's family (learning rate, activation, loss, data, init, ...), which
+is how real faulty programs are scored. A clean control fails when it gets any error-level
+finding.
 Also printed: doctor's wall time per case (target on a bundled example: under two minutes on
 2 CPU cores).
 
@@ -24,7 +25,7 @@ from datetime import date
 
 import torch
 
-from triage.doctor import CODES, Diagnosis, Severity, doctor, zoo
+from triage.doctor import CODES, Diagnosis, Severity, doctor
 from triage.doctor.train_checks import (
     dead_fraction,
     gradient_ratio,
@@ -32,6 +33,8 @@ from triage.doctor.train_checks import (
     spike_ratio,
     weight_update_ratio,
 )
+
+import zoo
 
 
 def margins(diagnosis: Diagnosis, seen: dict[str, list[float]]) -> None:

@@ -34,10 +34,10 @@ import torch
 from triage.builders import make_optimizer
 from triage.data import batches
 from triage.examples import EXAMPLES
-from triage.lr_finder import lr_find
+from triage.lr_finder import LRFindSettings, lr_find
 from triage.probe import ProbeSettings, run_probes
 from triage.rng import seeded
-from triage.study import quiet_optuna
+from triage.storage import quiet_optuna
 from triage.task import PreparedTask, build_model
 
 
@@ -86,7 +86,7 @@ def range_test(prepared: PreparedTask, optimizer: str, seed: int, steps: int = 1
                 lr = start * gamma**step
                 for group in opt.param_groups:
                     group["lr"] = lr
-                loss = prepared.loss_fn(model(xb), yb)
+                loss = prepared.task.loss_fn(model(xb), yb)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -141,7 +141,7 @@ def _case(pool: ProcessPoolExecutor, name: str, optimizer: str, grid: list[float
           seeds: tuple[int, ...]) -> dict:
     task = EXAMPLES[name]()
     prepared = task.prepare(0)
-    config = lr_find(task, optimizer=optimizer, device="cpu", seed=0)
+    config = lr_find(task, LRFindSettings(optimizer=optimizer, device="cpu", seed=0))
     rt_lr = range_test(prepared, optimizer, seed=0)
     three = (1e-1, 1e-3, 1e-6)
     lrs = [*grid, config.optimizer.lr, rt_lr, *three]

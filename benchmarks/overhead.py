@@ -54,7 +54,7 @@ def plain_loop(prepared: PreparedTask, steps: int, device: torch.device) -> Timi
         step = 0
         while step < steps:
             for xb, yb in batches(train, 32, device, generator):
-                loss = prepared.loss_fn(model(xb), yb)
+                loss = prepared.task.loss_fn(model(xb), yb)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

@@ -36,11 +36,14 @@ EPOCHS = 10
 def _worker(url: str | None, name: str, trials: int, ready: multiprocessing.Barrier) -> None:
     import optuna
 
-    from triage import sweeper
     from triage.examples import EXAMPLES
     from triage.probe import ProbeResult
-    from triage.space import load_space
-    from triage.study import join_study, make_storage, quiet_optuna
+    from triage.storage import make_storage, quiet_optuna
+    from triage.storage.studies import join_study
+    from triage.sweeper import SweepSettings, load_space, objective
+    from triage.sweeper.objective import Objective
+    from triage.sweeper.settings import make_pruner
+    from triage.sweeper.worker import work
 
     quiet_optuna(40)
 
@@ -53,20 +56,20 @@ def _worker(url: str | None, name: str, trials: int, ready: multiprocessing.Barr
         return ProbeResult(settings=settings, steps=len(values) * 10, losses=[1.0] * 10,
                            val_loss=values[-1], epoch_val_losses=values)
 
-    sweeper.run_probe = stub
+    objective.run_probe = stub
     task = EXAMPLES["digits_mlp"]()
     space = load_space("default")
-    settings = sweeper.SweepSettings(trials=trials, sampler="random", heartbeat_interval=60)
+    settings = SweepSettings(trials=trials, sampler="random", heartbeat_interval=60)
     storage = make_storage(url, settings.heartbeat_interval, None, settings.max_retry)
     identity = {"command": "sweep", "task": task.name, "space": space.name,
                 "space_doc": space.raw, "sampler": "random", "lr_center": None,
                 "lr_updater": None}
     study = join_study(storage, name, identity, optuna.samplers.RandomSampler(),
-                       sweeper._pruner(settings, EPOCHS), storage_url=url)
-    objective = sweeper.Objective(task.prepare(0), space, settings, "cpu", None, False, 1.0,
-                                  True, False)
+                       make_pruner(settings, EPOCHS), storage_url=url)
+    run = Objective(task.prepare(0), space, settings, device="cpu", prior=None, dropout=False,
+                    penalty=1.0, target=trials, grid=False)
     ready.wait()
-    sweeper.work(study, objective, trials)
+    work(study, run, trials)
 
 
 def measure(url: str | None, workers: int, trials: int) -> float:
@@ -88,7 +91,7 @@ def measure(url: str | None, workers: int, trials: int) -> float:
     if url is not None and not url.startswith(("sqlite", "journal")):
         import optuna
 
-        from triage.study import make_storage
+        from triage.storage import make_storage
 
         optuna.delete_study(study_name=name, storage=make_storage(url))
     return 1000 * elapsed * workers / trials

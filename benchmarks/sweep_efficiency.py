@@ -27,10 +27,9 @@ from datetime import date
 import torch
 
 from triage.examples import EXAMPLES
-from triage.lr_finder import lr_find
-from triage.space import LRPrior, load_space
-from triage.study import quiet_optuna
-from triage.sweeper import SweepSettings, sweep
+from triage.lr_finder import LRFindSettings, lr_find
+from triage.storage import quiet_optuna
+from triage.sweeper import LRPrior, SweepSettings, load_space, sweep
 
 DEFAULT_EXAMPLES = ("digits_mlp", "diabetes_mlp", "breast_cancer_mlp", "friedman_mlp")
 
@@ -44,10 +43,9 @@ def run(job: tuple[str, str, int, int]) -> tuple[str, str, int, float, int, floa
     task = EXAMPLES[name]()
     space = load_space("default")
     if method == "triage":
-        config = lr_find(task, seed=seed)
-        found = config.optimizer
+        config = lr_find(task, LRFindSettings(seed=seed))
         summary = sweep(task, space, SweepSettings(trials=trials, seed=seed),
-                        prior=LRPrior.of(found.lr, found.name, found.nesterov), storage=None)
+                        prior=LRPrior.of(config), storage=None)
         steps = summary.steps + config.lr_find["steps_used"]
     else:
         summary = sweep(task, space, SweepSettings(trials=4 * trials, sampler="random",

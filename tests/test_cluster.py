@@ -15,9 +15,9 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-from triage.space import parse_space
-from triage.study import make_storage
+from triage.storage import make_storage
 from triage.sweeper import SweepSettings, sweep
+from triage.sweeper.space_file import parse_space
 
 import tasks
 from servers import server_url

@@ -98,3 +98,17 @@ def test_save_is_atomic(tmp_path, monkeypatch):
 def test_unwritable_targets(tmp_path, target):
     with pytest.raises(OutputError):
         _config().save(tmp_path / target)
+
+
+def test_from_settings_trains_as_the_settings_do():
+    from triage import ProbeSettings
+
+    settings = ProbeSettings(lr=0.02, optimizer="rmsprop", momentum=0.5, weight_decay=1e-4,
+                             batch_size=64, init="he", schedule=StepSchedule(3, 1),
+                             dropout=0.2, grad_clip_norm=1.0)
+    config = Config.from_settings(settings, task="t", sweep={"best_trial": 0})
+    assert config.optimizer == OptimizerConfig("rmsprop", 0.02, 0.5, True, 1e-4)
+    assert (config.batch_size, config.init, config.schedule, config.dropout,
+            config.grad_clip_norm) == (64, "he", StepSchedule(3, 1), 0.2, 1.0)
+    assert config.task == "t" and config.sweep == {"best_trial": 0}
+    assert Config.from_settings(settings, batch_size=16).batch_size == 16

@@ -2,9 +2,14 @@
 
 Public API (imported lazily, so ``import triage`` and ``triage --help`` stay fast)::
 
-    triage.Task, triage.lr_find, triage.load_config, triage.Config,
-    triage.sweep, triage.SweepSettings, triage.load_space, triage.diagnose (doctor),
-    triage.run_probes, triage.ProbeSettings, triage.ProbeResult, triage.TriageError
+    triage.Task, triage.examples
+    triage.lr_find, triage.LRFindSettings                    # triage lr-find
+    triage.sweep, triage.SweepSettings, triage.SweepSummary,  # triage sweep / report
+    triage.load_space, triage.SearchSpace, triage.LRPrior, triage.load_summary
+    triage.diagnose, triage.Diagnosis                        # triage doctor
+    triage.Config, triage.load_config, triage.StepSchedule   # the recommendation
+    triage.run_probes, triage.ProbeSettings, triage.ProbeResult, triage.ProbeCallback
+    triage.TriageError
 """
 
 from __future__ import annotations
@@ -18,18 +23,25 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Task": "triage.task",
+    "examples": "triage.examples",
     "lr_find": "triage.lr_finder",
-    "load_config": "triage.config",
-    "Config": "triage.config",
+    "LRFindSettings": "triage.lr_finder",
     "sweep": "triage.sweeper",
     "SweepSettings": "triage.sweeper",
-    "load_space": "triage.space",
+    "SweepSummary": "triage.sweeper",
+    "load_space": "triage.sweeper",
+    "SearchSpace": "triage.sweeper",
+    "LRPrior": "triage.sweeper",
+    "load_summary": "triage.sweeper",
     "diagnose": "triage.doctor",
+    "Diagnosis": "triage.doctor",
+    "Config": "triage.config",
+    "load_config": "triage.config",
+    "StepSchedule": "triage.builders",
     "run_probes": "triage.probe",
     "ProbeSettings": "triage.probe",
     "ProbeResult": "triage.probe",
-    "StepSchedule": "triage.builders",
-    "examples": "triage.examples",
+    "ProbeCallback": "triage.probe",
 }
 
 __all__ = ["TriageError", "__version__", *_LAZY]

@@ -6,7 +6,6 @@ measured.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -15,27 +14,10 @@ from torch import nn
 
 from triage.choices import INITS, OPTIMIZERS
 from triage.errors import SettingsError
+from triage.validate import check_choice, check_dropout, check_positive
 
 __all__ = ["INITS", "OPTIMIZERS", "StepSchedule", "apply_init", "make_optimizer",
            "make_scheduler"]
-
-
-def check_choice(kind: str, value: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise SettingsError(f"unknown {kind} {value!r}; use one of {', '.join(choices)}")
-    return value
-
-
-def check_positive(name: str, value: float, *, allow_zero: bool = False) -> None:
-    ok = value >= 0 if allow_zero else value > 0
-    if isinstance(value, bool) or not math.isfinite(value) or not ok:
-        bound = ">= 0" if allow_zero else "> 0"
-        raise SettingsError(f"{name} must be a finite number {bound}, got {value!r}")
-
-
-def check_positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SettingsError(f"{name} must be a positive integer, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -145,13 +127,6 @@ _DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropou
 def has_dropout(model: nn.Module) -> bool:
     """Whether the model has dropout layers whose rate a sweep can tune."""
     return any(isinstance(m, _DROPOUT) for m in model.modules())
-
-
-def check_dropout(rate: object) -> None:
-    """A dropout rate is None (keep the model's) or a number in [0, 1)."""
-    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float))
-                             or not 0 <= rate < 1):
-        raise SettingsError(f"dropout must be null or in [0, 1), got {rate!r}")
 
 
 def apply_dropout(model: nn.Module, rate: float | None) -> nn.Module:

@@ -135,13 +135,13 @@ def lr_find_command(task: str | None, optimizer: str, momentum: float, nesterov:
     from triage import report
     from triage.atomic import check_writable
     from triage.loading import DEFAULT_EXAMPLE, load_task
-    from triage.lr_finder import base_settings, lr_find
-    from triage.study import quiet_optuna
+    from triage.lr_finder import LRFindSettings, lr_find
+    from triage.storage import quiet_optuna
 
     err = Console(stderr=True)
-    base_settings(optimizer=optimizer, momentum=momentum, nesterov=nesterov,  # fail fast
-                  batch_size=batch_size, init=init, seed=seed, device=device, steps=steps,
-                  max_steps=max_steps)
+    settings = LRFindSettings(optimizer=optimizer, momentum=momentum, nesterov=nesterov,
+                              batch_size=batch_size, init=init, seed=seed, device=device,
+                              steps=steps, max_steps=max_steps)
     plot_path = None if no_plot else plot or str(Path(out).with_suffix(".png"))
     check_writable(out, "config")
     if plot_path:
@@ -152,10 +152,8 @@ def lr_find_command(task: str | None, optimizer: str, momentum: float, nesterov:
     loaded = load_task(task)
     quiet_optuna()
     with report.lr_find_progress(err, max_steps) as on_probe:
-        config = lr_find(loaded, optimizer=optimizer, momentum=momentum, nesterov=nesterov,
-                         batch_size=batch_size, init=init, seed=seed, device=device,
-                         steps=steps, max_steps=max_steps, storage=storage,
-                         study_name=study_name, on_probe=on_probe)
+        config = lr_find(loaded, settings, storage=storage, study_name=study_name,
+                         on_probe=on_probe)
     config.save(out)
     if plot_path:
         report.plot_lr_find(config, plot_path)
@@ -260,9 +258,9 @@ def sweep_command(task: str | None, space: str, trials: int, timeout: float | No
     from triage import report
     from triage.config import load_config
     from triage.loading import load_task
-    from triage.space import LRPrior, load_space
-    from triage.study import quiet_optuna, redact
-    from triage.sweeper import SweepSettings, sweep
+    from triage.storage import quiet_optuna, redact
+    from triage.sweeper import LRPrior, SweepSettings, load_space, sweep
+    from triage.sweeper.run import default_study
 
     err = Console(stderr=True)
     settings = SweepSettings(trials=trials, timeout=timeout, sampler=sampler, pruner=pruner,
@@ -271,8 +269,7 @@ def sweep_command(task: str | None, space: str, trials: int, timeout: float | No
     search_space = load_space(space)
     prior = None
     if from_config:
-        found = load_config(from_config).optimizer
-        prior = LRPrior.of(found.lr, found.name, found.nesterov)
+        prior = LRPrior.of(load_config(from_config))
     outputs = _check_outputs(out, table, plot, no_plot)
     url = None if storage == ":memory:" else storage or SWEEP_STORAGE
     loaded = load_task(task)
@@ -282,7 +279,7 @@ def sweep_command(task: str | None, space: str, trials: int, timeout: float | No
             summary = sweep(loaded, search_space, settings, prior=prior, storage=url,
                             study_name=study_name, on_trial=on_trial)
     except KeyboardInterrupt:
-        name = study_name or f"triage-sweep-{loaded.name}-{search_space.name}"
+        name = study_name or default_study(loaded, search_space)
         where = f"storage {redact(url)!r}" if url else "memory (lost: use --storage to keep it)"
         click.echo(f"interrupted: study {name!r} in {where} keeps every finished trial and "
                    "queued the running one again; rerun the same command to resume", err=True)
@@ -305,7 +302,7 @@ def report_command(storage: str, study_name: str | None, out: str, table: str | 
     """Rebuild a sweep's config, trials table and plot from its storage, at any time."""
     from rich.console import Console
 
-    from triage.results import load_summary
+    from triage.sweeper import load_summary
 
     outputs = _check_outputs(out, table, plot, no_plot)
     summary = load_summary(storage, study_name)
@@ -332,7 +329,7 @@ def _render_sweep(summary: Any, out: str, table: str | None, plot: str | None, a
     from rich.console import Console
 
     from triage import report
-    from triage.results import write_table
+    from triage.sweeper.summary import write_table
 
     if table:
         write_table(summary.table, table)

@@ -11,24 +11,24 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from triage import atomic
 from triage.builders import (
-    INITS,
-    OPTIMIZERS,
     StepSchedule,
     apply_dropout,
     apply_init,
-    check_choice,
-    check_dropout,
-    check_positive_int,
     make_optimizer,
     make_scheduler,
 )
+from triage.choices import INITS, OPTIMIZERS
 from triage.errors import ConfigError, TriageError, first_line
+from triage.validate import check_choice, check_dropout, check_positive_int
+
+if TYPE_CHECKING:
+    from triage.probe import ProbeSettings
 
 VERSION = 1
 
@@ -70,6 +70,20 @@ class Config:
     sweep: dict[str, Any] | None = field(default=None, repr=False)
     doctor: dict[str, Any] | None = field(default=None, repr=False)
     version: int = VERSION
+
+    @classmethod
+    def from_settings(cls, settings: ProbeSettings, **fields: Any) -> Config:
+        """The config that trains as ``settings`` do: updater, LR, batch size, init, schedule,
+        clipping and dropout; ``fields`` sets the rest (``task``, an evidence section).
+        ``fields`` may also override a setting (``batch_size=...``)."""
+        s = settings
+        values: dict[str, Any] = {
+            "optimizer": OptimizerConfig(s.optimizer, s.lr, s.momentum, s.nesterov,
+                                         s.weight_decay),
+            "batch_size": s.batch_size, "init": s.init, "schedule": s.schedule,
+            "grad_clip_norm": s.grad_clip_norm, "dropout": s.dropout,
+        }
+        return cls(**{**values, **fields})
 
     def make_optimizer(self, params: Any) -> Any:
         """The recommended ``torch.optim.Optimizer`` over ``params``."""

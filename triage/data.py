@@ -136,7 +136,7 @@ def batches(
     device: torch.device,
     generator: torch.Generator | None = None,
 ) -> Iterator[Batch]:
-    """One epoch of batches, shuffled with ``generator`` (in order when it is None)."""
+    """One epoch of batches on ``device``, shuffled with ``generator`` (in order when None)."""
     if isinstance(data, TensorData):
         n = len(data)
         order = torch.randperm(n, generator=generator) if generator is not None else None
@@ -144,17 +144,23 @@ def batches(
             order = order.to(data.X.device)
         for start in range(0, n, batch_size):
             if order is None:
-                xb, yb = data.X[start : start + batch_size], data.y[start : start + batch_size]
+                batch = data.X[start : start + batch_size], data.y[start : start + batch_size]
             else:
                 index = order[start : start + batch_size]
-                xb, yb = data.X[index], data.y[index]
-            yield xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+                batch = data.X[index], data.y[index]
+            yield to_device(batch, device)
         return
     loader = DataLoader(
         data, batch_size=batch_size, shuffle=generator is not None, generator=generator
     )
-    for xb, yb in loader:
-        yield xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+    for batch in loader:
+        yield to_device(batch, device)
+
+
+def to_device(batch: Batch, device: torch.device) -> Batch:
+    """The batch's tensors on ``device`` (copied asynchronously where the device allows)."""
+    xb, yb = batch
+    return xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
 
 
 def first_batch(data: Data, size: int) -> Batch:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from triage.config import Config
     from triage.doctor import Diagnosis
     from triage.probe import ProbeResult
-    from triage.results import SweepSummary
+    from triage.sweeper import SweepSummary
 
 PHASES = {"three_lr": "three-LR", "nan_boundary": "boundary", "backoff": "back-off"}
 
@@ -193,7 +193,7 @@ def _hyperparameters(s: dict[str, Any]) -> str:
 
 def trial_line(trial: FrozenTrial) -> str:
     """One line per finished trial: outcome, evidence and hyperparameters."""
-    from triage.results import outcome
+    from triage.sweeper.summary import outcome
 
     kind = outcome(trial)
     result = trial.user_attrs.get("result") or {}

@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from triage import losses
 from triage.data import Data, TensorData, as_data, first_batch, holdout
 from triage.errors import TaskError, first_line
+from triage.losses import LossFn
 from triage.rng import seeded
+from triage.step import LossStep, Step, failure
 
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-LOSSES: dict[str, LossFn] = {
-    "cross_entropy": F.cross_entropy,
-    "mse": F.mse_loss,
-    "bce_with_logits": F.binary_cross_entropy_with_logits,
-    "nll": F.nll_loss,
-}
-# Which losses make the task a classification, and how to read a prediction off the output.
-ACCURACY = {"cross_entropy": "multiclass", "nll": "multiclass", "bce_with_logits": "binary"}
 VAL_FRACTION = 0.2
 
 
@@ -56,9 +49,9 @@ class Task:
                 f"Task.model must be a zero-argument factory returning a fresh nn.Module, got "
                 f"{type(self.model).__name__}; wrap it: model=lambda: MyNet()"
             )
-        if isinstance(self.loss, str) and self.loss not in LOSSES:
+        if isinstance(self.loss, str) and self.loss not in losses.NAMES:
             raise TaskError(
-                f"unknown loss {self.loss!r}; use one of {', '.join(LOSSES)} or a callable"
+                f"unknown loss {self.loss!r}; use one of {', '.join(losses.NAMES)} or a callable"
             )
         if not (isinstance(self.loss, str) or callable(self.loss)):
             raise TaskError(f"Task.loss must be a name or a callable, got {self.loss!r}")
@@ -68,11 +61,25 @@ class Task:
     @property
     def loss_fn(self) -> LossFn:
         """The loss as a callable (a built-in name resolved)."""
-        return LOSSES[self.loss] if isinstance(self.loss, str) else self.loss
+        if isinstance(self.loss, str):
+            return losses.KINDS[self.loss].fn  # type: ignore[return-value]
+        return self.loss
+
+    @property
+    def loss_kind(self) -> losses.LossKind | None:
+        """The loss's entry in the loss table, when it is known by name or identity."""
+        return losses.known(self.loss)
+
+    @property
+    def step(self) -> Step:
+        """How one batch trains: the seam every loop calls (see ``triage.step``)."""
+        return LossStep(self.loss_fn)
 
     @property
     def loss_name(self) -> str:
-        return self.loss if isinstance(self.loss, str) else getattr(self.loss, "__name__", "custom")
+        if isinstance(self.loss, str):
+            return self.loss
+        return getattr(self.loss, "__name__", type(self.loss).__name__)
 
     def prepare(self, seed: int = 0) -> PreparedTask:
         """Validated data, loss function and a checked model; cached per hold-out seed."""
@@ -88,7 +95,7 @@ class PreparedTask:
     task: Task
     train: Data
     val: Data
-    loss_fn: LossFn
+    step: Step
     accuracy: str | None  # "multiclass", "binary" (logits), "binary_prob" or None
 
     @property
@@ -141,29 +148,51 @@ def _prepare(task: Task, seed: int) -> PreparedTask:
         else:
             val = as_data(task.val, "val")
         model = fresh_model(task)
-    prepared = PreparedTask(task, train, val, task.loss_fn, ACCURACY.get(task.loss_name))
+    kind = task.loss_kind
+    prepared = PreparedTask(task, train, val, task.step, kind.accuracy if kind else None)
     _check_fit(prepared, model)
     return prepared
 
 
 def _check_fit(prepared: PreparedTask, model: nn.Module) -> None:
-    """Run one small batch through model and loss so that wiring errors surface before probes."""
-    xb, yb = first_batch(prepared.train, 8)
+    """Run one small batch through the step so that wiring errors surface before probes."""
+    xb, yb = batch = first_batch(prepared.train, 8)
     name = prepared.task.loss_name
     try:
-        with torch.no_grad():
-            out = model(xb)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # mse's broadcasting warning: judged below
+            value, out = prepared.step(model, batch)
     except Exception as exc:
+        where = failure(exc)
+        if where is not None and where.part == "model":
+            raise TaskError(
+                f"the model failed on a batch of inputs {tuple(xb.shape)} {xb.dtype}: "
+                f"{first_line(exc)}; make the model accept the data's X"
+            ) from exc
+        if where is not None:
+            _check_output(prepared, where.output, yb, loss_ran=False)
         raise TaskError(
-            f"the model failed on a batch of inputs {tuple(xb.shape)} {xb.dtype}: "
-            f"{first_line(exc)}; make the model accept the data's X"
+            f"the model's output does not fit loss {name!r} with targets "
+            f"{tuple(yb.shape)} {yb.dtype}: {first_line(exc)}; change the model's last layer, "
+            "the targets or the loss"
         ) from exc
+    _check_output(prepared, out, yb, loss_ran=True)
+    if not torch.is_tensor(value) or value.numel() != 1:
+        raise TaskError(f"loss {name!r} must return a scalar; it returned shape "
+                        f"{tuple(getattr(value, 'shape', ()))}")
+
+
+def _check_output(prepared: PreparedTask, out: Any, yb: torch.Tensor, loss_ran: bool) -> None:
+    """The output is one tensor with a score for every class (classification), and of the
+    targets' shape where an elementwise loss took it (it broadcast silently)."""
+    name = prepared.task.loss_name
     if not torch.is_tensor(out):
         raise TaskError(f"the model returned {type(out).__name__}; return one output tensor")
-    if name == "mse" and out.shape != yb.shape:
+    kind = prepared.task.loss_kind
+    if loss_ran and kind is not None and kind.elementwise and out.shape != yb.shape:
         raise TaskError(
             f"the model's output {tuple(out.shape)} does not match targets {tuple(yb.shape)} "
-            "for loss 'mse' (it would broadcast silently); reshape y or the output to match"
+            f"for loss {name!r} (it would broadcast silently); reshape y or the output to match"
         )
     if isinstance(prepared.train, TensorData) and prepared.accuracy == "multiclass":
         classes = int(prepared.train.y.max()) + 1 if prepared.train.y.numel() else 0
@@ -172,14 +201,3 @@ def _check_fit(prepared: PreparedTask, model: nn.Module) -> None:
                 f"targets go up to class {classes - 1} but the model outputs {out.shape[1]} "
                 "scores; give the last layer one output per class"
             )
-    try:
-        value = prepared.loss_fn(out, yb)
-    except Exception as exc:
-        raise TaskError(
-            f"the model's output {tuple(out.shape)} {out.dtype} does not fit loss {name!r} with "
-            f"targets {tuple(yb.shape)} {yb.dtype}: {first_line(exc)}; change the model's last "
-            "layer, the targets or the loss"
-        ) from exc
-    if not torch.is_tensor(value) or value.numel() != 1:
-        raise TaskError(f"loss {name!r} must return a scalar; it returned shape "
-                        f"{tuple(getattr(value, 'shape', ()))}")

@@ -41,3 +41,20 @@ def test_rank_puts_errors_first_and_keeps_check_order_within_a_severity():
     c = Finding("train.not_learning", Severity.ERROR, "c", {}, "f")
     d = Finding("train.update_ratio", Severity.WARNING, "d", {}, "f")
     assert [f.message for f in rank([a, b, c, d])] == ["c", "b", "d", "a"]
+
+
+def test_a_check_must_name_its_stage():
+    from triage.doctor import Check
+
+    with pytest.raises(TypeError, match="stage must be one of data, model, train, got None"):
+        class Unstaged(Check):
+            def check(self, evidence):
+                return []
+
+    class Staged(Check):
+        stage = "model"
+
+        def check(self, evidence):
+            return []
+
+    assert Staged().check(None) == []

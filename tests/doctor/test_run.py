@@ -93,7 +93,7 @@ def test_a_dataset_and_one_hot_targets_work():
     task.val = (Xv, np.eye(3, dtype=np.float32)[yv])
     diagnosis = doctor(task, SETTINGS)
     assert diagnosis.evidence.targets == "onehot"
-    assert diagnosis.evidence.loss == "cross_entropy"
+    assert diagnosis.evidence.loss.name == "cross_entropy"
     assert diagnosis.errors == []
     assert diagnosis.evidence.overfit[-1].memorised
 
@@ -113,15 +113,15 @@ def test_nan_at_any_lr_points_at_the_layer_not_the_lr():
     found = {f.code: f for f in diagnosis.findings}
     assert "train.nan_at_any_lr" in found and "train.diverges_early" not in found
     assert found["train.nan_at_any_lr"].family == "activation"  # the output itself is NaN
-    assert diagnosis.evidence.backoff == [] and diagnosis.evidence.overfit == []
+    assert diagnosis.evidence.lowered == [] and diagnosis.evidence.overfit == []
 
 
 def test_divergence_backs_off_by_three_and_writes_the_lr_into_the_config():
     diagnosis = doctor(tasks.blobs(), SETTINGS.with_(lr=50.0))
     finding = next(f for f in diagnosis.findings if f.code == "train.diverges_early")
-    lrs = [run.result.settings.lr for run in diagnosis.evidence.backoff]
+    lrs = [run.result.settings.lr for run in diagnosis.evidence.lowered]
     assert lrs == pytest.approx([50.0 / 3 ** (i + 1) for i in range(len(lrs))])
-    assert diagnosis.evidence.backoff[-1].result.ok
+    assert diagnosis.evidence.lowered[-1].result.ok
     assert diagnosis.config.optimizer.lr == pytest.approx(lrs[-1], rel=1e-2)
     assert finding.changes["lr"] == diagnosis.config.optimizer.lr
     assert diagnosis.config.doctor["changed"] == {"lr": finding.changes["lr"]}

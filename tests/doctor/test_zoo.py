@@ -4,7 +4,9 @@ import os
 
 import pytest
 
-from triage.doctor import CODES, FAMILIES, Severity, doctor, zoo
+from triage.doctor import CODES, FAMILIES, Severity, doctor
+
+import zoo
 
 DEVICE = os.environ.get("TRIAGE_TEST_DEVICE", "cpu")  # cuda on a GPU machine
 # Codes whose seeded tasks live beside their own tests (test_run.py) rather than in the zoo.

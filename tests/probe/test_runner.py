@@ -67,6 +67,21 @@ def test_evidence_is_collected(blobs):
     assert 0 <= result.dead_relu_fraction <= 1
     assert result.wall_time > 0
     assert ProbeResult.from_dict(result.to_dict()) == result
+    summary = result.evidence(digits=3, trace=True)
+    assert summary["lr"] == 0.1 and summary["steps"] == 40 and not summary["diverged"]
+    assert summary["val_loss"] == float(f"{result.val_loss:.3g}")
+    assert len(summary["losses"]) == 40 and "wall_time" not in summary
+    assert result.evidence(timing=True)["wall_time"] == round(result.wall_time, 3)
+
+
+def test_evidence_of_a_diverged_probe_is_json_safe():
+    import json
+
+    result = run_probes(tasks.quadratic(10.0), [ProbeSettings(lr=1.0, steps=30, momentum=0.0,
+                                                              nesterov=False)])[0]
+    summary = result.evidence(trace=True)
+    assert summary["diverged"] and summary["final_loss"] is None
+    json.dumps(summary, allow_nan=False)
 
 
 def test_epochs_and_steps(blobs):

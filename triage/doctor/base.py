@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from triage.doctor.findings import Finding
 from triage.doctor.forward import ForwardInfo
 from triage.doctor.inputs import Splits
 from triage.doctor.probes import Run
+from triage.losses import LossKind
 from triage.probe import ProbeSettings
 from triage.task import PreparedTask, Task
 
-STAGES = ("data", "model", "train")
+STAGES = ("data", "model", "train")  # in the order they run
 
 
 @dataclass
@@ -30,13 +32,13 @@ class Evidence:
         settings: the user's current settings (LR, updater, batch size, init, seed, device).
         splits: the data as given, and finite copies for the probes.
         targets: ``index``, ``onehot``, ``binary`` or ``continuous``.
-        loss: the known loss the task uses (see ``losses.identify``), or None.
+        loss: the known loss the task uses (see ``triage.losses.identify``), or None.
         forward: the forward pass at init (model stage).
         prepared: the finite data, loss and accuracy the probes train on.
         runs: probes by role: ``configured``, ``tiny``, and ``out_of_memory`` (the configured
             run that did not fit, when the batch had to be shrunk).
         shrink: the batch size halved until it fits (only after running out of memory).
-        backoff: the LR divided by 3 until stable (only after early divergence).
+        lowered: the LR divided by 3 until stable (only after early divergence).
         overfit: the overfit-10 runs (Adam at two LRs, then batch size 1).
     """
 
@@ -44,18 +46,17 @@ class Evidence:
     settings: ProbeSettings
     splits: Splits
     targets: str
-    loss: str | None = None
+    loss: LossKind | None = None
     forward: ForwardInfo | None = None
     prepared: PreparedTask | None = None
     runs: dict[str, Run] = field(default_factory=dict)
-    backoff: list[Run] = field(default_factory=list)
+    lowered: list[Run] = field(default_factory=list)
     shrink: list[Run] = field(default_factory=list)
     overfit: list[Run] = field(default_factory=list)
 
     @property
     def regression(self) -> bool:
-        return self.targets == "continuous" and self.loss not in (
-            "cross_entropy", "nll", "probs_ce", "bce", "bce_with_logits")
+        return self.targets == "continuous" and not (self.loss and self.loss.classification)
 
     def trained(self) -> Run | None:
         """The configured-LR probe when it ran without divergence or error."""
@@ -64,9 +65,16 @@ class Evidence:
 
 
 class Check(abc.ABC):
-    """One diagnosis. Subclasses set ``stage`` and implement ``check``."""
+    """One diagnosis. Subclasses set ``stage`` (one of ``STAGES``) and implement ``check``."""
 
-    stage: str = "data"
+    stage: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        stage = getattr(cls, "stage", None)
+        if stage not in STAGES:
+            raise TypeError(f"{cls.__name__}.stage must be one of {', '.join(STAGES)}, got "
+                            f"{stage!r}")
 
     @abc.abstractmethod
     def check(self, evidence: Evidence) -> list[Finding]:

@@ -38,6 +38,8 @@ def varying(cols: torch.Tensor) -> torch.Tensor:
 
 
 class NonFinite(Check):
+    stage = "data"
+
     def check(self, ev: Evidence) -> list[Finding]:
         counts = {f"{split}.{role}": n for split, data in (("train", ev.splits.train),
                                                            ("val", ev.splits.val)) if data
@@ -53,6 +55,8 @@ class NonFinite(Check):
 
 
 class InputScale(Check):
+    stage = "data"
+
     def check(self, ev: Evidence) -> list[Finding]:
         X = ev.splits.train.X
         if not X.is_floating_point():  # integer inputs are token or category ids
@@ -89,6 +93,8 @@ class InputScale(Check):
 
 
 class ConstantFeature(Check):
+    stage = "data"
+
     def check(self, ev: Evidence) -> list[Finding]:
         cols = columns(ev.splits.train.X)
         if len(cols) < 2:
@@ -110,6 +116,8 @@ class ConstantFeature(Check):
 
 
 class TargetScale(Check):
+    stage = "data"
+
     def check(self, ev: Evidence) -> list[Finding]:
         if not ev.regression:
             return []
@@ -130,6 +138,8 @@ class TargetScale(Check):
 
 
 class SplitMismatch(Check):
+    stage = "data"
+
     def check(self, ev: Evidence) -> list[Finding]:
         if ev.splits.val is None:
             return []

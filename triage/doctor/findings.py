@@ -90,8 +90,8 @@ class Finding:
         fix: what to change, naming the setting.
         family: overrides the code's family where the evidence points elsewhere (for
             example ``train.not_learning`` caused by the LR versus by the wiring).
-        changes: recommended-config settings this fix implies (``lr``, ``init``,
-            ``grad_clip_norm``, ...).
+        changes: the ``ProbeSettings`` fields this fix sets in the recommended config (``lr``,
+            ``init``, ``grad_clip_norm``, ``batch_size``).
     """
 
     code: str

@@ -12,11 +12,13 @@ import torch
 from torch import nn
 
 from triage.builders import apply_init
+from triage.data import Batch, to_device
 from triage.errors import first_line
 from triage.probe import ProbeSettings
 from triage.probe.device import is_oom, release_memory, resolve_device
 from triage.probe.monitor import dead_relu_fraction
 from triage.rng import seeded
+from triage.step import Step, failure
 from triage.task import Task, fresh_model
 
 WEIGHTED = (nn.Linear, nn.modules.conv._ConvNd, nn.Bilinear, nn.RNNBase, nn.Embedding)
@@ -62,16 +64,16 @@ class ForwardInfo:
 
 
 def inspect(task: Task, settings: ProbeSettings, X: torch.Tensor, y: torch.Tensor,
-            loss_fn: Any) -> ForwardInfo:
-    """Build a fresh model (with the settings' init, on their device) and run ``X`` through
-    it and the loss."""
+            step: Step) -> ForwardInfo:
+    """Build a fresh model (with the settings' init, on their device) and run the batch
+    ``(X, y)`` through it with ``step``."""
     info = ForwardInfo()
     device = resolve_device(settings.device)
     with seeded(settings.seed):
         model = fresh_model(task)  # a factory that raises is a clear error, not a finding
         try:
             model = apply_init(model, settings.init).to(device)
-            X, y = X.to(device), y.to(device)
+            batch = to_device((X, y), device)
         except Exception as exc:
             return ForwardInfo(error=first_line(exc))
     info.constant_weights = [
@@ -90,15 +92,19 @@ def inspect(task: Task, settings: ProbeSettings, X: torch.Tensor, y: torch.Tenso
         model.eval()
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            out = model(X)
+            value, out = step(model, batch)
             if not torch.is_tensor(out):
                 return ForwardInfo(error=f"the model returned {type(out).__name__}, not a tensor")
-            value = loss_fn(out, y)
             if not torch.is_tensor(value) or value.numel() != 1:
                 return ForwardInfo(error="the loss did not return a scalar tensor")
     except Exception as exc:
         if is_oom(exc):
             release_memory(device)
+        where = failure(exc)
+        if where is not None and where.part == "loss" and not torch.is_tensor(where.output):
+            return ForwardInfo(error=f"the model returned {type(where.output).__name__}, not a "
+                               f"tensor the loss accepts ({type(exc).__name__}: "
+                               f"{first_line(exc)})")
         return ForwardInfo(error=f"{type(exc).__name__}: {first_line(exc)}")
     finally:
         for handle in handles:
@@ -107,8 +113,8 @@ def inspect(task: Task, settings: ProbeSettings, X: torch.Tensor, y: torch.Tenso
     _read_layers(info, order)
     info.final_activation = _final_activation(order)
     if info.final_activation is None and not _straight_from_layer(order, out):
-        info.final_activation = _activation_by_value(model, X, info.output)
-    info.dead_fraction = dead_relu_fraction(model, X)
+        info.final_activation = _activation_by_value(model, batch, step, info.output)
+    info.dead_fraction = dead_relu_fraction(model, lambda: step(model, batch))
     return info
 
 
@@ -151,7 +157,8 @@ def _straight_from_layer(order: list[tuple[str, nn.Module, Any, Any]], out: torc
     return torch.is_tensor(tensor) and tensor.shape == out.shape and bool(torch.equal(tensor, out))
 
 
-def _activation_by_value(model: nn.Module, X: torch.Tensor, out: torch.Tensor) -> str | None:
+def _activation_by_value(model: nn.Module, batch: Batch, step: Step,
+                         out: torch.Tensor) -> str | None:
     """Functional activations (``torch.softmax(...)`` in ``forward``) leave signatures in the
     output: rows summing to 1, log-sum-exp of 0, exact zeros, or a range that stays bounded
     when the inputs are scaled up 100x (a linear head's would not)."""
@@ -165,11 +172,13 @@ def _activation_by_value(model: nn.Module, X: torch.Tensor, out: torch.Tensor) -
         return "log_softmax"
     if (out >= 0).all() and (out == 0).float().mean() > 0.01:
         return "relu"
+    X, y = batch
     if not X.is_floating_point():
         return None
     try:
-        with torch.no_grad():
-            big = model(X * 100.0)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            big = step(model, (X * 100.0, y)).output
     except Exception:
         return None
     big = big.detach().cpu() if torch.is_tensor(big) else big

@@ -10,13 +10,12 @@ import torch
 from triage.doctor.base import Check, Evidence
 from triage.doctor.findings import Finding, Severity
 from triage.doctor.forward import RANGES, SATURATING
-from triage.doctor.losses import EXPECTS
+from triage.losses import LossKind
 
 MAX_SEQUENCE = 200  # DL4J: "long time series (> 200 time steps): use truncated BPTT"
 # Output std divided by the first layer's: beyond these, activations explode or collapse.
 EXPLODE, COLLAPSE = 100.0, 0.01
 OUT_OF_RANGE = 0.05  # share of targets a bounded output cannot reach before we call it wrong
-ELEMENTWISE = ("mse", "l1", "bce", "bce_with_logits")
 
 
 def saturating(ev: Evidence) -> list[str]:
@@ -53,14 +52,15 @@ class OutputShape(Check):
     def check(self, ev: Evidence) -> list[Finding]:
         out = ev.forward.output if ev.forward else None
         y = ev.splits.clean_train.y
-        if out is None or ev.loss not in ELEMENTWISE or out.shape == y[: len(out)].shape:
+        loss = ev.loss
+        if out is None or loss is None or not loss.elementwise or out.shape == y[: len(out)].shape:
             return []
         got, want = list(out.shape[1:]), list(y.shape[1:])
         return [Finding("model.output_shape", Severity.ERROR,
                         f"outputs {got} and targets {want} per sample differ; loss "
-                        f"{ev.loss!r} broadcasts them and compares every output with every "
+                        f"{loss.name!r} broadcasts them and compares every output with every "
                         "target of the batch",
-                        {"output_shape": got, "target_shape": want, "loss": ev.loss},
+                        {"output_shape": got, "target_shape": want, "loss": loss.name},
                         "make the targets the output's shape (y.reshape(-1, 1) or "
                         "out.squeeze(-1))")]
 
@@ -73,7 +73,7 @@ class OutputActivation(Check):
         if f is None or f.output is None or not bool(f.output.isfinite().all()):
             return []
         act, loss = f.final_activation, ev.loss
-        evidence = {"final_activation": act, "loss": loss or ev.task.loss_name,
+        evidence = {"final_activation": act, "loss": loss.name if loss else ev.task.loss_name,
                     "targets": ev.targets}
         verdict = _pairing(act, loss)
         if verdict is None and act is not None and ev.targets == "continuous":
@@ -84,9 +84,11 @@ class OutputActivation(Check):
         return [Finding("model.output_activation", severity, message, evidence, fix)]
 
 
-def _pairing(act: str, loss: str | None) -> tuple[Severity, str, str] | None:
+def _pairing(act: str | None, kind: LossKind | None) -> tuple[Severity, str, str] | None:
     """Pairings known to be wrong (softmax into a loss that applies log-softmax itself, ...)."""
-    expects = EXPECTS.get(loss or "")
+    if kind is None:
+        return None
+    expects, loss = kind.expects, kind.name
     if expects == "logits" and act in ("softmax", "sigmoid"):
         return (Severity.ERROR, f"a {act} feeds loss {loss!r}, which expects raw logits and "
                 "applies the " + ("log-softmax" if loss == "cross_entropy" else "sigmoid")

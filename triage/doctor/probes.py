@@ -1,4 +1,4 @@
-"""Doctor's short probes: the configured LR, a tiny LR, back-off by factors of 3, and the
+"""Doctor's short probes: the configured LR, a tiny LR, the LR lowered by factors of 3, and the
 overfit-10-examples test (with batch size 1 when it fails). Each trains a fresh model through
 the probe engine; an instrument callback records gradient norms per step and per layer."""
 
@@ -20,8 +20,8 @@ from triage.task import PreparedTask
 EARLY = 100  # the documents: NaNs within the first 100 iterations mean the LR is too high
 PROBE_STEPS = 300  # long enough to see a loss move ("a few hundred iterations")
 TINY_LR = 1e-7
-BACKOFF = 3.0  # "reduce the learning rate by a factor of 3 until you no longer get NaNs"
-MAX_BACKOFF = 8
+LOWER_BY = 3.0  # "reduce the learning rate by a factor of 3 until you no longer get NaNs"
+MAX_TRIES = 8  # LR divisions, or batch halvings
 OVERFIT_N = 10  # "reduce the size of the training set to 10 instances"
 OVERFIT_STEPS = 300  # "... overfit to 10 instances within just a few hundred iterations"
 OVERFIT_LRS = (1e-3, 1e-2)  # Adam: the overfit test asks about wiring, not the user's LR
@@ -90,12 +90,12 @@ def probe(name: str, prepared: PreparedTask, settings: ProbeSettings) -> Run:
     return Run(name, result, instruments)
 
 
-def backoff(prepared: PreparedTask, settings: ProbeSettings) -> list[Run]:
+def lower_lr(prepared: PreparedTask, settings: ProbeSettings) -> list[Run]:
     """Divide the LR by 3 until the first ``EARLY`` iterations stay finite and bounded."""
     runs = []
     lr = settings.lr
-    for _ in range(MAX_BACKOFF):
-        lr /= BACKOFF
+    for _ in range(MAX_TRIES):
+        lr /= LOWER_BY
         run = probe(f"lr={lr:.3g}", prepared, settings.with_(lr=lr, steps=EARLY, evaluate=False))
         runs.append(run)
         if run.result is None or run.result.ok:
@@ -107,7 +107,7 @@ def shrink_batch(prepared: PreparedTask, settings: ProbeSettings) -> list[Run]:
     """Halve the batch size until ``EARLY`` steps fit in device memory."""
     runs = []
     size = settings.batch_size
-    while size > 1 and len(runs) < MAX_BACKOFF:
+    while size > 1 and len(runs) < MAX_TRIES:
         size //= 2
         run = probe(f"batch={size}", prepared, settings.with_(batch_size=size, steps=EARLY))
         runs.append(run)
@@ -149,7 +149,7 @@ def _first(prepared: PreparedTask, n: int) -> PreparedTask:
     train = prepared.train
     assert isinstance(train, TensorData)
     small = train.subset(torch.arange(min(n, len(train))))
-    return PreparedTask(prepared.task, small, small, prepared.loss_fn, prepared.accuracy)
+    return PreparedTask(prepared.task, small, small, prepared.step, prepared.accuracy)
 
 
 def _memorised(run: Run, small: PreparedTask) -> bool:

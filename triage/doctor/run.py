@@ -8,22 +8,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from triage.config import Config, OptimizerConfig
+from triage.config import Config
 from triage.doctor import probes
 from triage.doctor.base import Check, Evidence
 from triage.doctor.data_checks import DATA_CHECKS, batch_clamp
 from triage.doctor.findings import Finding, Severity, rank
 from triage.doctor.forward import inspect
 from triage.doctor.inputs import splits, target_kind
-from triage.doctor.losses import identify
 from triage.doctor.model_checks import MODEL_CHECKS
 from triage.doctor.train_checks import TRAIN_CHECKS, nan_at_any_lr
+from triage.losses import identify
 from triage.probe import ProbeSettings
-from triage.task import ACCURACY, PreparedTask, Task
+from triage.task import PreparedTask, Task
 
 FORWARD_BATCH = 256
-# The losses doctor can recognise beyond the built-in names (see losses.py).
-_ACCURACY = {**ACCURACY, "probs_ce": "multiclass", "bce": "binary_prob"}
 Stage = Callable[[str], None]
 
 
@@ -72,18 +70,18 @@ def doctor(task: Task, settings: ProbeSettings, *, checks: tuple[Check, ...] | N
     data = splits(task, settings.seed)
     ev = Evidence(task, settings, data, target_kind(data.train.y))
     findings = _run(checks, "data", ev)
-    loss_fn = task.loss_fn
+    step = task.step
     train = data.clean_train
     if len(train) >= 1:
         stage("one batch through the model at init")
         X, y = train.X[:FORWARD_BATCH], train.y[:FORWARD_BATCH]
-        ev.forward = inspect(task, settings, X, y, loss_fn)
+        ev.forward = inspect(task, settings, X, y, step)
         if ev.forward.output is not None:
             ev.loss = identify(task.loss, ev.forward.output, y)
         findings += _run(checks, "model", ev)
     if ev.forward is not None and ev.forward.error is None and len(train) >= 2:
-        ev.prepared = PreparedTask(task, train, data.clean_val, loss_fn,
-                                   _ACCURACY.get(ev.loss or ""))
+        ev.prepared = PreparedTask(task, train, data.clean_val, step,
+                                   ev.loss.accuracy if ev.loss else None)
         if settings.batch_size > len(train):
             findings.append(batch_clamp(settings.batch_size, len(train)))
             settings = ev.settings = settings.with_(batch_size=len(train))
@@ -117,8 +115,8 @@ def _probe(ev: Evidence, stage: Stage) -> None:
     ev.runs["tiny"] = probes.probe("tiny", prepared, base.with_(lr=probes.TINY_LR,
                                                                 steps=probes.EARLY))
     if configured.early and not nan_at_any_lr(ev):
-        stage("backing off the LR by factors of 3")
-        ev.backoff = probes.backoff(prepared, base)
+        stage("lowering the LR by factors of 3")
+        ev.lowered = probes.lower_lr(prepared, base)
     if not nan_at_any_lr(ev):
         stage(f"memorising {probes.OVERFIT_N} examples")
         ev.overfit = probes.overfit(prepared, base)
@@ -126,16 +124,12 @@ def _probe(ev: Evidence, stage: Stage) -> None:
 
 def _config(ev: Evidence, findings: list[Finding]) -> Config:
     """The user's settings with the fixes applied; the most severe finding wins a setting."""
-    s = ev.settings
-    changes: dict[str, Any] = {}
+    changes: dict[str, Any] = {}  # settings-field name -> value
     for finding in findings:
         for key, value in finding.changes.items():
             changes.setdefault(key, value)
-    return Config(
-        optimizer=OptimizerConfig(s.optimizer, changes.get("lr", s.lr), s.momentum, s.nesterov,
-                                  s.weight_decay),
-        batch_size=changes.get("batch_size", s.batch_size), init=changes.get("init", s.init),
-        grad_clip_norm=changes.get("grad_clip_norm"), task=ev.task.name,
+    return Config.from_settings(
+        ev.settings.with_(**changes), task=ev.task.name,
         doctor={"changed": changes,  # settings applied above; code changes are in the fixes
                 "findings": [{"code": f.code, "severity": str(f.severity), "fix": f.fix}
                              for f in findings]},

@@ -12,7 +12,7 @@ from triage.doctor.model_checks import recommended_init, saturating
 from triage.doctor.probes import EARLY, OVERFIT_N, OVERFIT_STEPS, TINY_LR, Run, fitting_batch
 
 # Thresholds, with where they come from. Margins were checked on the clean controls of
-# triage.doctor.zoo (3 seeds each; benchmarks/RESULTS.md), which sit far inside each one.
+# benchmarks/zoo.py (3 seeds each; benchmarks/RESULTS.md), which sit far inside each one.
 FLAT = 0.01  # Debugging: a net "that never reduces the training loss after the initial
 # fidgeting"; a working net's loss falls by tens of percent in 300 steps (clean: >= 35%)
 DEAD = 0.5  # Holden, "dead neurons": more than half the ReLU units silent on a whole batch
@@ -68,14 +68,14 @@ class DivergesEarly(Check):
         r, lr = run.result, ev.settings.lr
         if not run.early:
             return []  # later divergence: see ExplodingGradients
-        stable = next((b.result.settings.lr for b in ev.backoff
+        stable = next((b.result.settings.lr for b in ev.lowered
                        if b.result is not None and b.result.ok), None)
         evidence = {"lr": lr, "step": r.divergence_step, "reason": r.divergence_reason,
-                    "backoff": {f"{b.result.settings.lr:.3g}": ("ok" if b.result.ok else
+                    "lowered_lr": {f"{b.result.settings.lr:.3g}": ("ok" if b.result.ok else
                                                                 b.result.divergence_reason)
-                                for b in ev.backoff if b.result is not None}}
+                                for b in ev.lowered if b.result is not None}}
         if stable is None:
-            fix = (f"lower the learning rate well below {lr:g} (even /3^{len(ev.backoff)} "
+            fix = (f"lower the learning rate well below {lr:g} (even /3^{len(ev.lowered)} "
                    "diverged) and check the data scale; run 'triage lr-find'")
             return [Finding("train.diverges_early", Severity.ERROR,
                             f"training diverges within {EARLY} iterations at lr={lr:g} "

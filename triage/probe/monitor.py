@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from statistics import median
 
 import torch
@@ -124,8 +125,9 @@ class GradientMonitor:
         return grad, ratios
 
 
-def dead_relu_fraction(model: nn.Module, inputs: torch.Tensor) -> float | None:
-    """Share of ``nn.ReLU`` units (features/channels) that output zero for every input given.
+def dead_relu_fraction(model: nn.Module, forward: Callable[[], object]) -> float | None:
+    """Share of ``nn.ReLU`` units (features/channels) that output zero for every input that
+    ``forward`` (a call of the task's step on one batch) runs through ``model``.
 
     Returns None when the model has no ``nn.ReLU`` modules (functional ReLUs are invisible).
     """
@@ -145,7 +147,7 @@ def dead_relu_fraction(model: nn.Module, inputs: torch.Tensor) -> float | None:
     try:
         model.eval()
         with torch.no_grad():
-            model(inputs)
+            forward()
     finally:
         model.train(was_training)
         for handle in handles:

@@ -67,8 +67,42 @@ class ProbeResult:
     def median_update_ratio(self) -> float | None:
         return median(self.update_ratio.values()) if self.update_ratio else None
 
+    def evidence(self, *, digits: int | None = None, trace: bool = False,
+                 timing: bool = False) -> dict[str, Any]:
+        """The summary a config or a trial keeps: per-run and per-epoch numbers, JSON-safe
+        (non-finite numbers become None).
+
+        Args:
+            digits: round numbers to this many significant digits (None: as measured).
+            trace: include the per-step training losses (``losses``).
+            timing: include the wall time (which differs from run to run).
+        """
+
+        def num(value: float | None) -> float | None:
+            value = finite_or_none(value)
+            return value if value is None or digits is None else float(f"{value:.{digits}g}")
+
+        data: dict[str, Any] = {
+            "lr": num(self.settings.lr), "steps": self.steps,
+            "epochs": len(self.epoch_val_losses), "diverged": self.diverged, "oom": self.oom,
+            "divergence_step": self.divergence_step,
+            "divergence_reason": self.divergence_reason,
+            "final_loss": num(self.final_loss) if self.ok and self.losses else None,
+            "val_loss": num(self.val_loss), "val_accuracy": num(self.val_accuracy),
+            "epoch_val_losses": [num(v) for v in self.epoch_val_losses],
+            "grad_norm_median": num(self.grad_norm.get("median")),
+            "update_ratio_median": num(self.median_update_ratio),
+            "dead_relu_fraction": num(self.dead_relu_fraction),
+        }
+        if trace:
+            data["losses"] = [num(v) for v in self.losses]
+        if timing:
+            data["wall_time"] = round(self.wall_time, 3)
+        return data
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe: non-finite numbers become None."""
+        """Everything, for storing and reading back (``from_dict``); JSON-safe: non-finite
+        numbers become None."""
         data = asdict(self)
         data["settings"] = self.settings.to_dict()
         data["losses"] = [finite_or_none(v) for v in self.losses]

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from triage.builders import apply_dropout, apply_init, make_optimizer, make_scheduler
-from triage.data import Data, TensorData, batches, first_batch
+from triage.data import Data, TensorData, batches, first_batch, to_device
 from triage.errors import ProbeError, TriageError, first_line
 from triage.probe.callbacks import ProbeCallback, wants_epochs
 from triage.probe.device import is_oom, release_memory, resolve_device
@@ -18,6 +18,7 @@ from triage.probe.monitor import DivergenceWatch, GradientMonitor, dead_relu_fra
 from triage.probe.result import ProbeResult
 from triage.probe.settings import ProbeSettings
 from triage.rng import seeded
+from triage.step import targets
 from triage.task import PreparedTask, Task, build_model
 
 EVAL_BATCH = 1024
@@ -114,8 +115,8 @@ def _instrumented_run(
     )
     if settings.evaluate and not result.diverged:
         result.val_loss, result.val_accuracy = evaluate(prepared, model, device)
-    result.dead_relu_fraction = dead_relu_fraction(
-        model, first_batch(prepared.train, 256)[0].to(device))
+    batch = to_device(first_batch(prepared.train, 256), device)
+    result.dead_relu_fraction = dead_relu_fraction(model, lambda: prepared.step(model, batch))
     return result
 
 
@@ -136,15 +137,15 @@ def _train(
     )
     scheduler = make_scheduler(optimizer, settings.schedule)
     train = _place(prepared.train, device)
-    loss_fn, params = prepared.loss_fn, list(model.parameters())
+    step_fn, params = prepared.step, list(model.parameters())
     total = _planned_steps(prepared, settings)
     per_epoch, step, epoch = prepared.steps_per_epoch(settings.batch_size), 0, 0
     stop = diverged = False
     model.train()
     while step < total and not stop:
         in_epoch = 0
-        for xb, yb in batches(train, settings.batch_size, device, generator):
-            loss = loss_fn(model(xb), yb)
+        for batch in batches(train, settings.batch_size, device, generator):
+            loss = step_fn(model, batch).loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             norm = (torch.nn.utils.clip_grad_norm_(params, settings.grad_clip_norm)
@@ -203,9 +204,10 @@ def evaluate(
     correct = torch.zeros((), device=device)
     count = 0
     with torch.no_grad():
-        for xb, yb in batches(prepared.val, EVAL_BATCH, device):
-            out = model(xb)
-            total_loss += prepared.loss_fn(out, yb).float() * len(xb)
+        for batch in batches(prepared.val, EVAL_BATCH, device):
+            loss, out = prepared.step(model, batch)
+            yb = targets(batch)
+            total_loss += loss.float() * len(yb)
             if prepared.accuracy == "multiclass":
                 if yb.is_floating_point() and yb.shape == out.shape:  # one-hot or soft targets
                     yb = yb.argmax(dim=-1)
@@ -213,7 +215,7 @@ def evaluate(
             elif prepared.accuracy in ("binary", "binary_prob"):
                 cut = 0.0 if prepared.accuracy == "binary" else 0.5
                 correct += ((out > cut).to(yb.dtype) == (yb > 0.5).to(yb.dtype)).sum()
-            count += len(xb)
+            count += len(yb)
     model.train()
     loss = float(total_loss) / count
     accuracy = float(correct) / count if prepared.accuracy else None

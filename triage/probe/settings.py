@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from triage.builders import (
-    INITS,
-    OPTIMIZERS,
-    StepSchedule,
+from triage.builders import StepSchedule
+from triage.choices import INITS, OPTIMIZERS
+from triage.errors import SettingsError
+from triage.validate import (
     check_choice,
+    check_count,
     check_dropout,
     check_positive,
     check_positive_int,
 )
-from triage.errors import SettingsError
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,7 @@ class ProbeSettings:
         for name in ("batch_size", "steps", "epochs"):
             if getattr(self, name) is not None:
                 check_positive_int(name, getattr(self, name))
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise SettingsError(f"seed must be a non-negative integer, got {self.seed!r}")
+        check_count("seed", self.seed)
         check_dropout(self.dropout)
         if self.grad_clip_norm is not None:
             check_positive("grad_clip_norm", self.grad_clip_norm)

@@ -1,0 +1,144 @@
+"""``lr_find``: the documents' learning-rate procedure, end to end.
+
+1. the three-LR probe (1e-1, 1e-3, 1e-6);
+2. the divergence boundary, bracketed and narrowed geometrically;
+3. a back-off below it, chosen among candidates by short validation runs.
+
+Gradient clipping stays off throughout. Every probe is a trial of one Optuna study.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from triage.config import Config
+from triage.errors import ProbeError, SettingsError
+from triage.lr_finder.strategies import BackOff, Boundary, Choice, Context, NanBoundary, ThreeLR
+from triage.lr_finder.strategies.base import ProbeRunner
+from triage.lr_finder.trials import StudyProbeRunner
+from triage.probe import ProbeResult, ProbeSettings
+from triage.storage import redact
+from triage.storage.studies import open_study
+from triage.task import Task
+from triage.validate import check_positive_int
+
+OnProbe = Callable[[str, ProbeResult, bool], None]  # (phase, result, read back from storage)
+
+
+@dataclass(frozen=True)
+class LRFindSettings:
+    """How lr-find runs, validated at construction (before any task is loaded).
+
+    Args:
+        optimizer, momentum, nesterov, batch_size, init: held fixed while the LR is searched.
+        seed: seeds every probe's model and data order (and the hold-out split).
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        steps: probe length that defines divergence (the documents' first 100 iterations).
+        max_steps: training steps all probes together may use.
+        boundary_ratio: narrow the boundary until divergence_lr / max_stable_lr is at most this.
+    """
+
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    nesterov: bool = True
+    batch_size: int = 32
+    init: str = "default"
+    seed: int = 0
+    device: str = "auto"
+    steps: int = 100
+    max_steps: int = 2000
+    boundary_ratio: float = 2.0
+
+    def __post_init__(self) -> None:
+        check_positive_int("steps", self.steps)
+        check_positive_int("max_steps", self.max_steps)
+        if self.max_steps < 3 * self.steps:
+            raise SettingsError(
+                f"max_steps ({self.max_steps}) must allow at least the three-LR probe "
+                f"(3 x {self.steps} steps); raise --max-steps or lower --steps")
+        if not (isinstance(self.boundary_ratio, (int, float)) and self.boundary_ratio > 1):
+            raise SettingsError(f"boundary_ratio must be > 1, got {self.boundary_ratio!r}")
+        self.probe_base()  # validates the training settings
+
+    def probe_base(self) -> ProbeSettings:
+        """The settings every probe starts from (the LR is each probe's own)."""
+        return ProbeSettings(lr=1e-3, optimizer=self.optimizer, momentum=self.momentum,
+                             nesterov=self.nesterov, batch_size=self.batch_size, init=self.init,
+                             seed=self.seed, device=self.device)
+
+
+def lr_find(
+    task: Task,
+    settings: LRFindSettings | None = None,
+    *,
+    storage: str | None = None,
+    study_name: str | None = None,
+    on_probe: OnProbe | None = None,
+) -> Config:
+    """Find a learning rate for ``task`` and return it as a recommended Config.
+
+    Args:
+        task: the problem.
+        settings: how to search (default ``LRFindSettings()``).
+        storage: Optuna storage URL (None: in memory); rerunning resumes from it.
+        study_name: study to create or resume (default ``triage-lr-find-<task name>``).
+        on_probe: called with (phase, result, reused) after each probe.
+
+    Raises:
+        TriageError: bad settings or task; ``DivergesEverywhere`` when no LR is stable.
+    """
+    settings = settings or LRFindSettings()
+    prepared = task.prepare(settings.seed)
+    if settings.batch_size > prepared.n_train:
+        raise SettingsError(f"batch size {settings.batch_size} is larger than the "
+                            f"{prepared.n_train} training samples; use a smaller --batch-size")
+    name = study_name or f"triage-lr-find-{task.name}"
+    runner = StudyProbeRunner(open_study(storage, name), prepared, on_probe)
+    context = Context(prepared, settings.probe_base(), _stop_on_oom(runner), settings.max_steps)
+    ThreeLR(settings.steps).run(context)
+    boundary = NanBoundary(settings.steps, settings.boundary_ratio).run(context)
+    choice = BackOff(boundary).run(context)
+    return Config.from_settings(
+        context.base.with_(lr=_round(choice.lr)), task=task.name,
+        lr_find=_evidence(context, boundary, choice, storage, name, settings))
+
+
+def _stop_on_oom(runner: ProbeRunner) -> ProbeRunner:
+    """Running out of memory says nothing about the LR: stop with advice instead."""
+
+    def run(settings: Sequence[ProbeSettings], phase: str) -> list[ProbeResult]:
+        results = runner(settings, phase)
+        for result in results:
+            if result.oom:
+                s = result.settings
+                raise ProbeError(
+                    f"a probe ran out of memory on device {s.device!r} at batch size "
+                    f"{s.batch_size}; lower --batch-size or choose another --device"
+                )
+        return results
+
+    return run
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else float(f"{value:.{digits}g}")
+
+
+def _evidence(context: Context, boundary: Boundary, choice: Choice, storage: str | None,
+              study: str, settings: LRFindSettings) -> dict[str, Any]:
+    return {
+        "max_stable_lr": _round(boundary.max_stable_lr),
+        "divergence_lr": _round(boundary.divergence_lr),
+        "divergence_window_steps": boundary.steps,
+        "backoff": _round(choice.backoff, 3),
+        "rule": choice.rule,
+        "steps_used": context.steps_used,
+        "max_steps": settings.max_steps,
+        "seed": settings.seed,
+        "study": study,
+        "storage": redact(storage),
+        "probes": [{"phase": probe.phase, **probe.result.evidence(digits=4, trace=True)}
+                   for probe in context.history],
+    }

@@ -1,0 +1,112 @@
+"""The divergence boundary: the highest LR that survives the first N steps, found geometrically.
+
+The documents: NaNs within the first 100 iterations mean the LR is too high; reduce it by a
+factor of 3 until they stop. We bracket the boundary with the probes already run (extending the
+bracket by factors of 10 when every probe agrees), then halve the bracket in log space until its
+ends are within ``precision`` of each other.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from triage.errors import SettingsError, TriageError
+from triage.lr_finder.strategies.base import Context, Strategy
+
+LR_CEILING = 10.0
+LR_FLOOR = 1e-9
+
+
+class DivergesEverywhere(TriageError):
+    """Even the smallest LR diverges: the cause is not the learning rate."""
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """Where training stops being stable.
+
+    Attributes:
+        max_stable_lr: highest LR probed that did not diverge in ``steps`` steps.
+        divergence_lr: lowest LR probed that did, or None when none did up to the ceiling.
+        steps: the probe length that defines 'stable'.
+    """
+
+    max_stable_lr: float
+    divergence_lr: float | None
+    steps: int
+
+    @property
+    def ratio(self) -> float | None:
+        return None if self.divergence_lr is None else self.divergence_lr / self.max_stable_lr
+
+
+class NanBoundary(Strategy[Boundary]):
+    """Bracket and narrow the divergence boundary.
+
+    Args:
+        steps: probe length; divergence within it means 'too high'.
+        precision: stop when divergence_lr / max_stable_lr is at most this (> 1).
+        reserve: fraction of the step budget to leave for later strategies.
+    """
+
+    name = "nan_boundary"
+
+    def __init__(self, steps: int = 100, precision: float = 2.0, reserve: float = 0.4) -> None:
+        if not precision > 1:
+            raise SettingsError(f"boundary precision must be > 1, got {precision!r}")
+        if not 0 <= reserve < 1:
+            raise SettingsError(f"reserve must be in [0, 1), got {reserve!r}")
+        self.steps, self.precision, self.reserve = steps, precision, reserve
+
+    def _outcomes(self, context: Context) -> dict[float, bool]:
+        """LR -> diverged, over every probe of this length run so far."""
+        return {p.result.settings.lr: not p.result.ok for p in context.history
+                if p.result.settings.steps == self.steps}
+
+    def _probe(self, context: Context, lr: float) -> None:
+        context.probe([context.base.with_(lr=lr, steps=self.steps, evaluate=False)], self.name)
+
+    def _affordable(self, context: Context) -> bool:
+        return context.steps_left >= self.steps
+
+    def _everywhere(self) -> str:
+        return (f"training diverges within {self.steps} steps at every LR down to {LR_FLOOR:g}: "
+                "the cause is the model, data or loss, not the learning rate; check for "
+                "unnormalised data and unstable layers (triage doctor)")
+
+    def run(self, context: Context) -> Boundary:
+        seen = self._outcomes(context)
+        if not seen:
+            self._probe(context, 1e-3)
+            seen = self._outcomes(context)
+        # Extend the bracket by factors of 10 while every probe agrees.
+        while not any(seen.values()) and max(seen) < LR_CEILING and self._affordable(context):
+            self._probe(context, min(max(seen) * 10, LR_CEILING))
+            seen = self._outcomes(context)
+        if not any(seen.values()):
+            return Boundary(max(seen), None, self.steps)
+        while True:
+            hi = min(lr for lr, diverged in seen.items() if diverged)
+            lo = max((lr for lr, diverged in seen.items() if not diverged and lr < hi),
+                     default=None)
+            if lo is not None:
+                break
+            if hi <= LR_FLOOR:
+                raise DivergesEverywhere(self._everywhere())
+            if not self._affordable(context):
+                raise SettingsError(
+                    f"the step budget ran out before any LR down to {hi:g} stayed stable; "
+                    "raise --max-steps"
+                )
+            self._probe(context, max(hi / 10, LR_FLOOR))
+            seen = self._outcomes(context)
+        budget_floor = self.reserve * context.max_steps
+        while hi / lo > self.precision and context.steps_left - self.steps >= budget_floor:
+            mid = math.sqrt(lo * hi)
+            self._probe(context, mid)
+            if self._outcomes(context)[mid]:
+                hi = mid
+            else:
+                lo = mid
+        return Boundary(lo, hi, self.steps)

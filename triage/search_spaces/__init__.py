@@ -1,0 +1,1 @@
+"""The search spaces that ship with triage (package data, read with importlib.resources)."""
