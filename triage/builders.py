@@ -16,7 +16,7 @@ from triage.choices import INITS, OPTIMIZERS
 from triage.errors import SettingsError
 from triage.validate import check_choice, check_dropout, check_positive
 
-__all__ = ["INITS", "OPTIMIZERS", "StepSchedule", "apply_init", "make_optimizer",
+__all__ = ["StepSchedule", "apply_dropout", "apply_init", "has_dropout", "make_optimizer",
            "make_scheduler"]
 
 
