@@ -354,8 +354,26 @@ def _render_sweep(summary: Any, out: str, table: str | None, plot: str | None, a
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli.main(prog_name="triage")
+    """Console-script entry point.
+
+    An interrupted command exits with 130 after saying how to resume. It leaves with
+    ``os._exit`` once its output is flushed: a KeyboardInterrupt that passed through code run
+    by ``exec``/``eval`` of a string (dataclass and namedtuple creation, annotation lookups)
+    makes CPython kill the process with SIGINT at exit even after it was handled, which a
+    scheduler or shell script would read as a crash instead of exit code 130.
+    """
+    from triage import interrupt
+
+    try:
+        with interrupt.recorded():
+            cli.main(prog_name="triage")
+    except SystemExit as exc:
+        if exc.code != 130:
+            raise
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(130)
 
 
 if __name__ == "__main__":

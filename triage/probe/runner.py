@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from triage import interrupt
 from triage.builders import apply_dropout, apply_init, make_optimizer, make_scheduler
 from triage.data import Data, TensorData, batches, first_batch, to_device
 from triage.errors import ProbeError, TriageError, first_line
@@ -145,6 +146,7 @@ def _train(
     while step < total and not stop:
         in_epoch = 0
         for batch in batches(train, settings.batch_size, device, generator):
+            interrupt.check()  # a Ctrl-C lost in a finaliser is raised here
             loss = step_fn(model, batch).loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from triage import optuna_private
+from triage import interrupt, optuna_private
 from triage.errors import ProbeError, TriageError
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
@@ -41,6 +41,7 @@ def work(study: optuna.Study, objective: Callable[[optuna.Trial], float], trials
     last_running: set[int] = set()
     idle_since = time.monotonic()
     while deadline is None or time.monotonic() < deadline:
+        interrupt.check()  # a Ctrl-C lost in a finaliser is raised here
         finished, waiting, running = tally(study.get_trials(deepcopy=False))
         if finished >= trials and not waiting:
             return
