@@ -6,7 +6,9 @@ the two goes first alternates too), and each adjacent pair gives one ratio; the 
 the median of ``--repeats`` paired ratios, which cancels the slow drift of a shared virtual
 machine far better than comparing two separate minima. Wall time and process CPU time are both
 shown. Target: probe / plain <= 1.10 (CPU time on the CPU, wall time on a GPU, where the host's
-CPU time is not the cost).
+CPU time is not the cost). An example named ``NAME+step`` is the same program brought with a
+custom training step (``Task(step=...)`` computing the same loss); its plain loop calls that
+step (target for it: <= 1.05).
 
     python benchmarks/overhead.py [--steps 1000] [--repeats 5] [--device cpu]
 """
@@ -14,6 +16,7 @@ CPU time is not the cost).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import platform
 import statistics
 import time
@@ -27,7 +30,7 @@ from triage.examples import EXAMPLES
 from triage.probe import ProbeSettings, run_probe
 from triage.probe.device import resolve_device
 from triage.rng import seeded
-from triage.task import PreparedTask
+from triage.task import PreparedTask, Task
 
 Timing = tuple[float, float]  # (wall seconds, process CPU seconds)
 
@@ -51,10 +54,13 @@ def plain_loop(prepared: PreparedTask, steps: int, device: torch.device) -> Timi
         optimizer = make_optimizer("sgd", model.parameters(), 0.01)
         train = prepared.train.to(device) if isinstance(prepared.train, TensorData) else \
             prepared.train
-        step = 0
+        step, user_step = 0, prepared.task.step
         while step < steps:
             for xb, yb in batches(train, 32, device, generator):
-                loss = prepared.task.loss_fn(model(xb), yb)
+                if user_step is not None:
+                    loss = user_step(model, (xb, yb))
+                else:
+                    loss = prepared.task.loss_fn(model(xb), yb)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -72,9 +78,21 @@ def probe(prepared: PreparedTask, steps: int, device: torch.device) -> Timing:
     return _since(started, device)
 
 
+def _task(example: str) -> Task:
+    """A bundled example; ``NAME+step`` brings it with a custom step computing the same loss."""
+    name, _, form = example.partition("+")
+    task = EXAMPLES[name]()
+    if form == "step":
+        loss_fn = task.loss_fn
+        task = dataclasses.replace(
+            task, step=lambda model, batch: loss_fn(model(batch[0]), batch[1]))
+    return task
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", default="digits_mlp,digits_cnn,digits_lstm,diabetes_mlp")
+    parser.add_argument("--examples", default="digits_mlp,digits_cnn,digits_lstm,diabetes_mlp,"
+                                              "digits_mlp+step,digits_cnn+step")
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=21)
     parser.add_argument("--device", default="auto")
@@ -92,7 +110,7 @@ def main() -> None:
     judged = "wall" if device.type == "cuda" else "CPU"
     worst = 0.0
     for example in args.examples.split(","):
-        prepared = EXAMPLES[example]().prepare(0)
+        prepared = _task(example).prepare(0)
         plain_loop(prepared, 50, device)  # warm-up: allocator, kernels, lazy imports
         probe(prepared, 50, device)
         pairs = []

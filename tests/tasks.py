@@ -99,3 +99,69 @@ def dropout_blobs() -> Task:
     X, y = _blobs()
     return Task(model=_Dropped, train=(X[:96], y[:96]), val=(X[96:], y[96:]),
                 loss="cross_entropy", name="dropout_blobs", epochs=3)
+
+
+# Programs of other shapes than (x, y) -> model(x) -> loss(out, y).
+
+class _CarriesItsLoss(nn.Module):
+    """The Hugging Face convention: a dict batch with the labels in it, an output with .loss."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+
+    def forward(self, features: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        logits = self.net(features)
+        return {"loss": nn.functional.cross_entropy(logits, labels), "logits": logits}
+
+
+def dict_blobs() -> Task:
+    """blobs as a list of dict items, and a model whose output carries its loss."""
+    X, y = _blobs()
+    items = [{"features": torch.from_numpy(x), "labels": torch.tensor(t)}
+             for x, t in zip(X, y, strict=True)]
+    return Task(model=_CarriesItsLoss, train=items[:96], val=items[96:], name="dict_blobs",
+                epochs=3)
+
+
+class _TinyVAE(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.encode, self.decode = nn.Linear(4, 2 * 2), nn.Linear(2, 4)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mean, log_var = self.encode(x).chunk(2, dim=-1)
+        z = mean + torch.randn_like(mean) * (0.5 * log_var).exp()
+        return self.decode(z), mean, log_var
+
+
+def vae_step(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Reconstruction plus KL divergence: a loss on the input, with no targets."""
+    recon, mean, log_var = model(x)
+    kl = -0.5 * (1 + log_var - mean**2 - log_var.exp()).sum(dim=-1).mean()
+    return nn.functional.mse_loss(recon, x) + 0.1 * kl
+
+
+def vae() -> Task:
+    """A VAE on blobs' features: items are single tensors, the step is the user's own."""
+    X, _ = _blobs()
+    rows = list(torch.from_numpy(X))
+    return Task(model=_TinyVAE, train=rows[:96], val=rows[96:], step=vae_step, name="vae",
+                epochs=3)
+
+
+class _DoubleNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 1)).double()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def double_regression() -> Task:
+    """A float64 model on float64 NumPy data (pytorch/examples' time-sequence habit)."""
+    X, _ = _blobs()
+    X = X.astype(np.float64)
+    y = X.sum(axis=1, keepdims=True) / 4
+    return Task(model=_DoubleNet, train=(X, y), loss="mse", name="double_regression", epochs=2)

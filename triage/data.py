@@ -1,17 +1,20 @@
-"""Turn what the user hands us into batches: (X, y) arrays/tensors or any torch Dataset."""
+"""Turn what the user hands us into batches: ``(X, y)`` arrays/tensors, or any map-style
+dataset or sequence whose items are anything, batched by a collate function."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
-from triage.errors import TaskError
+from triage.errors import TaskError, first_line
 
-Batch = tuple[torch.Tensor, torch.Tensor]
+Batch = Any  # an (x, y) pair of tensors, a dict, or whatever the collate function returns
+Collate = Callable[[list[Any]], Any]
 
 
 class TensorData:
@@ -32,8 +35,37 @@ class TensorData:
             return self
         return TensorData(self.X.to(device), self.y.to(device))
 
+    def like(self, dtype: torch.dtype) -> TensorData:
+        """Floating features and targets in ``dtype`` (the model's), others as they are:
+        NumPy's float64 arrays train a float32 model, and a float64 model keeps float64."""
 
-Data = TensorData | Dataset
+        def cast(t: torch.Tensor) -> torch.Tensor:
+            return t.to(dtype) if t.is_floating_point() and t.dtype != dtype else t
+
+        return TensorData(cast(self.X), cast(self.y))
+
+
+@dataclasses.dataclass
+class ItemData:
+    """A map-style dataset or sequence of items of any kind, batched by ``collate`` through a
+    ``DataLoader`` (``options`` are passed on to it: ``num_workers``, ``pin_memory``, ...)."""
+
+    items: Any
+    collate: Collate = default_collate
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def subset(self, index: torch.Tensor) -> ItemData:
+        return dataclasses.replace(self, items=Subset(self.items, index.tolist()))
+
+    def loader(self, batch_size: int, generator: torch.Generator | None) -> DataLoader:
+        return DataLoader(self.items, batch_size=batch_size, shuffle=generator is not None,
+                          generator=generator, collate_fn=self.collate, **self.options)
+
+
+Data = TensorData | ItemData
 
 
 def _to_tensor(values: Any, what: str, role: str) -> torch.Tensor:
@@ -50,27 +82,51 @@ def _to_tensor(values: Any, what: str, role: str) -> torch.Tensor:
             f"{what} {role} cannot be turned into a tensor ({exc}); pass numbers as a NumPy "
             "array or tensor"
         ) from None
-    if tensor.is_floating_point() and tensor.dtype == torch.float64:
-        tensor = tensor.float()
     return tensor
 
 
-def as_data(value: Any, what: str) -> Data:
-    """Validate and convert ``value`` (a Dataset or an ``(X, y)`` pair) into batchable data.
+def as_data(value: Any, what: str, collate: Collate | None = None,
+            options: dict[str, Any] | None = None) -> Data:
+    """Validate and convert ``value`` into batchable data: an ``(X, y)`` pair of arrays,
+    tensors or DataFrames, or a map-style dataset or sequence of items (batched by
+    ``collate``, torch's default collate when None; ``options`` go to the DataLoader).
 
     Raises:
-        TaskError: empty data, mismatched lengths, non-finite values or an unknown form.
+        TaskError: empty data, mismatched lengths, non-finite values, items the collate
+            function cannot batch, or something that is not data.
     """
-    if isinstance(value, Dataset):
-        return _check_dataset(value, what)
-    X, y = pair_tensors(value, what)
-    for role, tensor in (("X", X), ("y", y)):
-        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            bad = int((~torch.isfinite(tensor)).sum())
-            raise TaskError(
-                f"{what} {role} contains {bad} NaN/inf values; impute or drop them before training"
-            )
-    return TensorData(X, y)
+    if is_pair(value):
+        X, y = pair_tensors(value, what)
+        for role, tensor in (("X", X), ("y", y)):
+            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+                bad = int((~torch.isfinite(tensor)).sum())
+                raise TaskError(f"{what} {role} contains {bad} NaN/inf values; impute or drop "
+                                "them before training")
+        return TensorData(X, y)
+    if hasattr(value, "shape"):
+        raise TaskError(f"{what} data is one array ({type(value).__name__}), not an (X, y) pair; "
+                        "pass the features and the targets together: train=(X, y)")
+    if not is_items(value):
+        raise TaskError(f"{what} data must be an (X, y) pair or a dataset/sequence of items, "
+                        f"got {type(value).__name__}; pass train=(X, y) or train=my_dataset")
+    return _check_items(ItemData(value, collate or default_collate, dict(options or {})), what)
+
+
+def is_items(value: Any) -> bool:
+    """A map-style dataset or sequence of items (a torch Dataset, a list, a Hugging Face
+    ``datasets.Dataset``): anything with a length that is indexed by position."""
+    return isinstance(value, (Dataset, list)) or (
+        hasattr(value, "__getitem__") and hasattr(value, "__len__")
+        and not isinstance(value, (str, bytes, Mapping, tuple)) and not hasattr(value, "shape"))
+
+
+def is_pair(value: Any) -> bool:
+    """An ``(X, y)`` pair: two arrays, tensors or DataFrames (or a tuple of two lists)."""
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        return False
+    if all(hasattr(part, "shape") for part in value):
+        return True
+    return isinstance(value, tuple) and all(isinstance(part, list) for part in value)
 
 
 def pair_tensors(value: Any, what: str) -> Batch:
@@ -81,7 +137,8 @@ def pair_tensors(value: Any, what: str) -> Batch:
     """
     if not (isinstance(value, (tuple, list)) and len(value) == 2):
         raise TaskError(
-            f"{what} data must be a torch Dataset or an (X, y) pair, got {type(value).__name__}; "
+            f"{what} data must be an (X, y) pair or a dataset/sequence of items, got "
+            f"{type(value).__name__}; "
             "pass train=(X, y)"
         )
     X = _to_tensor(value[0], what, "X")
@@ -97,37 +154,70 @@ def pair_tensors(value: Any, what: str) -> Batch:
     return X, y
 
 
-def _check_dataset(dataset: Dataset, what: str) -> Dataset:
+def _check_items(data: ItemData, what: str) -> ItemData:
+    """The data has items, its first items batch together, and their tensors are finite."""
     try:
-        n = len(dataset)  # type: ignore[arg-type]
+        n = len(data)
     except TypeError:
-        raise TaskError(f"{what} Dataset has no length; give a map-style Dataset") from None
+        raise TaskError(f"{what} dataset has no length; give a map-style dataset") from None
     if n == 0:
         raise TaskError(f"{what} data is empty; give at least one sample")
-    for i in range(min(n, 8)):
-        item = dataset[i]
-        if not (isinstance(item, (tuple, list)) and len(item) == 2):
-            raise TaskError(f"{what} Dataset items must be (x, y) pairs; item {i} is not")
-        for role, value in zip(("x", "y"), item, strict=True):
-            t = torch.as_tensor(value)
-            if t.is_floating_point() and not torch.isfinite(t).all():
-                raise TaskError(
-                    f"{what} Dataset item {i} has NaN/inf in {role}; clean the data first"
-                )
-    return dataset
+    count = min(n, 8)
+    items = []
+    for i in range(count):
+        try:
+            items.append(data.items[i])
+        except Exception as exc:
+            raise TaskError(f"{what} item {i} cannot be read: {type(exc).__name__}: "
+                            f"{first_line(exc)}") from exc
+    try:
+        batch = data.collate(items)
+    except Exception as exc:
+        raise TaskError(
+            f"{what} items cannot be batched by the collate function: {type(exc).__name__}: "
+            f"{first_line(exc)} (item 0 is a {type(items[0]).__name__}); give collate= a "
+            "function from a list of items to a batch (a padding collator for text)"
+        ) from exc
+    for path, tensor in _leaves(batch):
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise TaskError(f"{what} items 0..{count - 1} have NaN/inf in {path or 'the batch'}; "
+                            "clean the data first")
+    return data
+
+
+def _leaves(batch: Any, path: str = "") -> Iterator[tuple[str, torch.Tensor]]:
+    """Every tensor inside a batch, with where it sits (``[0]``, ``['input_ids']``, ...)."""
+    if torch.is_tensor(batch):
+        yield path, batch
+    elif isinstance(batch, Mapping):
+        for key, value in batch.items():
+            yield from _leaves(value, f"{path}[{key!r}]")
+    elif isinstance(batch, (tuple, list)):
+        for i, value in enumerate(batch):
+            yield from _leaves(value, f"{path}[{i}]")
+    elif dataclasses.is_dataclass(batch) and not isinstance(batch, type):
+        for f in dataclasses.fields(batch):
+            yield from _leaves(getattr(batch, f.name), f"{path}.{f.name}")
+
+
+def batch_size(batch: Any) -> int:
+    """How many samples a batch holds: the first dimension of its first tensor."""
+    for _, tensor in _leaves(batch):
+        if tensor.ndim:
+            return len(tensor)
+    raise TaskError("a batch holds no tensor with a sample dimension; make the collate "
+                    "function return tensors")
 
 
 def holdout(data: Data, fraction: float, generator: torch.Generator) -> tuple[Data, Data]:
     """Split ``data`` into (train, val) with ``fraction`` of the samples, at least one, held out."""
-    n = len(data)  # type: ignore[arg-type]
+    n = len(data)
     if n < 2:
         raise TaskError(f"train data has {n} sample; give at least 2 or pass val= explicitly")
     n_val = min(n - 1, max(1, round(n * fraction)))
     perm = torch.randperm(n, generator=generator)
     val_idx, train_idx = perm[:n_val], perm[n_val:]
-    if isinstance(data, TensorData):
-        return data.subset(train_idx), data.subset(val_idx)
-    return Subset(data, train_idx.tolist()), Subset(data, val_idx.tolist())
+    return data.subset(train_idx), data.subset(val_idx)
 
 
 def batches(
@@ -150,21 +240,34 @@ def batches(
                 batch = data.X[index], data.y[index]
             yield to_device(batch, device)
         return
-    loader = DataLoader(
-        data, batch_size=batch_size, shuffle=generator is not None, generator=generator
-    )
-    for batch in loader:
+    for batch in data.loader(batch_size, generator):
         yield to_device(batch, device)
 
 
 def to_device(batch: Batch, device: torch.device) -> Batch:
-    """The batch's tensors on ``device`` (copied asynchronously where the device allows)."""
-    xb, yb = batch
-    return xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+    """The batch with every tensor inside it on ``device`` (copied asynchronously where the
+    device allows): tensors in dicts, lists, tuples, named tuples and dataclasses, and objects
+    with their own ``.to(device)`` (Hugging Face's ``BatchEncoding``)."""
+    if torch.is_tensor(batch):
+        return batch.to(device, non_blocking=True)
+    if type(batch) is tuple or type(batch) is list:
+        return type(batch)(to_device(value, device) for value in batch)
+    if type(batch) is dict:
+        return {key: to_device(value, device) for key, value in batch.items()}
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # a named tuple
+        return type(batch)(*(to_device(value, device) for value in batch))
+    if dataclasses.is_dataclass(batch) and not isinstance(batch, type):
+        return dataclasses.replace(batch, **{f.name: to_device(getattr(batch, f.name), device)
+                                             for f in dataclasses.fields(batch) if f.init})
+    if callable(getattr(batch, "to", None)):
+        return batch.to(device)
+    if isinstance(batch, Mapping):
+        return {key: to_device(value, device) for key, value in batch.items()}
+    return batch
 
 
 def first_batch(data: Data, size: int) -> Batch:
     """The first ``size`` samples, unshuffled, on the CPU."""
     if isinstance(data, TensorData):
         return data.X[:size], data.y[:size]
-    return next(iter(DataLoader(data, batch_size=size)))
+    return next(iter(data.loader(size, None)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,23 +15,42 @@ from triage.data import Data, TensorData, as_data, first_batch, holdout
 from triage.errors import TaskError, first_line
 from triage.losses import LossFn
 from triage.rng import seeded
-from triage.step import LossStep, Step, failure
+from triage.step import CustomStep, DefaultStep, Step, failure, primary, targets
 
 VAL_FRACTION = 0.2
 
 
 @dataclass
 class Task:
-    """A training problem: a model factory, data and a loss.
+    """A training problem: a model factory, data, and how one batch trains.
+
+    Three forms, from the simplest (see README, "Bring your model"):
+
+    - ``(X, y)`` data and ``loss=``: batches are ``(x, y)``, the loss is ``loss(model(x), y)``;
+      a model returning a tuple or dict gives its first tensor to the loss;
+    - a dataset of dict items (Hugging Face style): ``model(**batch)``, whose output carries
+      the loss (``output.loss``, with the labels in the batch);
+    - ``step=``: your own computation for one batch, for anything else (a VAE, two inputs, ...).
 
     Args:
         model: zero-argument callable returning a fresh ``nn.Module`` each call.
-        train: a torch ``Dataset`` of ``(x, y)`` pairs, or an ``(X, y)`` pair of arrays/tensors.
+        train: an ``(X, y)`` pair of arrays/tensors/DataFrames, or any map-style dataset or
+            sequence (a torch ``Dataset``, a list, a Hugging Face ``datasets.Dataset``) of items
+            of any kind, batched with ``collate``.
         val: the same forms, or None for a seeded 20% hold-out of ``train``.
-        loss: one of ``cross_entropy``, ``mse``, ``bce_with_logits``, ``nll``, or any
-            ``callable(output, target) -> scalar tensor``.
+        loss: one of ``cross_entropy``, ``mse``, ``bce_with_logits``, ``nll``, a ``torch.nn``
+            loss, or any ``callable(output, target) -> scalar tensor`` (``(x, y)`` batches).
         name: shown in reports and written into configs.
         epochs: the user's full training budget, in epochs.
+        step: ``step(model, batch) -> loss``: a scalar tensor, a dict with ``"loss"``, or an
+            object with ``.loss``. Replaces ``loss``.
+        evaluate: ``evaluate(model, batch) -> dict`` of validation metrics, run under
+            ``eval()`` and ``no_grad()``; its ``"loss"`` (required) is the value every
+            strategy minimises, ``"accuracy"`` (optional) is reported. Default: the step's
+            loss, and accuracy for a known classification loss.
+        collate: batches a list of items (default: torch's ``default_collate``).
+        loader: more ``DataLoader`` arguments for item datasets (``num_workers``, ...); triage
+            sets ``batch_size``, ``shuffle`` and ``collate_fn`` itself.
     """
 
     model: Callable[[], nn.Module]
@@ -40,6 +59,10 @@ class Task:
     loss: str | LossFn = "cross_entropy"
     name: str = "task"
     epochs: int = 10
+    step: Callable[[nn.Module, Any], Any] | None = None
+    evaluate: Callable[[nn.Module, Any], Mapping[str, Any]] | None = None
+    collate: Callable[[list[Any]], Any] | None = None
+    loader: Mapping[str, Any] | None = None
     _prepared: dict[int, PreparedTask] = field(
         default_factory=dict, init=False, repr=False, compare=False)
 
@@ -57,6 +80,20 @@ class Task:
             raise TaskError(f"Task.loss must be a name or a callable, got {self.loss!r}")
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
             raise TaskError(f"Task.epochs must be a positive integer, got {self.epochs!r}")
+        for name in ("step", "evaluate", "collate"):
+            value = getattr(self, name)
+            if value is not None and not callable(value):
+                raise TaskError(f"Task.{name} must be a function or None, got "
+                                f"{type(value).__name__}")
+        if self.loader is not None:
+            if not isinstance(self.loader, Mapping):
+                raise TaskError(f"Task.loader must be a dict of DataLoader arguments, got "
+                                f"{type(self.loader).__name__}")
+            taken = sorted({"batch_size", "shuffle", "collate_fn", "sampler", "batch_sampler",
+                            "generator"} & set(self.loader))
+            if taken:
+                raise TaskError(f"Task.loader sets {taken[0]!r}, which triage sets itself "
+                                "(it varies the batch size and seeds the order); leave it out")
 
     @property
     def loss_fn(self) -> LossFn:
@@ -67,13 +104,13 @@ class Task:
 
     @property
     def loss_kind(self) -> losses.LossKind | None:
-        """The loss's entry in the loss table, when it is known by name or identity."""
-        return losses.known(self.loss)
+        """The loss's entry in the loss table, when it is known by name or identity (never
+        with a custom step, which replaces the loss)."""
+        return None if self.step is not None else losses.known(self.loss)
 
-    @property
-    def step(self) -> Step:
+    def train_step(self) -> Step:
         """How one batch trains: the seam every loop calls (see ``triage.step``)."""
-        return LossStep(self.loss_fn)
+        return CustomStep(self.step) if self.step is not None else DefaultStep(self.loss_fn)
 
     @property
     def loss_name(self) -> str:
@@ -127,6 +164,11 @@ def build_model(task: Task) -> nn.Module:
     return model
 
 
+def floating_dtype(model: nn.Module) -> torch.dtype | None:
+    """The dtype of the model's first floating parameter (what its inputs must be)."""
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
+
+
 def fresh_model(task: Task) -> nn.Module:
     """A model from the factory, after checking that each call builds a new one (a factory
     returning one shared module would let probes train the user's model)."""
@@ -141,45 +183,92 @@ def fresh_model(task: Task) -> nn.Module:
 
 
 def _prepare(task: Task, seed: int) -> PreparedTask:
-    train = as_data(task.train, "train")
+    options = dict(task.loader or {})
+    train = as_data(task.train, "train", task.collate, options)
     with seeded(seed) as generator:
         if task.val is None:
             train, val = holdout(train, VAL_FRACTION, generator)
         else:
-            val = as_data(task.val, "val")
+            val = as_data(task.val, "val", task.collate, options)
         model = fresh_model(task)
-    kind = task.loss_kind
-    prepared = PreparedTask(task, train, val, task.step, kind.accuracy if kind else None)
-    _check_fit(prepared, model)
+    dtype = floating_dtype(model)
+    if dtype is not None and isinstance(train, TensorData):
+        train = train.like(dtype)
+    if dtype is not None and isinstance(val, TensorData):
+        val = val.like(dtype)
+    batch = first_batch(train, 8)
+    kind = task.loss_kind  # accuracy needs the targets: (x, y) batches and a known loss
+    accuracy = kind.accuracy if kind and targets(batch) is not None else None
+    prepared = PreparedTask(task, train, val, task.train_step(), accuracy)
+    _check_fit(prepared, model, batch)
     return prepared
 
 
-def _check_fit(prepared: PreparedTask, model: nn.Module) -> None:
-    """Run one small batch through the step so that wiring errors surface before probes."""
-    xb, yb = batch = first_batch(prepared.train, 8)
-    name = prepared.task.loss_name
+def _check_fit(prepared: PreparedTask, model: nn.Module, batch: Any) -> None:
+    """Run one small batch through the step, so that wiring errors surface before probes."""
     try:
-        with torch.no_grad(), warnings.catch_warnings():
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # mse's broadcasting warning: judged below
             value, out = prepared.step(model, batch)
+    except TaskError:
+        raise
     except Exception as exc:
-        where = failure(exc)
-        if where is not None and where.part == "model":
-            raise TaskError(
-                f"the model failed on a batch of inputs {tuple(xb.shape)} {xb.dtype}: "
-                f"{first_line(exc)}; make the model accept the data's X"
-            ) from exc
-        if where is not None:
-            _check_output(prepared, where.output, yb, loss_ran=False)
-        raise TaskError(
-            f"the model's output does not fit loss {name!r} with targets "
-            f"{tuple(yb.shape)} {yb.dtype}: {first_line(exc)}; change the model's last layer, "
-            "the targets or the loss"
-        ) from exc
-    _check_output(prepared, out, yb, loss_ran=True)
+        raise _step_error(prepared, batch, exc) from exc
+    yb = targets(batch)
+    if yb is not None and prepared.task.step is None:
+        _check_output(prepared, primary(out), yb, loss_ran=True)
+    where = "the step" if prepared.task.step is not None else f"loss {prepared.task.loss_name!r}"
     if not torch.is_tensor(value) or value.numel() != 1:
-        raise TaskError(f"loss {name!r} must return a scalar; it returned shape "
+        raise TaskError(f"{where} must return a scalar; it returned shape "
                         f"{tuple(getattr(value, 'shape', ()))}")
+    if not value.requires_grad:
+        raise TaskError(f"the loss from {where} has no gradient (computed under no_grad, "
+                        "detached, or from no trainable parameter); return the loss tensor "
+                        "the model's parameters produced")
+    if prepared.task.evaluate is not None:
+        _check_metrics(prepared, model, batch)
+
+
+def _step_error(prepared: PreparedTask, batch: Any, exc: Exception) -> TaskError:
+    """The one-line error for a step that raised on the first batch."""
+    where = failure(exc)
+    if where is not None and where.part == "step":
+        return TaskError(f"the step raised {type(exc).__name__} on the first batch: "
+                         f"{first_line(exc)}; fix step(model, batch)")
+    if targets(batch) is None:
+        return TaskError(f"the model raised {type(exc).__name__} on a batch of "
+                         f"{type(batch).__name__}: {first_line(exc)}; make model(**batch) "
+                         "accept the batch or give Task(step=...)")
+    xb, yb = batch
+    if where is not None and where.part == "model":
+        return TaskError(
+            f"the model failed on a batch of inputs {tuple(xb.shape)} {xb.dtype}: "
+            f"{first_line(exc)}; make the model accept the data's X"
+        )
+    if where is not None:
+        _check_output(prepared, primary(where.output), yb, loss_ran=False)
+    return TaskError(
+        f"the model's output does not fit loss {prepared.task.loss_name!r} with targets "
+        f"{tuple(yb.shape)} {yb.dtype}: {first_line(exc)}; change the model's last layer, "
+        "the targets or the loss"
+    )
+
+
+def _check_metrics(prepared: PreparedTask, model: nn.Module, batch: Any) -> None:
+    evaluate = prepared.task.evaluate
+    assert evaluate is not None
+    model.eval()
+    try:
+        with torch.no_grad():
+            metrics = evaluate(model, batch)
+    except Exception as exc:
+        raise TaskError(f"evaluate raised {type(exc).__name__} on the first batch: "
+                        f"{first_line(exc)}; fix evaluate(model, batch)") from exc
+    if not isinstance(metrics, Mapping) or "loss" not in metrics:
+        raise TaskError(f"evaluate returned {type(metrics).__name__}"
+                        f"{' without loss' if isinstance(metrics, Mapping) else ''}; return a "
+                        "dict of metrics with 'loss' (the value triage minimises)")
+    model.train()
 
 
 def _check_output(prepared: PreparedTask, out: Any, yb: torch.Tensor, loss_ran: bool) -> None:

@@ -44,7 +44,7 @@ class LinearHeadOverLSTM(nn.Module):  # bounded output, but straight from a Line
 ])
 def test_final_activation(factory, expected):
     task = Task(model=factory, train=(X, torch.zeros(64, 4)), loss="mse")
-    info = inspect(task, CPU, X, torch.zeros(64, 4), task.step)
+    info = inspect(task, CPU, X, torch.zeros(64, 4), task.train_step())
     assert info.error is None and info.final_activation == expected
 
 
@@ -60,7 +60,7 @@ def test_layers_sequences_and_constant_weights_are_recorded():
 
     seq = torch.randn(250, 4, 3)  # time-major: 250 steps
     task = Task(model=Net, train=(seq.transpose(0, 1), torch.zeros(4, 2)), loss="mse")
-    info = inspect(task, CPU, seq, torch.zeros(4, 2), task.step)
+    info = inspect(task, CPU, seq, torch.zeros(4, 2), task.train_step())
     assert info.sequence_lengths == {"rnn": 250}
     assert info.constant_weights == ["head.weight"]
     assert info.layer_names == ["rnn", "head"] and len(info.layer_std) == 2

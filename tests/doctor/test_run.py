@@ -38,6 +38,11 @@ class ReturnsTuple(nn.Module):
         return self.linear(x), x
 
 
+class ReturnsNothing(nn.Module):
+    def forward(self, x):
+        return None
+
+
 def _blobs_with(**changes):
     task = tasks.blobs()
     for key, value in changes.items():
@@ -47,7 +52,8 @@ def _blobs_with(**changes):
 
 @pytest.mark.parametrize("model, words", [
     (Raises, "shapes do not line up"),
-    (ReturnsTuple, "returned tuple"),
+    (ReturnsTuple, None),  # its first tensor goes to the loss
+    (ReturnsNothing, "returned NoneType"),
     (lambda: nn.Linear(4, 7), None),  # fine for cross-entropy: 7 >= 3 classes
     (lambda: nn.Linear(4, 2), "Target 2 is out of bounds"),  # too few classes
 ])
@@ -158,7 +164,7 @@ def test_factory_that_raises_is_a_clear_error():
 
 
 def test_not_data_is_a_clear_error():
-    with pytest.raises(TaskError, match="Dataset or an \\(X, y\\) pair"):
+    with pytest.raises(TaskError, match="must be an \\(X, y\\) pair"):
         doctor(Task(model=lambda: nn.Linear(4, 3), train=42), SETTINGS)
 
 

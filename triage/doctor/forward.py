@@ -18,7 +18,7 @@ from triage.probe import ProbeSettings
 from triage.probe.device import is_oom, release_memory, resolve_device
 from triage.probe.monitor import dead_relu_fraction
 from triage.rng import seeded
-from triage.step import Step, failure
+from triage.step import Step, failure, primary
 from triage.task import Task, fresh_model
 
 WEIGHTED = (nn.Linear, nn.modules.conv._ConvNd, nn.Bilinear, nn.RNNBase, nn.Embedding)
@@ -92,7 +92,8 @@ def inspect(task: Task, settings: ProbeSettings, X: torch.Tensor, y: torch.Tenso
         model.eval()
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            value, out = step(model, batch)
+            value, output = step(model, batch)
+            out = primary(output)
             if not torch.is_tensor(out):
                 return ForwardInfo(error=f"the model returned {type(out).__name__}, not a tensor")
             if not torch.is_tensor(value) or value.numel() != 1:
@@ -178,7 +179,7 @@ def _activation_by_value(model: nn.Module, batch: Batch, step: Step,
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            big = step(model, (X * 100.0, y)).output
+            big = primary(step(model, (X * 100.0, y)).output)
     except Exception:
         return None
     big = big.detach().cpu() if torch.is_tensor(big) else big

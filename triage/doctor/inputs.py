@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset
 
-from triage.data import TensorData, holdout, pair_tensors
+from triage.data import TensorData, holdout, is_items, is_pair, pair_tensors
 from triage.errors import TaskError
 from triage.task import VAL_FRACTION, Task
 
@@ -46,19 +45,16 @@ def view(value: Any, what: str) -> DataView:
     Raises:
         TaskError: not data at all (the message says what to pass instead).
     """
-    if isinstance(value, Dataset):
+    if not is_pair(value) and is_items(value):
         try:
             n = min(len(value), MAX_SAMPLES)  # type: ignore[arg-type]
             items = [value[i] for i in range(n)]
             X = torch.stack([torch.as_tensor(x) for x, _ in items])
             y = torch.stack([torch.as_tensor(t) for _, t in items])
         except Exception as exc:
-            raise TaskError(f"{what} Dataset cannot be read as (x, y) tensor pairs ({exc}); "
-                            "make items (x, y) with tensors of one shape") from None
-        if X.dtype == torch.float64:
-            X = X.float()
-        if y.dtype == torch.float64:
-            y = y.float()
+            raise TaskError(f"{what} items cannot be read as (x, y) tensor pairs ({exc}); "
+                            "doctor's checks read (x, y) data: make items (x, y) with tensors "
+                            "of one shape") from None
     else:
         X, y = pair_tensors(value, what)
     return DataView(X, y)
@@ -75,8 +71,9 @@ class Splits:
     dropped: int  # training samples left out of the probes for non-finite values
 
 
-def splits(task: Task, seed: int) -> Splits:
-    """Read the task's data and make finite train/validation sets for the probes."""
+def splits(task: Task, seed: int, dtype: torch.dtype | None = None) -> Splits:
+    """Read the task's data and make finite train/validation sets for the probes, their
+    floating tensors in ``dtype`` (the model's) where given."""
     train = view(task.train, "train")
     val = None if task.val is None else view(task.val, "val")
     keep = train.finite_rows()
@@ -89,6 +86,8 @@ def splits(task: Task, seed: int) -> Splits:
     else:
         mask = val.finite_rows()
         clean_val = TensorData(val.X[mask], val.y[mask])
+    if dtype is not None:
+        clean, clean_val = clean.like(dtype), clean_val.like(dtype)  # type: ignore[union-attr]
     return Splits(train, val, clean, clean_val, int((~keep).sum()))  # type: ignore[arg-type]
 
 

@@ -19,7 +19,8 @@ from triage.doctor.model_checks import MODEL_CHECKS
 from triage.doctor.train_checks import TRAIN_CHECKS, nan_at_any_lr
 from triage.losses import identify
 from triage.probe import ProbeSettings
-from triage.task import PreparedTask, Task
+from triage.rng import seeded
+from triage.task import PreparedTask, Task, build_model, floating_dtype
 
 FORWARD_BATCH = 256
 Stage = Callable[[str], None]
@@ -67,17 +68,19 @@ def doctor(task: Task, settings: ProbeSettings, *, checks: tuple[Check, ...] | N
     stage = on_stage or (lambda _text: None)
     checks = checks or DATA_CHECKS + MODEL_CHECKS + TRAIN_CHECKS
     stage("reading the data")
-    data = splits(task, settings.seed)
+    with seeded(settings.seed):
+        dtype = floating_dtype(build_model(task))
+    data = splits(task, settings.seed, dtype)
     ev = Evidence(task, settings, data, target_kind(data.train.y))
     findings = _run(checks, "data", ev)
-    step = task.step
+    step = task.train_step()
     train = data.clean_train
     if len(train) >= 1:
         stage("one batch through the model at init")
         X, y = train.X[:FORWARD_BATCH], train.y[:FORWARD_BATCH]
         ev.forward = inspect(task, settings, X, y, step)
-        if ev.forward.output is not None:
-            ev.loss = identify(task.loss, ev.forward.output, y)
+        if ev.forward.output is not None and task.step is None:  # a custom step has no
+            ev.loss = identify(task.loss, ev.forward.output, y)  # loss of its own to judge
         findings += _run(checks, "model", ev)
     if ev.forward is not None and ev.forward.error is None and len(train) >= 2:
         ev.prepared = PreparedTask(task, train, data.clean_val, step,

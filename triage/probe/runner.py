@@ -11,7 +11,7 @@ from torch import nn
 
 from triage import interrupt
 from triage.builders import apply_dropout, apply_init, make_optimizer, make_scheduler
-from triage.data import Data, TensorData, batches, first_batch, to_device
+from triage.data import Data, TensorData, batch_size, batches, first_batch, to_device
 from triage.errors import ProbeError, TriageError, first_line
 from triage.probe.callbacks import ProbeCallback, wants_epochs
 from triage.probe.device import is_oom, release_memory, resolve_device
@@ -19,7 +19,7 @@ from triage.probe.monitor import DivergenceWatch, GradientMonitor, dead_relu_fra
 from triage.probe.result import ProbeResult
 from triage.probe.settings import ProbeSettings
 from triage.rng import seeded
-from triage.step import targets
+from triage.step import primary, targets
 from triage.task import PreparedTask, Task, build_model
 
 EVAL_BATCH = 1024
@@ -200,25 +200,43 @@ def _place(data: Data, device: torch.device) -> Data:
 def evaluate(
     prepared: PreparedTask, model: nn.Module, device: torch.device
 ) -> tuple[float | None, float | None]:
-    """Mean validation loss and, for classification, accuracy."""
+    """Mean validation loss and accuracy over the validation set, under ``eval()`` and
+    ``no_grad()``: the task's ``evaluate`` metrics when it has one (``loss``, ``accuracy``),
+    else the step's loss and, for a known classification loss, accuracy."""
     model.eval()
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device)
     count = 0
+    custom = prepared.task.evaluate
+    scored = prepared.accuracy is not None
     with torch.no_grad():
         for batch in batches(prepared.val, EVAL_BATCH, device):
+            n = batch_size(batch)
+            if custom is not None:
+                metrics = custom(model, batch)
+                total_loss += torch.as_tensor(metrics["loss"], device=device).float() * n
+                scored = "accuracy" in metrics
+                if scored:
+                    correct += torch.as_tensor(metrics["accuracy"], device=device).float() * n
+                count += n
+                continue
             loss, out = prepared.step(model, batch)
+            total_loss += loss.float() * n
             yb = targets(batch)
-            total_loss += loss.float() * len(yb)
-            if prepared.accuracy == "multiclass":
-                if yb.is_floating_point() and yb.shape == out.shape:  # one-hot or soft targets
-                    yb = yb.argmax(dim=-1)
-                correct += (out.argmax(dim=-1) == yb).sum()
-            elif prepared.accuracy in ("binary", "binary_prob"):
-                cut = 0.0 if prepared.accuracy == "binary" else 0.5
-                correct += ((out > cut).to(yb.dtype) == (yb > 0.5).to(yb.dtype)).sum()
-            count += len(yb)
+            if scored and yb is not None:
+                correct += _correct(prepared.accuracy, primary(out), yb)
+            count += n
     model.train()
     loss = float(total_loss) / count
-    accuracy = float(correct) / count if prepared.accuracy else None
+    accuracy = float(correct) / count if scored else None
     return (loss if math.isfinite(loss) else None), accuracy
+
+
+def _correct(rule: str | None, out: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+    """How many predictions in a batch are right, by the loss table's accuracy rule."""
+    if rule == "multiclass":
+        if yb.is_floating_point() and yb.shape == out.shape:  # one-hot or soft targets
+            yb = yb.argmax(dim=-1)
+        return (out.argmax(dim=-1) == yb).sum()
+    cut = 0.0 if rule == "binary" else 0.5
+    return ((out > cut).to(yb.dtype) == (yb > 0.5).to(yb.dtype)).sum()

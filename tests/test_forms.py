@@ -1,0 +1,133 @@
+"""Programs of other shapes than (x, y) -> model(x) -> loss(out, y): dict batches whose model
+output carries the loss, custom steps, item datasets with a collate, float64 models."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from torch import nn
+from torch.utils.data import Dataset
+
+from triage import LRFindSettings, ProbeSettings, Task, lr_find, run_probes
+from triage.errors import TaskError
+
+import tasks
+
+FORMS = ["dict_blobs", "vae", "double_regression"]
+CPU = ProbeSettings(lr=0.01, steps=20, device="cpu")
+
+
+@pytest.mark.parametrize("name", FORMS)
+def test_probes_train_every_form_and_measure_validation(name):
+    task = getattr(tasks, name)()
+    result = run_probes(task, [CPU])[0]
+    assert result.ok and result.steps == 20 and result.val_loss is not None
+    assert result.losses[-1] < result.losses[0] * 1.5
+    if name == "dict_blobs":
+        assert result.val_accuracy is None  # no known targets: no accuracy is invented
+
+
+def test_a_float64_model_keeps_float64_data_and_float32_models_get_float32():
+    assert tasks.double_regression().prepare().train.X.dtype == torch.float64
+    X, y = tasks._blobs()
+    float32 = Task(model=lambda: nn.Linear(4, 3), train=(X.astype(np.float64), y)).prepare()
+    assert float32.train.X.dtype == torch.float32
+
+
+def test_same_seed_same_result_for_a_custom_step():
+    a, b = (run_probes(tasks.vae(), [CPU.with_(seed=3)])[0] for _ in range(2))
+    assert a.losses == b.losses
+
+
+def test_evaluate_gives_the_validation_value():
+    calls = []
+
+    def evaluate(model, batch):
+        calls.append(torch.is_grad_enabled() or model.training)
+        return {"loss": torch.tensor(0.25), "accuracy": 0.5}
+
+    task = tasks.dict_blobs()
+    task.evaluate = evaluate
+    result = run_probes(task, [CPU])[0]
+    assert result.val_loss == pytest.approx(0.25) and result.val_accuracy == pytest.approx(0.5)
+    assert calls and not any(calls)  # under eval() and no_grad()
+
+
+class Pairs(Dataset):
+    """(dict of tensors, label) items: a common second attempt with a transformer."""
+
+    def __init__(self):
+        X, self.y = tasks._blobs(40)
+        self.X = torch.from_numpy(X)
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        return {"features": self.X[i]}, int(self.y[i])
+
+
+class TakesADict(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 3)
+
+    def forward(self, inputs):
+        return self.linear(inputs["features"])
+
+
+def test_dict_and_label_items_train_with_the_loss():
+    result = run_probes(Task(model=TakesADict, train=Pairs()), [CPU])[0]
+    assert result.ok and result.val_accuracy is not None
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"step": lambda model, batch: "done"}, r"the step \(str\) carries no loss"),
+    ({"step": lambda model, batch: model(batch)[0].sum(dim=1)}, "must return a scalar"),
+    ({"step": lambda model, batch: model(batch)[0].sum().detach()}, "has no gradient"),
+    ({"step": lambda model, batch: 1 / 0}, "the step raised ZeroDivisionError"),
+    ({"evaluate": lambda model, batch: {"acc": 1.0}}, "without loss"),
+    ({"collate": lambda items: 1 / 0}, r"cannot be batched .*item 0 is a Tensor"),
+    ({"loader": {"batch_size": 4}}, "sets 'batch_size'"),
+    ({"step": "vae_step"}, "must be a function"),
+])
+def test_bad_programs_get_one_line(changes, message):
+    with pytest.raises(TaskError, match=message) as info:
+        dataclasses.replace(tasks.vae(), **changes).prepare()
+    assert "\n" not in str(info.value)
+
+
+def test_a_dict_batch_without_a_loss_in_the_output_says_what_to_do():
+    items = tasks.dict_blobs().train
+    task = Task(model=lambda: nn.Linear(4, 3), train=[{"input": i["features"]} for i in items])
+    with pytest.raises(TaskError, match=r"model\(\*\*batch\)|carries no loss"):
+        task.prepare()
+
+
+@pytest.mark.parametrize("name", FORMS)
+def test_lr_find_and_sweep_run_end_to_end(name, run, tmp_path):
+    spec = f"{tasks.__file__}:{name}"
+    out = run("lr-find", spec, "--device", "cpu", "--max-steps", "600", "--no-plot")
+    assert out.exit_code == 0, out.output
+    config = yaml.safe_load((tmp_path / "triage.yaml").read_text())
+    assert config["optimizer"]["lr"] > 0 and config["lr_find"]["steps_used"] <= 600
+    out = run("sweep", spec, "--trials", "4", "--storage", ":memory:", "--device", "cpu",
+              "--no-plot", "--from", "triage.yaml")
+    assert out.exit_code == 0, out.output
+    assert yaml.safe_load((tmp_path / "triage-sweep.yaml").read_text())["sweep"]["trials"]
+
+
+def test_lr_find_is_reproducible_on_a_custom_step():
+    settings = LRFindSettings(device="cpu", max_steps=600)
+    assert lr_find(tasks.vae(), settings) == lr_find(tasks.vae(), settings)
+
+
+def test_doctor_on_a_float64_program_and_on_items_it_cannot_read_yet(run):
+    out = run("doctor", f"{tasks.__file__}:double_regression", "--device", "cpu")
+    assert out.exit_code == 0, out.output
+    # doctor's data and model checks read (x, y) tensors; other items are refused in one line
+    out = run("doctor", f"{tasks.__file__}:dict_blobs", "--device", "cpu")
+    assert out.exit_code == 2 and "doctor's checks read (x, y) data" in out.output
+    assert "Traceback" not in out.output
