@@ -2,7 +2,7 @@
 
 Public API (imported lazily, so ``import triage`` and ``triage --help`` stay fast)::
 
-    triage.Task, triage.examples, triage.from_transformers
+    triage.Task, triage.examples, triage.from_transformers, triage.from_lightning
     triage.lr_find, triage.LRFindSettings                    # triage lr-find
     triage.sweep, triage.SweepSettings, triage.SweepSummary,  # triage sweep / report
     triage.load_space, triage.SearchSpace, triage.LRPrior, triage.load_summary
@@ -24,6 +24,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Task": "triage.task",
     "from_transformers": "triage.adapters.hugging_face",
+    "from_lightning": "triage.adapters.lightning",
     "examples": "triage.examples",
     "lr_find": "triage.lr_finder",
     "LRFindSettings": "triage.lr_finder",

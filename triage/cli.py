@@ -150,6 +150,7 @@ def lr_find_command(task: str | None, optimizer: str, momentum: float, nesterov:
         err.print(f"No TASK given: running on the bundled example '{DEFAULT_EXAMPLE}' "
                   "(an MLP on scikit-learn's digits).", highlight=False)
     loaded = load_task(task)
+    _notes(loaded, err)
     quiet_optuna()
     with report.lr_find_progress(err, max_steps) as on_probe:
         config = lr_find(loaded, settings, storage=storage, study_name=study_name,
@@ -202,6 +203,7 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str, momentum:
         err.print(f"No TASK given: diagnosing the bundled example '{DEFAULT_EXAMPLE}'.",
                   highlight=False)
     loaded = load_task(task)
+    _notes(loaded, err)
     with report.stage_progress(err) as on_stage:
         diagnosis = doctor(loaded, settings, on_stage=on_stage)
     if out:
@@ -273,6 +275,7 @@ def sweep_command(task: str | None, space: str, trials: int, timeout: float | No
     outputs = _check_outputs(out, table, plot, no_plot)
     url = None if storage == ":memory:" else storage or SWEEP_STORAGE
     loaded = load_task(task)
+    _notes(loaded, err)
     quiet_optuna(logging.ERROR)
     try:
         with report.sweep_progress(err, trials) as on_trial:
@@ -307,6 +310,12 @@ def report_command(storage: str, study_name: str | None, out: str, table: str | 
     outputs = _check_outputs(out, table, plot, no_plot)
     summary = load_summary(storage, study_name)
     _render_sweep(summary, *outputs, as_json, Console(stderr=True))
+
+
+def _notes(task: Any, console: Any) -> None:
+    """What the task's adapter wants the user to know before the command runs."""
+    for note in task.notes:
+        console.print(f"note: {note}", highlight=False)
 
 
 def _check_outputs(out: str, table: str | None, plot: str | None,

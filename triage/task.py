@@ -51,6 +51,8 @@ class Task:
         collate: batches a list of items (default: torch's ``default_collate``).
         loader: more ``DataLoader`` arguments for item datasets (``num_workers``, ...); triage
             sets ``batch_size``, ``shuffle`` and ``collate_fn`` itself.
+        notes: lines the commands show the user before they start (adapters say here what
+            they changed, such as the optimizer triage replaces).
     """
 
     model: Callable[[], nn.Module]
@@ -63,6 +65,7 @@ class Task:
     evaluate: Callable[[nn.Module, Any], Mapping[str, Any]] | None = None
     collate: Callable[[list[Any]], Any] | None = None
     loader: Mapping[str, Any] | None = None
+    notes: tuple[str, ...] = ()
     _prepared: dict[int, PreparedTask] = field(
         default_factory=dict, init=False, repr=False, compare=False)
 
