@@ -11,7 +11,7 @@ from triage.probe import ProbeResult
 from triage.probe.device import worker_device
 from triage.storage import make_storage
 from triage.storage.studies import join_study
-from triage.sweeper import SweepSettings, objective, sweep
+from triage.sweeper import LRPrior, SweepSettings, objective, sweep
 from triage.sweeper.objective import probe_settings, reseed
 from triage.sweeper.space_file import load_space, parse_space
 from triage.sweeper.summary import load_summary, trials_table
@@ -355,3 +355,17 @@ def test_hyperband_and_timeout_are_honoured():
     short = sweep(tasks.slow_blobs(), _space(), SweepSettings(trials=50, timeout=0.5),
                   storage=None)
     assert 1 <= len(short.table) < 50  # stops starting trials after the timeout
+
+
+def test_a_prior_for_an_updater_the_space_does_not_run_is_refused(blobs):
+    with pytest.raises(SettingsError, match="updater 'adamw', which space 'default' does not"):
+        sweep(blobs, load_space("default"), SweepSettings(trials=1),
+              prior=LRPrior(0.01, "adamw"), storage=None)
+
+
+def test_schedules_and_their_edge_warnings_follow_the_budget(blobs):
+    summary = sweep(blobs, load_space("default"), SweepSettings(trials=6, seed=1),
+                    storage=None)  # blobs trains for 3 epochs: k can only be 2
+    ran = summary.table.dropna(subset=["schedule_after"])
+    assert len(ran) and (ran["schedule_after"] <= 2).all()
+    assert not any(e.startswith(("schedule_after", "schedule_every")) for e in summary.edges)

@@ -174,3 +174,23 @@ def test_missing_and_malformed_files(tmp_path):
     (tmp_path / "x.yaml").write_text("params: [1,")
     with pytest.raises(SpaceError, match="not valid YAML"):
         load_space(tmp_path / "x.yaml")
+
+
+@pytest.mark.parametrize("epochs", [3, 5, 12])
+def test_the_schedule_stays_inside_the_budget(epochs):
+    space = load_space("default")  # k in [2, 8], n in [1, 4]
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(30):
+        values = space.suggest(study.ask(), epochs=epochs)
+        assert 1 <= values["schedule_every"] < values["schedule_after"] <= min(8, epochs - 1)
+    grid = space.grid(has_dropout=False, epochs=epochs)
+    assert all(p.get("schedule_after", 2) <= epochs - 1 for p in grid)
+
+
+def test_no_room_for_a_schedule_means_a_constant_lr():
+    space = load_space("default")
+    study = optuna.create_study()
+    values = space.suggest(study.ask(), epochs=2)  # k > n >= 1 needs k >= 2, below 2 epochs
+    assert values["schedule_every"] is None and values["schedule_after"] is None
+    assert space.schedule_bounds(2) is None and space.schedule_bounds(3) == (1, 1, 2, 2)
+    assert space.updaters() == ("sgd_nesterov", "rmsprop", "adagrad", "adam")

@@ -55,7 +55,7 @@ class Objective:
                 trials, trial.number, self.target):
             trial.set_user_attr("surplus", True)
             raise SurplusTrial(f"the study already holds its {self.target} trials")
-        values = self.space.suggest(trial, self.prior, self.dropout)
+        values = self.space.suggest(trial, self.prior, self.dropout, self.prepared.task.epochs)
         settings = probe_settings(values, self.settings.seed, self.device)
         trial.set_user_attr("settings", settings.to_dict())
         key = f"{self.memory_key}|{settings.optimizer}"

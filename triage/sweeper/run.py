@@ -24,6 +24,7 @@ import optuna
 
 from triage.builders import has_dropout
 from triage.choices import SWEEP_STORAGE
+from triage.errors import SettingsError
 from triage.probe.device import resolve_device, worker_device
 from triage.probe.runner import evaluate
 from triage.rng import seeded
@@ -59,15 +60,21 @@ def sweep(
         on_trial: called with each trial this worker finishes.
 
     Raises:
-        TriageError: bad task, space, storage, or a study created by another command.
+        TriageError: bad task, space, storage, a study created by another command, or a
+            prior for an updater the space does not run.
     """
+    if prior is not None and prior.updater is not None and prior.updater not in space.updaters():
+        raise SettingsError(
+            f"lr-find measured updater {prior.updater!r}, which space {space.name!r} does not "
+            f"run ({', '.join(space.updaters())}); add it to the space's optimizer choices or "
+            f"run lr-find with one of those (--optimizer)")
     prepared = task.prepare(settings.seed)
     device = worker_device(settings.device)
     with seeded(settings.seed):
         model = build_model(task)
     dropout = has_dropout(model)
     penalty = evaluate(prepared, model.to(resolve_device(device)), resolve_device(device))[0]
-    grid = (space.grid(prior, dropout, settings.grid_levels)
+    grid = (space.grid(prior, dropout, settings.grid_levels, task.epochs)
             if settings.sampler == "grid" else None)
     if grid is not None:
         random.Random(settings.seed).shuffle(grid)
@@ -75,7 +82,8 @@ def sweep(
     identity = {"command": "sweep", "task": task.name, "space": space.name,
                 "space_doc": space.raw, "sampler": settings.sampler,
                 "lr_center": prior.lr if prior else None,
-                "lr_updater": prior.updater if prior else None, "seed": settings.seed}
+                "lr_updater": prior.updater if prior else None, "seed": settings.seed,
+                "epochs": task.epochs}
     study = join_study(
         make_storage(storage, settings.heartbeat_interval, settings.grace_period,
                      settings.max_retry),

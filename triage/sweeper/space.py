@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
-from triage.choices import updater_name
+from triage.choices import NESTEROV, updater_name
 from triage.errors import TriageError
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class SearchSpace:
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def suggest(self, trial: optuna.Trial, prior: LRPrior | None = None,
-                has_dropout: bool = True) -> dict[str, Any]:
+                has_dropout: bool = True, epochs: int | None = None) -> dict[str, Any]:
         """Sample every parameter through ``trial``.
 
         The LR is a parameter per updater (``lr_adam``, ``lr_sgd_nesterov``, ...) when the
@@ -82,6 +82,8 @@ class SearchSpace:
             prior: an ``lr-find`` result to centre the LR window on (see ``LRPrior``).
             has_dropout: False when the model has no dropout layers: ``dropout`` is then not
                 searched (and comes back as None).
+            epochs: the task's budget: the schedule's k stays below it (a decay that never
+                starts is no schedule), and with no room for k > n >= 1 there is none.
         """
         values: dict[str, Any] = {}
         for name, param in self.params.items():
@@ -92,7 +94,7 @@ class SearchSpace:
             elif name not in RANGE_ONLY:
                 values[name] = self._suggest_one(trial, param)
         if "schedule_every" in self.params:
-            values.update(self._schedule(trial))
+            values.update(self._schedule(trial, epochs))
         return values
 
     def lr_param(self, updater: str | None) -> str:
@@ -107,6 +109,16 @@ class SearchSpace:
         if prior is None or factor is None or not prior.applies(updater):
             return None
         return prior.lr / factor, prior.lr * factor
+
+    def updaters(self) -> tuple[str, ...]:
+        """The updaters trials can run: the searched choices, the fixed one, or the default
+        (Nesterov SGD) when the space leaves the optimizer out."""
+        optimizer = self.params.get("optimizer")
+        if optimizer is None:
+            return (NESTEROV,)
+        if optimizer.distribution is None:
+            return (optimizer.fixed,)
+        return tuple(optimizer.distribution.choices)  # type: ignore[attr-defined]
 
     def start_points(self, prior: LRPrior | None = None) -> list[dict[str, Any]]:
         """The first trials' parameters: the space's ``start`` points (the sampler fills in what
@@ -140,7 +152,7 @@ class SearchSpace:
         return points
 
     def grid(self, prior: LRPrior | None = None, has_dropout: bool = True,
-             levels: int = 3) -> list[dict[str, Any]]:
+             levels: int = 3, epochs: int | None = None) -> list[dict[str, Any]]:
         """Every combination of the choices and ``levels`` points per range (ends included,
         log-spaced for log ranges), as trial parameters ready for ``Study.enqueue_trial``.
 
@@ -154,7 +166,7 @@ class SearchSpace:
                 continue
             axes.append(_axis(param, levels))
         if "schedule_every" in self.params:
-            axes.append(self._schedule_axis(levels))
+            axes.append(self._schedule_axis(levels, epochs))
         size = math.prod(len(axis) for axis in axes)
         if size > MAX_GRID:
             raise SpaceError(f"space {self.name!r}: its grid has {size} points (more than "
@@ -188,10 +200,23 @@ class SearchSpace:
                 options.append(option)
         return options
 
-    def _schedule_axis(self, levels: int) -> list[dict[str, int]]:
+    def schedule_bounds(self, epochs: int | None = None) -> tuple[int, int, int, int] | None:
+        """(n_low, n_high, k_low, k_high) with k below the budget and n below k, or None when
+        that leaves no room for k > n >= 1."""
         (n_low, n_high), (k_low, k_high) = (span(self.params[name])
                                             for name in ("schedule_every", "schedule_after"))
+        if epochs is not None:
+            k_high = min(k_high, epochs - 1)
         n_high = min(n_high, k_high - 1)
+        if n_low > n_high or max(k_low, n_low + 1) > k_high:
+            return None
+        return n_low, n_high, k_low, k_high
+
+    def _schedule_axis(self, levels: int, epochs: int | None) -> list[dict[str, int]]:
+        bounds = self.schedule_bounds(epochs)
+        if bounds is None:
+            return [{}]
+        n_low, n_high, k_low, k_high = bounds
         options = []
         for n in _levels(n_low, n_high, False, True, levels):
             low = max(k_low, n + 1)
@@ -225,11 +250,12 @@ class SearchSpace:
             return None
         return _sample(trial, param.name, dist)
 
-    def _schedule(self, trial: optuna.Trial) -> dict[str, int]:
+    def _schedule(self, trial: optuna.Trial, epochs: int | None) -> dict[str, int | None]:
         """n, then k in the part of its range above n (ranges narrowed per trial)."""
-        (n_low, n_high), (k_low, k_high) = (span(self.params[name])
-                                            for name in ("schedule_every", "schedule_after"))
-        n_high = min(n_high, k_high - 1)
+        bounds = self.schedule_bounds(epochs)
+        if bounds is None:
+            return {"schedule_every": None, "schedule_after": None}
+        n_low, n_high, k_low, k_high = bounds
         n = n_low if n_low == n_high else trial.suggest_int("schedule_every", n_low, n_high)
         k_low = max(k_low, n + 1)
         k = k_low if k_low == k_high else trial.suggest_int("schedule_after", k_low, k_high)

@@ -101,7 +101,7 @@ def summarize(study: optuna.Study, storage_url: str | None = None) -> SweepSumma
     space = parse_space(identity["space_doc"], identity["space"])
     prior = (LRPrior(identity["lr_center"], identity.get("lr_updater"))
              if identity.get("lr_center") else None)
-    edges = edge_warnings(space, best, prior)
+    edges = edge_warnings(space, best, prior, identity.get("epochs"))
     settings = ProbeSettings.from_dict(best.user_attrs["settings"])
     result = best.user_attrs.get("result", {})
     evidence = {
@@ -117,8 +117,10 @@ def summarize(study: optuna.Study, storage_url: str | None = None) -> SweepSumma
     return SweepSummary(study.study_name, table, config, edges, counts, steps)
 
 
-def edge_warnings(space: SearchSpace, best: FrozenTrial, prior: LRPrior | None) -> list[str]:
-    """A best value at the end of its range suggests the optimum lies beyond it."""
+def edge_warnings(space: SearchSpace, best: FrozenTrial, prior: LRPrior | None,
+                  epochs: int | None = None) -> list[str]:
+    """A best value at the end of its range suggests the optimum lies beyond it, unless the
+    range cannot go further (n >= 1, k > n, k below the ``epochs`` budget, ...)."""
     warnings = []
     for name, value in best.params.items():
         dist = best.distributions[name]
@@ -135,7 +137,8 @@ def edge_warnings(space: SearchSpace, best: FrozenTrial, prior: LRPrior | None) 
             position = (math.log(value) - math.log(low)) / (math.log(high) - math.log(low))
         else:
             position = (value - low) / (high - low)
-        if EDGE < position < 1 - EDGE or (position <= EDGE and _hard_floor(name, low, best)):
+        if EDGE < position < 1 - EDGE or (position <= EDGE and _hard_floor(name, low, best)) or (
+                position >= 1 - EDGE and _hard_ceiling(name, high, best, epochs)):
             continue
         side = "lower" if position <= EDGE else "upper"
         windowed = name.startswith("lr") and prior is not None and space.lr_window(
@@ -154,6 +157,16 @@ def _hard_floor(name: str, low: float, best: FrozenTrial) -> bool:
     if name == "schedule_after":
         return low <= best.params.get("schedule_every", 1) + 1
     return (name, low) in (("schedule_every", 1), ("dropout", 0.0), ("momentum", 0.0))
+
+
+def _hard_ceiling(name: str, high: float, best: FrozenTrial, epochs: int | None) -> bool:
+    """An upper end the budget sets: k below the epochs, n below k."""
+    if name == "schedule_after":
+        return epochs is not None and high >= epochs - 1
+    if name == "schedule_every":
+        return high >= best.params.get("schedule_after", math.inf) - 1 or (
+            epochs is not None and high >= epochs - 2)
+    return False
 
 
 def load_summary(storage: str, study_name: str | None = None) -> SweepSummary:
