@@ -5,6 +5,8 @@ from __future__ import annotations
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 INITS = ("default", "xavier", "he", "lecun")
 DEVICES_HELP = "auto, cpu, cuda or cuda:N"
+# Numeric precision of training: float32; bfloat16 autocast; float16 autocast with loss scaling.
+PRECISIONS = ("32", "bf16", "16-mixed")
 SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = ("median", "hyperband", "none")
 SWEEP_STORAGE = "triage-studies.log"  # the default sweep storage: a journal file, NFS-safe

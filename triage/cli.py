@@ -71,10 +71,17 @@ def training_options(command: Any) -> Any:
         click.option("--seed", type=int, default=0, show_default=True,
                      help="Seeds every probe; the same seed gives the same result."),
         click.option("--device", default="auto", show_default=True, help=DEVICES_HELP + "."),
+        precision_option,
     ]
     for option in reversed(options):
         command = option(command)
     return command
+
+
+precision_option = click.option(
+    "--precision", default="32", show_default=True,
+    help="32, bf16 (bfloat16 autocast) or 16-mixed (float16 autocast with loss scaling, CUDA "
+         "only); it moves the divergence boundary, so probe in the precision you train in.")
 
 
 def sweep_outputs(command: Any) -> Any:
@@ -126,7 +133,8 @@ def cli(debug: bool) -> None:
               help="Print the config document as JSON on stdout (and nothing else there).")
 @debug_option
 def lr_find_command(task: str | None, optimizer: str, momentum: float, nesterov: bool,
-                    batch_size: int, init: str, seed: int, device: str, steps: int,
+                    batch_size: int, init: str, seed: int, device: str, precision: str,
+                    steps: int,
                     max_steps: int, storage: str | None, study_name: str | None, out: str,
                     plot: str | None, no_plot: bool, as_json: bool, debug: bool) -> None:
     """Find a learning rate: three-LR probe, divergence boundary, back-off, by evidence."""
@@ -141,7 +149,7 @@ def lr_find_command(task: str | None, optimizer: str, momentum: float, nesterov:
     err = Console(stderr=True)
     settings = LRFindSettings(optimizer=optimizer, momentum=momentum, nesterov=nesterov,
                               batch_size=batch_size, init=init, seed=seed, device=device,
-                              steps=steps, max_steps=max_steps)
+                              steps=steps, max_steps=max_steps, precision=precision)
     plot_path = None if no_plot else plot or str(Path(out).with_suffix(".png"))
     check_writable(out, "config")
     if plot_path:
@@ -180,6 +188,7 @@ def lr_find_command(task: str | None, optimizer: str, momentum: float, nesterov:
 @debug_option
 def doctor_command(task: str | None, lr: float | None, optimizer: str, momentum: float,
                    nesterov: bool, batch_size: int, init: str, seed: int, device: str,
+                   precision: str,
                    out: str | None, as_json: bool, debug: bool) -> None:
     """Diagnose why a network trains badly: data, model at init, then short probes; ranked
     findings with evidence and fixes. Exit code 1 when a finding is an error."""
@@ -196,7 +205,8 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str, momentum:
         raise click.BadParameter(f"use one of {', '.join(OPTIMIZERS)}", param_hint="--optimizer")
     settings = ProbeSettings(lr=CUSTOMARY_LR[optimizer] if lr is None else lr,
                              optimizer=optimizer, momentum=momentum, nesterov=nesterov,
-                             batch_size=batch_size, init=init, seed=seed, device=device)
+                             batch_size=batch_size, init=init, seed=seed, device=device,
+                             precision=precision)
     if out:
         check_writable(out, "config")
     if task is None:
@@ -242,6 +252,7 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str, momentum:
               help="Seeds every trial, the hold-out split and the sampler.")
 @click.option("--device", default="auto", show_default=True,
               help=DEVICES_HELP + "; auto follows CUDA_VISIBLE_DEVICES / SLURM_LOCALID.")
+@precision_option
 @click.option("--heartbeat", type=int, default=60, show_default=True,
               help="Seconds between heartbeats; a trial silent for twice as long is retried.")
 @click.option("--max-retry", type=int, default=3, show_default=True,
@@ -250,7 +261,8 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str, momentum:
 @debug_option
 def sweep_command(task: str | None, space: str, trials: int, timeout: float | None,
                   from_config: str | None, sampler: str, pruner: str, storage: str | None,
-                  study_name: str | None, seed: int, device: str, heartbeat: int,
+                  study_name: str | None, seed: int, device: str, precision: str,
+                  heartbeat: int,
                   max_retry: int, out: str, table: str | None, plot: str | None, no_plot: bool,
                   as_json: bool, debug: bool) -> None:
     """Search the rest (updater, batch size, init, L2, dropout, step schedule) on an Optuna
@@ -267,7 +279,7 @@ def sweep_command(task: str | None, space: str, trials: int, timeout: float | No
     err = Console(stderr=True)
     settings = SweepSettings(trials=trials, timeout=timeout, sampler=sampler, pruner=pruner,
                              seed=seed, device=device, heartbeat_interval=heartbeat,
-                             max_retry=max_retry)
+                             max_retry=max_retry, precision=precision)
     search_space = load_space(space)
     prior = None
     if from_config:

@@ -23,7 +23,7 @@ from triage.builders import (
     make_optimizer,
     make_scheduler,
 )
-from triage.choices import INITS, OPTIMIZERS
+from triage.choices import INITS, OPTIMIZERS, PRECISIONS
 from triage.errors import ConfigError, TriageError, first_line
 from triage.validate import check_choice, check_dropout, check_positive_int
 
@@ -53,6 +53,8 @@ class Config:
         schedule: step decay, or None for a constant LR.
         grad_clip_norm: global gradient-norm clip, or None.
         dropout: rate for the model's dropout layers, or None to keep the model's own.
+        precision: ``32``, ``bf16`` or ``16-mixed``: what it was measured in (autocast, and
+            loss scaling for 16-mixed); train in the same.
         task: the task it was measured on.
         lr_find: the evidence from ``lr-find`` (probes, boundary, rule), if any.
         sweep: the evidence from ``sweep`` (study, best trial, edge warnings), if any.
@@ -65,6 +67,7 @@ class Config:
     schedule: StepSchedule | None = None
     grad_clip_norm: float | None = None
     dropout: float | None = None
+    precision: str = "32"
     task: str | None = None
     lr_find: dict[str, Any] | None = field(default=None, repr=False)
     sweep: dict[str, Any] | None = field(default=None, repr=False)
@@ -81,7 +84,7 @@ class Config:
             "optimizer": OptimizerConfig(s.optimizer, s.lr, s.momentum, s.nesterov,
                                          s.weight_decay),
             "batch_size": s.batch_size, "init": s.init, "schedule": s.schedule,
-            "grad_clip_norm": s.grad_clip_norm, "dropout": s.dropout,
+            "grad_clip_norm": s.grad_clip_norm, "dropout": s.dropout, "precision": s.precision,
         }
         return cls(**{**values, **fields})
 
@@ -115,6 +118,7 @@ class Config:
                                                              **asdict(self.schedule)},
             "grad_clip_norm": self.grad_clip_norm,
             "dropout": self.dropout,
+            "precision": self.precision,
         }
         if self.lr_find is not None:
             data["lr_find"] = self.lr_find
@@ -133,7 +137,7 @@ class Config:
             raise ConfigError(f"{source}: unsupported version {data.get('version')!r}; "
                               f"this triage reads version {VERSION}")
         known = {"version", "task", "optimizer", "batch_size", "init", "schedule",
-                 "grad_clip_norm", "dropout", "lr_find", "sweep", "doctor"}
+                 "grad_clip_norm", "dropout", "precision", "lr_find", "sweep", "doctor"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"{source}: unknown key {unknown[0]!r}; known keys: "
@@ -163,6 +167,8 @@ class Config:
                          init=check_choice("init", data.get("init", "default"), INITS),
                          schedule=schedule, grad_clip_norm=data.get("grad_clip_norm"),
                          dropout=dropout, task=data.get("task"), lr_find=data.get("lr_find"),
+                         precision=check_choice("precision", str(data.get("precision", "32")),
+                                                PRECISIONS),
                          sweep=data.get("sweep"), doctor=data.get("doctor"))
         except TypeError as exc:
             raise ConfigError(f"{source}: {exc}") from None

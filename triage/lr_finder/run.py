@@ -38,6 +38,7 @@ class LRFindSettings:
         steps: probe length that defines divergence (the documents' first 100 iterations).
         max_steps: training steps all probes together may use.
         boundary_ratio: narrow the boundary until divergence_lr / max_stable_lr is at most this.
+        precision: ``32``, ``bf16`` or ``16-mixed`` (it moves the divergence boundary).
     """
 
     optimizer: str = "sgd"
@@ -50,6 +51,7 @@ class LRFindSettings:
     steps: int = 100
     max_steps: int = 2000
     boundary_ratio: float = 2.0
+    precision: str = "32"
 
     def __post_init__(self) -> None:
         check_positive_int("steps", self.steps)
@@ -66,7 +68,7 @@ class LRFindSettings:
         """The settings every probe starts from (the LR is each probe's own)."""
         return ProbeSettings(lr=1e-3, optimizer=self.optimizer, momentum=self.momentum,
                              nesterov=self.nesterov, batch_size=self.batch_size, init=self.init,
-                             seed=self.seed, device=self.device)
+                             seed=self.seed, device=self.device, precision=self.precision)
 
 
 def lr_find(

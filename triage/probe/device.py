@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 
@@ -26,6 +28,37 @@ def resolve_device(name: str) -> torch.device:
             "use cuda:0 .. cuda:N-1"
         )
     return device
+
+
+def check_precision(precision: str, device_name: str) -> None:
+    """The device can train in ``precision``: float16 with loss scaling needs CUDA, bfloat16 a
+    CPU or a GPU that supports it.
+
+    Raises:
+        SettingsError: naming the precision, the device and what to use instead.
+    """
+    if precision == "32":
+        return
+    device = resolve_device(device_name)
+    if precision == "16-mixed" and device.type != "cuda":
+        raise SettingsError(f"precision 16-mixed (float16 with loss scaling) needs a CUDA "
+                            f"device, not {device}; use --precision bf16 or 32")
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise SettingsError(f"device {device} does not support bfloat16; use --precision "
+                            "16-mixed or 32")
+
+
+def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager[Any]:
+    """The autocast region one step runs in (none for float32)."""
+    if precision == "32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def grad_scaler(precision: str, device: torch.device) -> torch.amp.GradScaler | None:
+    """Loss scaling for float16 (None otherwise): small gradients stay representable."""
+    return torch.amp.GradScaler(device.type) if precision == "16-mixed" else None
 
 
 def is_oom(exc: BaseException) -> bool:

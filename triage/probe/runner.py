@@ -14,7 +14,7 @@ from triage.builders import apply_dropout, apply_init, make_optimizer, make_sche
 from triage.data import Data, TensorData, batch_size, batches, first_batch, to_device
 from triage.errors import ProbeError, TriageError, first_line
 from triage.probe.callbacks import ProbeCallback, wants_epochs
-from triage.probe.device import is_oom, release_memory, resolve_device
+from triage.probe.device import autocast, grad_scaler, is_oom, release_memory, resolve_device
 from triage.probe.monitor import DivergenceWatch, GradientMonitor, dead_relu_fraction
 from triage.probe.result import ProbeResult
 from triage.probe.settings import ProbeSettings
@@ -101,7 +101,7 @@ def _instrumented_run(
     epoch_losses: list[float | None] = []
 
     def on_epoch_end(epoch: int) -> bool:
-        val_loss = evaluate(prepared, model, device)[0]
+        val_loss = evaluate(prepared, model, device, settings.precision)[0]
         epoch_losses.append(val_loss)
         return any([cb.on_epoch_end(epoch, val_loss) for cb in callbacks])  # every hook runs
 
@@ -115,7 +115,8 @@ def _instrumented_run(
         stopped_early=watch.reason is None and steps < _planned_steps(prepared, settings),
     )
     if settings.evaluate and not result.diverged:
-        result.val_loss, result.val_accuracy = evaluate(prepared, model, device)
+        result.val_loss, result.val_accuracy = evaluate(prepared, model, device,
+                                                        settings.precision)
     batch = to_device(first_batch(prepared.train, 256), device)
     result.dead_relu_fraction = dead_relu_fraction(model, lambda: prepared.step(model, batch))
     return result
@@ -139,6 +140,7 @@ def _train(
     scheduler = make_scheduler(optimizer, settings.schedule)
     train = _place(prepared.train, device)
     step_fn, params = prepared.step, list(model.parameters())
+    scaler = grad_scaler(settings.precision, device)
     total = _planned_steps(prepared, settings)
     per_epoch, step, epoch = prepared.steps_per_epoch(settings.batch_size), 0, 0
     stop = diverged = False
@@ -147,9 +149,14 @@ def _train(
         in_epoch = 0
         for batch in batches(train, settings.batch_size, device, generator):
             interrupt.check()  # a Ctrl-C lost in a finaliser is raised here
-            loss = step_fn(model, batch).loss
+            with autocast(settings.precision, device):
+                loss = step_fn(model, batch).loss
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if scaler is None:
+                loss.backward()
+            else:  # gradients unscaled before clipping and the instruments read them
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
             norm = (torch.nn.utils.clip_grad_norm_(params, settings.grad_clip_norm)
                     if settings.grad_clip_norm is not None else None)
             for callback in callbacks:
@@ -157,7 +164,11 @@ def _train(
             sampled = monitor.wants(step)
             if sampled:
                 monitor.before_step(norm)
-            optimizer.step()
+            if scaler is None:
+                optimizer.step()
+            else:  # a step whose gradients overflowed is skipped and the scale lowered
+                scaler.step(optimizer)
+                scaler.update()
             if sampled:
                 monitor.after_step()
             diverged = watch.add(loss)
@@ -174,8 +185,8 @@ def _train(
             if on_epoch_end is not None:
                 stop = on_epoch_end(epoch)
     if not watch.flush():
-        last = monitor.last_grad_norm()
-        if last is not None and not math.isfinite(last):
+        last = monitor.last_grad_norm()  # (an overflow under loss scaling is a skipped step)
+        if scaler is None and last is not None and not math.isfinite(last):
             watch.fail(step - 1, "non-finite gradient")
     return step
 
@@ -198,7 +209,7 @@ def _place(data: Data, device: torch.device) -> Data:
 
 
 def evaluate(
-    prepared: PreparedTask, model: nn.Module, device: torch.device
+    prepared: PreparedTask, model: nn.Module, device: torch.device, precision: str = "32"
 ) -> tuple[float | None, float | None]:
     """Mean validation loss and accuracy over the validation set, under ``eval()`` and
     ``no_grad()``: the task's ``evaluate`` metrics when it has one (``loss``, ``accuracy``),
@@ -209,7 +220,7 @@ def evaluate(
     count = 0
     custom = prepared.task.evaluate
     scored = prepared.accuracy is not None
-    with torch.no_grad():
+    with torch.no_grad(), autocast(precision, device):
         for batch in batches(prepared.val, EVAL_BATCH, device):
             n = batch_size(batch)
             if custom is not None:

@@ -6,8 +6,9 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from triage.builders import StepSchedule
-from triage.choices import INITS, OPTIMIZERS
+from triage.choices import INITS, OPTIMIZERS, PRECISIONS
 from triage.errors import SettingsError
+from triage.probe.device import check_precision
 from triage.validate import (
     check_choice,
     check_count,
@@ -37,6 +38,8 @@ class ProbeSettings:
         seed: seeds the model's initialisation and the data order.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         evaluate: compute validation loss (and accuracy) at the end.
+        precision: ``32``, ``bf16`` (bfloat16 autocast) or ``16-mixed`` (float16 autocast
+            with loss scaling; CUDA only). Divergence is judged on the unscaled loss.
     """
 
     lr: float
@@ -54,6 +57,7 @@ class ProbeSettings:
     seed: int = 0
     device: str = "auto"
     evaluate: bool = True
+    precision: str = "32"
 
     def __post_init__(self) -> None:
         check_positive("lr", self.lr)
@@ -74,6 +78,8 @@ class ProbeSettings:
             raise SettingsError(
                 f"unknown device {self.device!r}; use auto, cpu, cuda or cuda:N"
             )
+        check_choice("precision", self.precision, PRECISIONS)
+        check_precision(self.precision, self.device)
 
     def with_(self, **changes: Any) -> ProbeSettings:
         """A copy with some fields changed (validated again)."""

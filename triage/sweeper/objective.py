@@ -56,7 +56,8 @@ class Objective:
             trial.set_user_attr("surplus", True)
             raise SurplusTrial(f"the study already holds its {self.target} trials")
         values = self.space.suggest(trial, self.prior, self.dropout, self.prepared.task.epochs)
-        settings = probe_settings(values, self.settings.seed, self.device)
+        settings = probe_settings(values, self.settings.seed, self.device,
+                                  self.settings.precision)
         trial.set_user_attr("settings", settings.to_dict())
         key = f"{self.memory_key}|{settings.optimizer}"
         finished = [t for t in trials if t.state == TrialState.COMPLETE]
@@ -93,7 +94,8 @@ class Objective:
         return self.penalty
 
 
-def probe_settings(values: dict[str, Any], seed: int, device: str) -> ProbeSettings:
+def probe_settings(values: dict[str, Any], seed: int, device: str,
+                   precision: str = "32") -> ProbeSettings:
     """The probe a sampled configuration describes (the documents' step schedule included)."""
     optimizer, nesterov = updater_optimizer(values.get("optimizer", NESTEROV))
     momentum = values.get("momentum")
@@ -108,6 +110,7 @@ def probe_settings(values: dict[str, Any], seed: int, device: str) -> ProbeSetti
         batch_size=values.get("batch_size", 32), init=values.get("init", "default"),
         schedule=schedule, dropout=values.get("dropout"),
         grad_clip_norm=values.get("grad_clip_norm"), seed=seed, device=device,
+        precision=precision,
     )
 
 

@@ -28,6 +28,7 @@ class SweepSettings:
         grace_period: seconds without heartbeat before a trial counts as dead (default 2x).
         max_retry: how often a dead worker's trial is queued again (0: never).
         grid_levels: points per numeric range on the grid.
+        precision: ``32``, ``bf16`` or ``16-mixed`` for every trial.
     """
 
     trials: int
@@ -40,6 +41,7 @@ class SweepSettings:
     grace_period: int | None = None
     max_retry: int = 3
     grid_levels: int = 3
+    precision: str = "32"
 
     def __post_init__(self) -> None:
         check_positive_int("trials", self.trials)
@@ -53,7 +55,8 @@ class SweepSettings:
         check_choice("sampler", self.sampler, SAMPLERS)
         check_choice("pruner", self.pruner, PRUNERS)
         check_count("max_retry", self.max_retry)
-        ProbeSettings(lr=1e-3, seed=self.seed, device=self.device)  # validates seed and device
+        ProbeSettings(lr=1e-3, seed=self.seed, device=self.device,  # validates seed, device
+                      precision=self.precision)                     # and precision
 
 
 def make_sampler(settings: SweepSettings) -> optuna.samplers.BaseSampler:
