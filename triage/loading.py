@@ -34,7 +34,7 @@ def load_task(spec: str | None) -> Task:
             f"of the examples ({', '.join(examples.EXAMPLES)})"
         )
     where, attr = spec.rsplit(":", 1)
-    module = _import_file(where) if where.endswith(".py") else _import_module(where)
+    module = import_file(where) if where.endswith(".py") else _import_module(where)
     if not hasattr(module, attr):
         raise TaskError(f"{where} has no attribute {attr!r}; check the name after ':'")
     value = getattr(module, attr)
@@ -66,7 +66,8 @@ def _import_module(name: str):
         raise TaskError(f"importing {name!r} raised {type(exc).__name__}: {exc}") from exc
 
 
-def _import_file(path: str):
+def import_file(path: str):
+    """Run a Python file as a module (its folder importable while it runs) and return it."""
     file = Path(path)
     if not file.is_file():
         raise TaskError(f"task file {path!r} does not exist; check the path before ':'")

@@ -11,6 +11,7 @@ import yaml
 
 import triage
 from triage.errors import TaskError
+from triage.loading import import_file
 
 transformers = pytest.importorskip("transformers", reason="pip install 'triage[transformers]'")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -19,10 +20,7 @@ CPU = triage.ProbeSettings(lr=1e-3, optimizer="adamw", steps=10, device="cpu")
 
 
 def _example():
-    spec = importlib.util.spec_from_file_location("text_classifier", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_file(str(EXAMPLE))
 
 
 def test_a_sequence_classifier_trains_on_dict_batches_with_its_own_loss():

@@ -1,6 +1,5 @@
 """from_lightning with real Lightning classes (a LightningModule and a LightningDataModule)."""
 
-import importlib
 import warnings
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import yaml
 
 import triage
 from triage.errors import TaskError
+from triage.loading import import_file
 
 L = pytest.importorskip("lightning", reason="pip install 'triage[lightning]'")
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "lightning" / "classifier.py"
@@ -17,10 +17,7 @@ CPU = triage.ProbeSettings(lr=0.05, steps=30, device="cpu")
 
 
 def _example():
-    spec = importlib.util.spec_from_file_location("lightning_classifier", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_file(str(EXAMPLE))
 
 
 def test_training_and_validation_steps_drive_the_probe_without_a_trainer():
