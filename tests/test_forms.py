@@ -2,6 +2,7 @@
 output carries the loss, custom steps, item datasets with a collate, float64 models."""
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -124,10 +125,21 @@ def test_lr_find_is_reproducible_on_a_custom_step():
     assert lr_find(tasks.vae(), settings) == lr_find(tasks.vae(), settings)
 
 
-def test_doctor_on_a_float64_program_and_on_items_it_cannot_read_yet(run):
-    out = run("doctor", f"{tasks.__file__}:double_regression", "--device", "cpu")
+@pytest.mark.parametrize("name", FORMS)
+def test_doctor_runs_on_every_form(name, run):
+    out = run("doctor", f"{tasks.__file__}:{name}", "--device", "cpu", "--json")
     assert out.exit_code == 0, out.output
-    # doctor's data and model checks read (x, y) tensors; other items are refused in one line
-    out = run("doctor", f"{tasks.__file__}:dict_blobs", "--device", "cpu")
-    assert out.exit_code == 2 and "doctor's checks read (x, y) data" in out.output
-    assert "Traceback" not in out.output
+    codes = {f["code"]: f["severity"] for f in json.loads(out.stdout)["findings"]}
+    if name == "double_regression":  # (x, y) tensors: every stage is checked
+        assert "data.not_checked" not in codes
+    else:  # the data and model-at-init stages are skipped once each, with the reason
+        assert codes["data.not_checked"] == codes["model.not_checked"] == "info"
+
+
+@pytest.mark.parametrize("name", ["dict_blobs", "vae"])
+def test_doctor_finds_training_faults_in_programs_it_cannot_read(name):
+    from triage import diagnose
+
+    diagnosis = diagnose(getattr(tasks, name)(), ProbeSettings(lr=500.0, device="cpu"))
+    assert "train.diverges_early" in {f.code for f in diagnosis.errors}
+    assert diagnosis.config.optimizer.lr < 500.0  # the first stable lr/3^k

@@ -44,7 +44,7 @@ class Evidence:
 
     task: Task
     settings: ProbeSettings
-    splits: Splits
+    splits: Splits | None  # None: the items are not (x, y) tensors (only training checks run)
     targets: str
     loss: LossKind | None = None
     forward: ForwardInfo | None = None

@@ -11,7 +11,6 @@ from functools import cached_property
 import torch
 from torch import nn
 
-from triage.data import TensorData
 from triage.errors import ProbeError
 from triage.probe import ProbeCallback, ProbeResult, ProbeSettings, run_probe
 from triage.probe.monitor import global_grad_norm
@@ -147,7 +146,6 @@ def overfit(prepared: PreparedTask, settings: ProbeSettings) -> list[Run]:
 
 def _first(prepared: PreparedTask, n: int) -> PreparedTask:
     train = prepared.train
-    assert isinstance(train, TensorData)
     small = train.subset(torch.arange(min(n, len(train))))
     return PreparedTask(prepared.task, small, small, prepared.step, prepared.accuracy)
 

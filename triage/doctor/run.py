@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from triage.config import Config
+from triage.data import is_items
 from triage.doctor import probes
 from triage.doctor.base import Check, Evidence
 from triage.doctor.data_checks import DATA_CHECKS, batch_clamp
@@ -17,6 +18,7 @@ from triage.doctor.forward import inspect
 from triage.doctor.inputs import splits, target_kind
 from triage.doctor.model_checks import MODEL_CHECKS
 from triage.doctor.train_checks import TRAIN_CHECKS, nan_at_any_lr
+from triage.errors import TaskError, first_line
 from triage.losses import identify
 from triage.probe import ProbeSettings
 from triage.rng import seeded
@@ -70,7 +72,12 @@ def doctor(task: Task, settings: ProbeSettings, *, checks: tuple[Check, ...] | N
     stage("reading the data")
     with seeded(settings.seed):
         dtype = floating_dtype(build_model(task))
-    data = splits(task, settings.seed, dtype)
+    try:
+        data = splits(task, settings.seed, dtype)
+    except TaskError as exc:
+        if not is_items(task.train) and not is_items(task.val):
+            raise
+        return _training_only(task, settings, checks, stage, first_line(exc), started)
     ev = Evidence(task, settings, data, target_kind(data.train.y))
     findings = _run(checks, "data", ev)
     step = task.train_step()
@@ -90,6 +97,33 @@ def doctor(task: Task, settings: ProbeSettings, *, checks: tuple[Check, ...] | N
             settings = ev.settings = settings.with_(batch_size=len(train))
         _probe(ev, stage)
         findings += _run(checks, "train", ev)
+    ranked = rank(findings)
+    return Diagnosis(ranked, _config(ev, ranked), ev, time.perf_counter() - started)
+
+
+def _training_only(task: Task, settings: ProbeSettings, checks: tuple[Check, ...],
+                   stage: Stage, reason: str, started: float) -> Diagnosis:
+    """Items doctor cannot read as (x, y) tensors (dict batches, single tensors, custom
+    steps): the data and model-at-init checks need inputs and targets, so each stage is
+    reported once as skipped, with the reason; the training checks run on the program's own
+    step, through the same probes."""
+    ev = Evidence(task, settings, None, "unknown")
+    skipped = [Finding(f"{part}.not_checked", Severity.INFO,
+                       f"{part} checks skipped: they read (x, y) tensors and this program's "
+                       "items are not (its step and training probes are checked)",
+                       {"checks": [type(c).__name__ for c in checks if c.stage == part]
+                        + ([] if part == "data" else ["CannotOverfit", "BatchingBug"]),
+                        "reason": reason},
+                       "nothing to fix; give (x, y) items to have them checked")
+               for part in ("data", "model")]
+    stage("training probes on the program's own step")
+    ev.prepared = task.prepare(settings.seed)  # a broken step is one line (exit 2)
+    findings = skipped
+    if settings.batch_size > ev.prepared.n_train:
+        findings.append(batch_clamp(settings.batch_size, ev.prepared.n_train))
+        ev.settings = settings.with_(batch_size=ev.prepared.n_train)
+    _probe(ev, stage)
+    findings += _run(checks, "train", ev)
     ranked = rank(findings)
     return Diagnosis(ranked, _config(ev, ranked), ev, time.perf_counter() - started)
 
@@ -120,7 +154,9 @@ def _probe(ev: Evidence, stage: Stage) -> None:
     if configured.early and not nan_at_any_lr(ev):
         stage("lowering the LR by factors of 3")
         ev.lowered = probes.lower_lr(prepared, base)
-    if not nan_at_any_lr(ev):
+    # Memorised means "loss down to a tenth", which holds for a loss of the model's output and
+    # the targets, not for a step's own loss (a VAE's KL term does not vanish).
+    if not nan_at_any_lr(ev) and ev.task.step is None and ev.splits is not None:
         stage(f"memorising {probes.OVERFIT_N} examples")
         ev.overfit = probes.overfit(prepared, base)
 
