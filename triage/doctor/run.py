@@ -92,13 +92,8 @@ def doctor(task: Task, settings: ProbeSettings, *, checks: tuple[Check, ...] | N
     if ev.forward is not None and ev.forward.error is None and len(train) >= 2:
         ev.prepared = PreparedTask(task, train, data.clean_val, step,
                                    ev.loss.accuracy if ev.loss else None)
-        if settings.batch_size > len(train):
-            findings.append(batch_clamp(settings.batch_size, len(train)))
-            settings = ev.settings = settings.with_(batch_size=len(train))
-        _probe(ev, stage)
-        findings += _run(checks, "train", ev)
-    ranked = rank(findings)
-    return Diagnosis(ranked, _config(ev, ranked), ev, time.perf_counter() - started)
+        findings += _train_stage(ev, checks, stage)
+    return _diagnosis(ev, findings, started)
 
 
 def _training_only(task: Task, settings: ProbeSettings, checks: tuple[Check, ...],
@@ -118,12 +113,23 @@ def _training_only(task: Task, settings: ProbeSettings, checks: tuple[Check, ...
                for part in ("data", "model")]
     stage("training probes on the program's own step")
     ev.prepared = task.prepare(settings.seed)  # a broken step is one line (exit 2)
-    findings = skipped
-    if settings.batch_size > ev.prepared.n_train:
-        findings.append(batch_clamp(settings.batch_size, ev.prepared.n_train))
-        ev.settings = settings.with_(batch_size=ev.prepared.n_train)
+    return _diagnosis(ev, skipped + _train_stage(ev, checks, stage), started)
+
+
+def _train_stage(ev: Evidence, checks: tuple[Check, ...], stage: Stage) -> list[Finding]:
+    """The short probes and the training checks on ``ev.prepared`` (a batch larger than the
+    training set is clamped to it, with a note)."""
+    assert ev.prepared is not None
+    n = ev.prepared.n_train
+    clamped = []
+    if ev.settings.batch_size > n:
+        clamped.append(batch_clamp(ev.settings.batch_size, n))
+        ev.settings = ev.settings.with_(batch_size=n)
     _probe(ev, stage)
-    findings += _run(checks, "train", ev)
+    return clamped + _run(checks, "train", ev)
+
+
+def _diagnosis(ev: Evidence, findings: list[Finding], started: float) -> Diagnosis:
     ranked = rank(findings)
     return Diagnosis(ranked, _config(ev, ranked), ev, time.perf_counter() - started)
 

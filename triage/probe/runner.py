@@ -141,6 +141,7 @@ def _train(
     train = _place(prepared.train, device)
     step_fn, params = prepared.step, list(model.parameters())
     scaler = grad_scaler(settings.precision, device)
+    amp = autocast(settings.precision, device)  # one context, entered every step
     total = _planned_steps(prepared, settings)
     per_epoch, step, epoch = prepared.steps_per_epoch(settings.batch_size), 0, 0
     stop = diverged = False
@@ -149,7 +150,7 @@ def _train(
         in_epoch = 0
         for batch in batches(train, settings.batch_size, device, generator):
             interrupt.check()  # a Ctrl-C lost in a finaliser is raised here
-            with autocast(settings.precision, device):
+            with amp:
                 loss = step_fn(model, batch).loss
             optimizer.zero_grad(set_to_none=True)
             if scaler is None:
