@@ -47,7 +47,7 @@ def margins(diagnosis: Diagnosis, seen: dict[str, list[float]]) -> None:
     gradients = gradient_ratio(diagnosis.evidence)
     if gradients is not None:
         seen["first/last grad norm"].append(gradients)
-    seen["gradient spike"].append(spike_ratio(run.instruments.norms))
+    seen["gradient spike"].append(spike_ratio(run.instruments.norms, run.result.losses))
     ratio = weight_update_ratio(run)
     if ratio is not None:
         seen["update ratio"].append(ratio)

@@ -31,10 +31,10 @@ from functools import cache
 import numpy as np
 import torch
 
-from triage.builders import make_optimizer
 from triage.data import batches
 from triage.examples import EXAMPLES
 from triage.lr_finder import LRFindSettings, lr_find
+from triage.optimizers import make_optimizer
 from triage.probe import ProbeSettings, run_probes
 from triage.rng import seeded
 from triage.storage import quiet_optuna

@@ -24,9 +24,9 @@ from datetime import date
 
 import torch
 
-from triage.builders import make_optimizer
 from triage.data import TensorData, batches
 from triage.examples import EXAMPLES
+from triage.optimizers import make_optimizer
 from triage.probe import ProbeSettings, run_probe
 from triage.probe.device import resolve_device
 from triage.rng import seeded

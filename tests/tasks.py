@@ -165,3 +165,26 @@ def double_regression() -> Task:
     X = X.astype(np.float64)
     y = X.sum(axis=1, keepdims=True) / 4
     return Task(model=_DoubleNet, train=(X, y), loss="mse", name="double_regression", epochs=2)
+
+
+def lbfgs(lr: float = 0.8) -> torch.optim.LBFGS:
+    """A factory for the Task's own optimizer, with a customary LR as its default."""
+
+    def make(params, lr: float = lr) -> torch.optim.LBFGS:
+        return torch.optim.LBFGS(params, lr=lr, max_iter=5)
+
+    return make
+
+
+def lbfgs_regression() -> Task:
+    """double_regression trained with its authors' own updater, LBFGS (a Task factory)."""
+    task = double_regression()
+    task.name, task.optimizer = "lbfgs_regression", lbfgs()
+    return task
+
+
+def own_updater_without_lr() -> Task:
+    """A Task whose optimizer factory has no default LR: doctor must be told the LR."""
+    task = blobs()
+    task.optimizer = lambda params, lr: torch.optim.SGD(params, lr=lr)
+    return task

@@ -4,43 +4,13 @@ import pytest
 import torch
 from torch import nn
 
-from triage.builders import StepSchedule, apply_init, make_optimizer, make_scheduler
+from triage.builders import StepSchedule, apply_init, make_scheduler
 from triage.errors import SettingsError
+from triage.optimizers import make_optimizer
 
 
 def _params():
     return nn.Linear(3, 2).parameters()
-
-
-@pytest.mark.parametrize(("name", "cls"), [
-    ("sgd", torch.optim.SGD), ("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW),
-    ("rmsprop", torch.optim.RMSprop), ("adagrad", torch.optim.Adagrad),
-])
-def test_each_optimizer(name, cls):
-    opt = make_optimizer(name, _params(), 0.01, momentum=0.5, weight_decay=1e-4)
-    assert type(opt) is cls
-    assert opt.param_groups[0]["lr"] == 0.01
-    assert opt.param_groups[0]["weight_decay"] == 1e-4
-
-
-def test_sgd_nesterov_momentum():
-    group = make_optimizer("sgd", _params(), 0.1, momentum=0.9, nesterov=True).param_groups[0]
-    assert group["nesterov"] is True and group["momentum"] == 0.9
-
-
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"name": "lbfgs"}, "unknown optimizer 'lbfgs'"),
-    ({"lr": 0.0}, "lr must be a finite number > 0"),
-    ({"lr": -1.0}, "lr must be"),
-    ({"lr": math.nan}, "lr must be"),
-    ({"momentum": 0.0}, "Nesterov SGD needs momentum > 0"),
-    ({"weight_decay": -1.0}, "weight_decay must be"),
-])
-def test_optimizer_errors(kwargs, message):
-    args = {"name": "sgd", "lr": 0.1, **kwargs}
-    name, lr = args.pop("name"), args.pop("lr")
-    with pytest.raises(SettingsError, match=message):
-        make_optimizer(name, _params(), lr, **args)
 
 
 def test_step_schedule_divides_after_k_every_n():

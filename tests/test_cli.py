@@ -4,11 +4,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from click.testing import CliRunner
+from torch import nn
 
 from triage import load_config
 from triage.cli import cli
+
+import tasks
 
 TASKS = Path(__file__).parent / "tasks.py"
 FAST = ["--max-steps", "600"]
@@ -61,6 +65,20 @@ def test_options_reach_the_config(run, tmp_path):
     assert (tmp_path / "p.png").exists()
 
 
+def test_the_users_own_updater_is_kept(run, tmp_path):
+    result = run("lr-find", f"{TASKS}:lbfgs_regression", "--batch-size", "96", "--no-plot",
+                 *FAST)
+    assert result.exit_code == 0, result.output
+    assert "task (the Task's own optimizer)" in result.stdout
+    config = load_config(tmp_path / "triage.yaml")
+    assert (config.optimizer.name, config.optimizer.momentum) == ("task", 0.0)
+    assert type(config.make_optimizer(nn.Linear(2, 1).parameters(), factory=tasks.lbfgs())
+                ) is torch.optim.LBFGS
+    result = run("lr-find", f"{TASKS}:blobs", "--optimizer", "nadam", "--no-plot", *FAST)
+    assert result.exit_code == 0, result.output
+    assert load_config(tmp_path / "triage.yaml").optimizer.name == "NAdam"
+
+
 def test_storage_resume_from_the_cli(run, tmp_path):
     args = ["lr-find", f"{TASKS}:blobs", "--storage", f"sqlite:///{tmp_path / 's.db'}",
             "--no-plot", *FAST]
@@ -82,7 +100,8 @@ BAD = [
     ([f"{TASKS}:not_a_task"], "not a triage.Task"),
     ([f"{TASKS}:raises"], "raised RuntimeError"),
     ([f"{TASKS}:always_nan"], "not the learning rate"),
-    ([f"{TASKS}:blobs", "--optimizer", "nadam"], "unknown optimizer 'nadam'"),
+    ([f"{TASKS}:blobs", "--optimizer", "lamb"], "unknown optimizer 'lamb'; use sgd, adam"),
+    ([f"{TASKS}:blobs", "--optimizer", "task"], "optimizer 'task' is the Task's own, and this"),
     ([f"{TASKS}:blobs", "--init", "glorot"], "unknown init 'glorot'"),
     ([f"{TASKS}:blobs", "--batch-size", "0"], "batch_size must be a positive integer"),
     ([f"{TASKS}:blobs", "--batch-size", "-8"], "batch_size must be a positive integer"),

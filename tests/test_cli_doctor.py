@@ -41,9 +41,24 @@ def test_settings_reach_the_probes(tmp_path):
     assert config["batch_size"] == 16
 
 
+@pytest.mark.parametrize(("args", "name", "lr"), [
+    ([f"{TASKS}:lbfgs_regression", "--batch-size", "96"], "task", 0.8),  # the factory's lr
+    ([f"{TASKS}:blobs", "--optimizer", "adadelta"], "Adadelta", 1.0),  # torch's default lr
+])
+def test_doctor_runs_the_users_own_updater_at_its_customary_lr(tmp_path, args, name, lr):
+    result = CliRunner().invoke(cli, ["doctor", *args, "--json", "--out",
+                                      str(tmp_path / "c.yaml")])
+    assert result.exit_code in (0, 1), result.output
+    config = yaml.safe_load((tmp_path / "c.yaml").read_text())
+    assert config["optimizer"]["name"] == name
+    assert config["optimizer"]["lr"] == config["doctor"]["changed"].get("lr", lr)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--lr", "-1"], "lr must be a finite number > 0"),
-    (["--optimizer", "lbfgs"], "--optimizer"),
+    (["--optimizer", "lion"], "unknown optimizer 'lion'"),
+    ([f"{TASKS}:own_updater_without_lr"], "Invalid value for --lr: the Task's optimizer "
+                                          "factory has no default lr"),
     (["--init", "orthogonal"], "unknown init"),
     (["--batch-size", "0"], "batch_size must be a positive integer"),
     (["nope.py:task"], "does not exist"),

@@ -52,7 +52,7 @@ def test_helpers_apply_the_recommendation():
     ({"extra": 1}, "unknown key 'extra'"),
     ({"optimizer": {"name": "sgd"}}, "optimizer must be a mapping with name and lr"),
     ({"optimizer": {"name": "sgd", "lr": -1}}, "optimizer.lr must be > 0"),
-    ({"optimizer": {"name": "nadam", "lr": 0.1}}, "unknown optimizer 'nadam'"),
+    ({"optimizer": {"name": "lamb", "lr": 0.1}}, "unknown optimizer 'lamb'"),
     ({"optimizer": {"name": "sgd", "lr": 0.1, "betas": 1}}, "betas"),
     ({"batch_size": 0}, "batch_size must be a positive integer"),
     ({"init": "orthogonal"}, "unknown init 'orthogonal'"),
@@ -107,7 +107,9 @@ def test_from_settings_trains_as_the_settings_do():
                              batch_size=64, init="he", schedule=StepSchedule(3, 1),
                              dropout=0.2, grad_clip_norm=1.0)
     config = Config.from_settings(settings, task="t", sweep={"best_trial": 0})
-    assert config.optimizer == OptimizerConfig("rmsprop", 0.02, 0.5, True, 1e-4)
+    assert config.optimizer == OptimizerConfig("rmsprop", 0.02, 0.5, False, 1e-4)
+    assert Config.from_settings(settings.with_(optimizer="NAdam")).optimizer == OptimizerConfig(
+        "NAdam", 0.02, 0.0, False, 1e-4)  # momentum is recorded only where triage applies it
     assert (config.batch_size, config.init, config.schedule, config.dropout,
             config.grad_clip_norm) == (64, "he", StepSchedule(3, 1), 0.2, 1.0)
     assert config.task == "t" and config.sweep == {"best_trial": 0}

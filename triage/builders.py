@@ -1,23 +1,21 @@
-"""Build torch objects from hyperparameters: optimizers, the step-decay schedule, weight init.
+"""Build torch objects from hyperparameters: the step-decay schedule, weight init, dropout.
 
 Shared by the probe engine and by ``Config``, so a recommendation is applied exactly as it was
-measured.
+measured. Optimizers are built by ``triage.optimizers``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from triage.choices import INITS, OPTIMIZERS
+from triage.choices import INITS
 from triage.errors import SettingsError
-from triage.validate import check_choice, check_dropout, check_positive
+from triage.validate import check_choice, check_dropout
 
-__all__ = ["StepSchedule", "apply_dropout", "apply_init", "has_dropout", "make_optimizer",
-           "make_scheduler"]
+__all__ = ["StepSchedule", "apply_dropout", "apply_init", "has_dropout", "make_scheduler"]
 
 
 @dataclass(frozen=True)
@@ -45,33 +43,6 @@ class StepSchedule:
         if epoch < self.after_epochs:
             return 1.0
         return self.factor ** -(1 + (epoch - self.after_epochs) // self.every_epochs)
-
-
-def make_optimizer(
-    name: str,
-    params: Iterable[nn.Parameter],
-    lr: float,
-    *,
-    momentum: float = 0.9,
-    nesterov: bool = True,
-    weight_decay: float = 0.0,
-) -> torch.optim.Optimizer:
-    """Create the named optimizer; ``momentum``/``nesterov`` apply to SGD (momentum to RMSProp)."""
-    check_choice("optimizer", name, OPTIMIZERS)
-    check_positive("lr", lr)
-    check_positive("weight_decay", weight_decay, allow_zero=True)
-    if name == "sgd":
-        if nesterov and momentum <= 0:
-            raise SettingsError("Nesterov SGD needs momentum > 0; set --momentum or --no-nesterov")
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov,
-                               weight_decay=weight_decay)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    return torch.optim.Adagrad(params, lr=lr, weight_decay=weight_decay)
 
 
 def make_scheduler(

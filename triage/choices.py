@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")  # triage's; any torch.optim class too
+TASK_OPTIMIZER = "task"  # the Task's own optimizer factory
+OPTIMIZER_HELP = (f"{', '.join(OPTIMIZERS)}, any torch.optim class by name (Adadelta, LBFGS, "
+                  f"NAdam, ...), or {TASK_OPTIMIZER} (the Task's own)")
 INITS = ("default", "xavier", "he", "lecun")
 DEVICES_HELP = "auto, cpu, cuda or cuda:N"
 # Numeric precision of training: float32; bfloat16 autocast; float16 autocast with loss scaling.

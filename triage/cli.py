@@ -17,7 +17,7 @@ from triage.choices import (
     CUSTOMARY_LR,
     DEVICES_HELP,
     INITS,
-    OPTIMIZERS,
+    OPTIMIZER_HELP,
     PRUNERS,
     SAMPLERS,
     SWEEP_STORAGE,
@@ -59,8 +59,9 @@ debug_option = click.option("--debug", is_flag=True, help="Show tracebacks for e
 def training_options(command: Any) -> Any:
     """The user's training settings, as ``lr-find`` and ``doctor`` both take them."""
     options = [
-        click.option("--optimizer", default="sgd", show_default=True,
-                     help=f"Updater: {', '.join(OPTIMIZERS)}."),
+        click.option("--optimizer", default=None,
+                     help=f"Updater: {OPTIMIZER_HELP}. Default: the Task's own optimizer when "
+                          "it brings one, else sgd."),
         click.option("--momentum", type=float, default=0.9, show_default=True,
                      help="Momentum for sgd and rmsprop."),
         click.option("--nesterov/--no-nesterov", default=True, show_default=True,
@@ -132,7 +133,7 @@ def cli(debug: bool) -> None:
 @click.option("--json", "as_json", is_flag=True,
               help="Print the config document as JSON on stdout (and nothing else there).")
 @debug_option
-def lr_find_command(task: str | None, optimizer: str, momentum: float, nesterov: bool,
+def lr_find_command(task: str | None, optimizer: str | None, momentum: float, nesterov: bool,
                     batch_size: int, init: str, seed: int, device: str, precision: str,
                     steps: int,
                     max_steps: int, storage: str | None, study_name: str | None, out: str,
@@ -178,7 +179,8 @@ def lr_find_command(task: str | None, optimizer: str, momentum: float, nesterov:
 @click.argument("task", required=False)
 @click.option("--lr", type=float, default=None,
               help="The learning rate you train with (default: the updater's customary one, "
-                   + ", ".join(f"{k} {v:g}" for k, v in CUSTOMARY_LR.items()) + ").")
+                   + ", ".join(f"{k} {v:g}" for k, v in CUSTOMARY_LR.items())
+                   + "; a torch.optim class's or the Task factory's own default lr).")
 @training_options
 @click.option("--out", default=None,
               help="Write your settings with doctor's setting fixes applied (LR, init, "
@@ -186,7 +188,7 @@ def lr_find_command(task: str | None, optimizer: str, momentum: float, nesterov:
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"findings": [...]} as JSON on stdout (and nothing else there).')
 @debug_option
-def doctor_command(task: str | None, lr: float | None, optimizer: str, momentum: float,
+def doctor_command(task: str | None, lr: float | None, optimizer: str | None, momentum: float,
                    nesterov: bool, batch_size: int, init: str, seed: int, device: str,
                    precision: str,
                    out: str | None, as_json: bool, debug: bool) -> None:
@@ -198,13 +200,12 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str, momentum:
     from triage.atomic import check_writable
     from triage.doctor import doctor
     from triage.loading import DEFAULT_EXAMPLE, load_task
+    from triage.optimizers import customary_lr
     from triage.probe import ProbeSettings
 
     err = Console(stderr=True)
-    if optimizer not in CUSTOMARY_LR:
-        raise click.BadParameter(f"use one of {', '.join(OPTIMIZERS)}", param_hint="--optimizer")
-    settings = ProbeSettings(lr=CUSTOMARY_LR[optimizer] if lr is None else lr,
-                             optimizer=optimizer, momentum=momentum, nesterov=nesterov,
+    settings = ProbeSettings(lr=1.0 if lr is None else lr,  # validated before the task loads
+                             optimizer=optimizer or "sgd", momentum=momentum, nesterov=nesterov,
                              batch_size=batch_size, init=init, seed=seed, device=device,
                              precision=precision)
     if out:
@@ -213,6 +214,13 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str, momentum:
         err.print(f"No TASK given: diagnosing the bundled example '{DEFAULT_EXAMPLE}'.",
                   highlight=False)
     loaded = load_task(task)
+    updater = optimizer or loaded.updater
+    if lr is None:
+        lr = customary_lr(updater, loaded.optimizer_factory)
+        if lr is None:
+            raise click.BadParameter("the Task's optimizer factory has no default lr; give the "
+                                     "LR you train with", param_hint="--lr")
+    settings = settings.with_(optimizer=updater, lr=lr)
     _notes(loaded, err)
     with report.stage_progress(err) as on_stage:
         diagnosis = doctor(loaded, settings, on_stage=on_stage)
@@ -288,6 +296,11 @@ def sweep_command(task: str | None, space: str, trials: int, timeout: float | No
     url = None if storage == ":memory:" else storage or SWEEP_STORAGE
     loaded = load_task(task)
     _notes(loaded, err)
+    if loaded.optimizer is not None and loaded.updater not in search_space.updaters():
+        err.print(f"The Task brings its own optimizer ({loaded.updater}), which space "
+                  f"{search_space.name!r} does not search ({', '.join(search_space.updaters())})"
+                  f"; add {loaded.updater} to the space's optimizer choices to search it too.",
+                  highlight=False)
     quiet_optuna(logging.ERROR)
     try:
         with report.sweep_progress(err, trials) as on_trial:

@@ -16,15 +16,10 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from triage import atomic
-from triage.builders import (
-    StepSchedule,
-    apply_dropout,
-    apply_init,
-    make_optimizer,
-    make_scheduler,
-)
-from triage.choices import INITS, OPTIMIZERS, PRECISIONS
+from triage.builders import StepSchedule, apply_dropout, apply_init, make_scheduler
+from triage.choices import INITS, PRECISIONS
 from triage.errors import ConfigError, TriageError, first_line
+from triage.optimizers import OptimizerFactory, canonical, make_optimizer
 from triage.validate import check_choice, check_dropout, check_positive_int
 
 if TYPE_CHECKING:
@@ -81,18 +76,25 @@ class Config:
         ``fields`` may also override a setting (``batch_size=...``)."""
         s = settings
         values: dict[str, Any] = {
-            "optimizer": OptimizerConfig(s.optimizer, s.lr, s.momentum, s.nesterov,
-                                         s.weight_decay),
+            "optimizer": OptimizerConfig(  # momentum only where triage applies it
+                s.optimizer, s.lr, s.momentum if s.optimizer in ("sgd", "rmsprop") else 0.0,
+                s.nesterov and s.optimizer == "sgd", s.weight_decay),
             "batch_size": s.batch_size, "init": s.init, "schedule": s.schedule,
             "grad_clip_norm": s.grad_clip_norm, "dropout": s.dropout, "precision": s.precision,
         }
         return cls(**{**values, **fields})
 
-    def make_optimizer(self, params: Any) -> Any:
-        """The recommended ``torch.optim.Optimizer`` over ``params``."""
+    def make_optimizer(self, params: Any, factory: OptimizerFactory | None = None) -> Any:
+        """The recommended ``torch.optim.Optimizer`` over ``params``.
+
+        Args:
+            params: the model's parameters.
+            factory: your Task's optimizer factory, for a config whose optimizer is ``task``
+                (measured with the Task's own updater).
+        """
         o = self.optimizer
         return make_optimizer(o.name, params, o.lr, momentum=o.momentum, nesterov=o.nesterov,
-                              weight_decay=o.weight_decay)
+                              weight_decay=o.weight_decay, factory=factory)
 
     def make_scheduler(self, optimizer: Any) -> Any:
         """A per-epoch LR scheduler for the recommended schedule, or None for a constant LR."""
@@ -147,7 +149,7 @@ class Config:
             if not isinstance(opt, dict) or "name" not in opt or "lr" not in opt:
                 raise ConfigError(f"{source}: optimizer must be a mapping with name and lr")
             optimizer = OptimizerConfig(**opt)
-            check_choice("optimizer", optimizer.name, OPTIMIZERS)
+            optimizer.name = canonical(optimizer.name)
             if not (isinstance(optimizer.lr, (int, float)) and optimizer.lr > 0):
                 raise ConfigError(f"{source}: optimizer.lr must be > 0, got {optimizer.lr!r}")
             schedule = data.get("schedule")

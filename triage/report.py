@@ -13,12 +13,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from triage import atomic
+from triage.choices import TASK_OPTIMIZER
 
 if TYPE_CHECKING:
     import pandas as pd
     from optuna.trial import FrozenTrial
 
-    from triage.config import Config
+    from triage.config import Config, OptimizerConfig
     from triage.doctor import Diagnosis
     from triage.probe import ProbeResult
     from triage.sweeper import SweepSummary
@@ -65,6 +66,16 @@ def lr_find_progress(console: Console, max_steps: int) -> Iterator[Any]:
         yield on_probe
 
 
+def _updater(o: OptimizerConfig) -> str:
+    """An optimizer as the user knows it: its name, its momentum where triage sets one."""
+    if o.name == TASK_OPTIMIZER:
+        return "task (the Task's own optimizer)"
+    if o.name in ("sgd", "rmsprop") and o.momentum:
+        nesterov = ", nesterov" if o.nesterov and o.name == "sgd" else ""
+        return f"{o.name} (momentum {o.momentum:g}{nesterov})"
+    return o.name
+
+
 def lr_find_summary(config: Config) -> Table:
     """The human summary: boundary, back-off, rule and the recommended settings."""
     ev = config.lr_find or {}
@@ -72,9 +83,7 @@ def lr_find_summary(config: Config) -> Table:
     table.add_column(style="bold")
     table.add_column()
     o = config.optimizer
-    updater = o.name + (f" (momentum {o.momentum:g}{', nesterov' if o.nesterov else ''})"
-                        if o.name == "sgd" else "")
-    table.add_row("optimizer", updater)
+    table.add_row("optimizer", _updater(o))
     table.add_row("max stable LR", f"{ev.get('max_stable_lr'):.3g} (no divergence within "
                   f"{ev.get('divergence_window_steps')} steps)")
     div = ev.get("divergence_lr")
@@ -244,9 +253,7 @@ def sweep_summary(summary: SweepSummary) -> Table:
     if ev.get("val_accuracy") is not None:
         best += f", accuracy {ev['val_accuracy']:.1%}"
     table.add_row("[green]best[/]", best)
-    updater = o.name + (f" (momentum {o.momentum:g}{', nesterov' if o.nesterov else ''})"
-                        if o.name in ("sgd", "rmsprop") and o.momentum else "")
-    table.add_row("optimizer", f"{updater}, lr {o.lr:.3g}, L2 {o.weight_decay:.2g}")
+    table.add_row("optimizer", f"{_updater(o)}, lr {o.lr:.3g}, L2 {o.weight_decay:.2g}")
     table.add_row("batch size / init", f"{config.batch_size} / {config.init}")
     if config.schedule is not None:
         s = config.schedule

@@ -11,9 +11,11 @@ import torch
 from torch import nn
 
 from triage import losses
+from triage.choices import TASK_OPTIMIZER
 from triage.data import Data, TensorData, as_data, first_batch, holdout
-from triage.errors import TaskError, first_line
+from triage.errors import SettingsError, TaskError, first_line
 from triage.losses import LossFn
+from triage.optimizers import OptimizerFactory, canonical
 from triage.rng import seeded
 from triage.step import CustomStep, DefaultStep, Step, failure, primary, targets
 
@@ -49,6 +51,10 @@ class Task:
             strategy minimises, ``"accuracy"`` (optional) is reported. Default: the step's
             loss, and accuracy for a known classification loss.
         collate: batches a list of items (default: torch's ``default_collate``).
+        optimizer: your updater, kept while triage finds its LR: a ``torch.optim`` class name
+            (``"Adadelta"``, ``"LBFGS"``, ...) or a factory ``(params, lr) -> Optimizer``
+            (``lambda params, lr: torch.optim.LBFGS(params, lr=lr, history_size=50)``). The
+            commands use it unless ``--optimizer`` names another. Default: SGD with Nesterov.
         loader: more ``DataLoader`` arguments for item datasets (``num_workers``, ...); triage
             sets ``batch_size``, ``shuffle`` and ``collate_fn`` itself.
         notes: lines the commands show the user before they start (adapters say here what
@@ -65,6 +71,7 @@ class Task:
     evaluate: Callable[[nn.Module, Any], Mapping[str, Any]] | None = None
     collate: Callable[[list[Any]], Any] | None = None
     loader: Mapping[str, Any] | None = None
+    optimizer: str | OptimizerFactory | None = None
     notes: tuple[str, ...] = ()
     _prepared: dict[int, PreparedTask] = field(
         default_factory=dict, init=False, repr=False, compare=False)
@@ -88,6 +95,14 @@ class Task:
             if value is not None and not callable(value):
                 raise TaskError(f"Task.{name} must be a function or None, got "
                                 f"{type(value).__name__}")
+        if isinstance(self.optimizer, str):
+            try:
+                self.optimizer = canonical(self.optimizer)
+            except SettingsError as exc:
+                raise TaskError(f"Task.optimizer: {exc}") from None
+        elif self.optimizer is not None and not callable(self.optimizer):
+            raise TaskError(f"Task.optimizer must be a torch.optim class name or a factory "
+                            f"(params, lr) -> Optimizer, got {type(self.optimizer).__name__}")
         if self.loader is not None:
             if not isinstance(self.loader, Mapping):
                 raise TaskError(f"Task.loader must be a dict of DataLoader arguments, got "
@@ -114,6 +129,20 @@ class Task:
     def train_step(self) -> Step:
         """How one batch trains: the seam every loop calls (see ``triage.step``)."""
         return CustomStep(self.step) if self.step is not None else DefaultStep(self.loss_fn)
+
+    @property
+    def updater(self) -> str:
+        """The optimizer the commands use unless told otherwise: the Task's (``task`` for a
+        factory), else ``sgd``."""
+        if self.optimizer is None:
+            return "sgd"
+        return self.optimizer if isinstance(self.optimizer, str) else TASK_OPTIMIZER
+
+    @property
+    def optimizer_factory(self) -> OptimizerFactory | None:
+        """The Task's own optimizer factory, if it brings one."""
+        return None if self.optimizer is None or isinstance(self.optimizer, str) \
+            else self.optimizer
 
     @property
     def loss_name(self) -> str:

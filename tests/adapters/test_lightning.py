@@ -68,6 +68,7 @@ def test_lr_find_sweep_and_doctor_from_the_command_line(run, tmp_path):
     out = run("lr-find", spec, "--max-steps", "400", "--device", "cpu", "--no-plot")
     assert out.exit_code == 0, out.output
     assert "configure_optimizers() uses Adam" in out.output
+    assert "--optimizer Adam keeps it" in " ".join(out.output.split())
     config = yaml.safe_load((tmp_path / "triage.yaml").read_text())
     assert config["task"] == "DigitsClassifier" and config["optimizer"]["lr"] > 0
     out = run("sweep", spec, "--trials", "4", "--storage", ":memory:", "--device", "cpu",

@@ -10,7 +10,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from triage import Task
-from triage.doctor import doctor
+from triage.doctor import Severity, doctor
 from triage.doctor.probes import OVERFIT_N
 from triage.errors import TaskError
 from triage.probe import ProbeResult, ProbeSettings
@@ -232,3 +232,18 @@ def test_a_training_step_that_raises_is_a_finding_not_a_crash():
     assert "a training step fails" in found["model.forward_error"].message
     assert "does not require grad" in found["model.forward_error"].message
     assert "train.cannot_overfit_small" not in found  # inconclusive, not a wiring verdict
+
+
+def test_a_first_step_that_shrinks_the_loss_as_steeply_is_not_a_gradient_spike():
+    from triage.doctor.train_checks import spike_ratio
+
+    norms = [1000.0] + [1.0] * 30
+    assert spike_ratio(norms) == pytest.approx(1000)  # a burst, with no loss to explain it
+    assert spike_ratio(norms, [2.5] + [2.4] * 30) == pytest.approx(1000 / (2.5 / 2.4))
+    assert spike_ratio(norms, [1000.0] + [1.0] * 30) == pytest.approx(1)  # convergence
+
+
+def test_lbfgs_on_the_full_batch_is_a_clean_program():
+    diagnosis = doctor(tasks.lbfgs_regression(), ProbeSettings(
+        lr=0.8, optimizer="task", batch_size=96, device="cpu"))
+    assert all(f.severity == Severity.INFO for f in diagnosis.findings), diagnosis.findings

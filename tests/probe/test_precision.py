@@ -58,3 +58,11 @@ def test_sweep_trials_run_in_the_precision_asked(blobs):
     summary = sweep(blobs, load_space("default"), SweepSettings(trials=2, precision="bf16"),
                     storage=None)
     assert summary.best is not None and summary.best.precision == "bf16"
+
+
+@pytest.mark.parametrize("optimizer", ["LBFGS", "task"])
+def test_loss_scaling_refuses_an_updater_that_steps_with_a_closure(scaling_on_cpu, optimizer):
+    with pytest.raises(SettingsError, match="LBFGS steps with a closure, which float16 loss "
+                                            "scaling cannot run; use --precision bf16 or 32"):
+        run_probes(tasks.lbfgs_regression(), [ProbeSettings(
+            lr=0.1, steps=2, device="cpu", precision="16-mixed", optimizer=optimizer)])

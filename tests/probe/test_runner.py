@@ -262,3 +262,37 @@ def test_data_too_big_for_the_device_stays_on_the_host(blobs, monkeypatch):
     monkeypatch.setattr(TensorData, "to", oom)
     result = run_probes(blobs, [ProbeSettings(lr=0.1, steps=4)])[0]
     assert result.ok and result.steps == 4
+
+
+@pytest.mark.parametrize("optimizer", ["LBFGS", "task"])
+def test_an_updater_with_a_closure_trains_and_is_instrumented(optimizer):
+    task = tasks.lbfgs_regression()
+    ok, blown = run_probes(task, [ProbeSettings(lr=lr, steps=20, device="cpu",
+                                                optimizer=optimizer, batch_size=96)
+                                  for lr in (0.5, 1e4)])
+    assert ok.ok and ok.losses[-1] < 0.1 * ok.losses[0]
+    assert ok.update_ratio and ok.grad_norm and len(ok.losses) == ok.steps == 20
+    assert blown.diverged
+
+
+def test_the_tasks_own_updater_is_used_and_checked():
+    calls = []
+
+    def factory(params, lr):
+        calls.append(lr)
+        return torch.optim.Adadelta(params, lr=lr)
+
+    X, y = tasks._blobs(60)
+    task = Task(model=lambda: nn.Linear(4, 3), train=(X, y), val=(X, y), optimizer=factory)
+    (result,) = run_probes(task, [ProbeSettings(lr=0.7, steps=3, optimizer="task")])
+    assert result.ok and calls == [0.7]
+    with pytest.raises(SettingsError, match=r"returned NoneType, not a torch\.optim\.Optimizer"):
+        run_probes(Task(model=lambda: nn.Linear(4, 3), train=(X, y),
+                        optimizer=lambda params, lr: None),
+                   [ProbeSettings(lr=0.7, steps=3, optimizer="task")])
+    with pytest.raises(TaskError, match=r"Task\.optimizer: unknown optimizer 'adamx'"):
+        Task(model=lambda: nn.Linear(4, 3), train=(X, y), optimizer="adamx")
+    with pytest.raises(TaskError, match=r"Task\.optimizer must be a torch.optim class name or a "
+                                        "factory"):
+        Task(model=lambda: nn.Linear(4, 3), train=(X, y), optimizer=3)
+    assert Task(model=lambda: nn.Linear(4, 3), train=(X, y), optimizer="nadam").updater == "NAdam"

@@ -369,3 +369,15 @@ def test_schedules_and_their_edge_warnings_follow_the_budget(blobs):
     ran = summary.table.dropna(subset=["schedule_after"])
     assert len(ran) and (ran["schedule_after"] <= 2).all()
     assert not any(e.startswith(("schedule_after", "schedule_every")) for e in summary.edges)
+
+
+def test_a_space_can_search_the_tasks_own_updater_and_any_torch_one():
+    space = _space(optimizer={"choices": ["task", "NAdam"]}, batch_size=96,
+                   lr={"low": 1e-3, "high": 1.0, "log": True},
+                   start=[{"optimizer": "task", "lr": 0.8}, {"optimizer": "NAdam", "lr": 2e-3}])
+    summary = sweep(tasks.lbfgs_regression(), space, SweepSettings(trials=4, seed=2),
+                    storage=None)
+    assert set(summary.table["optimizer"]) == {"task", "NAdam"}
+    assert len(summary.table) == 4 and summary.best is not None
+    assert summary.best.optimizer.name in ("task", "NAdam")
+    assert space.updaters() == ("task", "NAdam")

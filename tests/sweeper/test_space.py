@@ -143,7 +143,10 @@ def _space(**params):
     (_space(lr={"low": "a", "high": 1}), "low must be a number, got 'a'"),
     (_space(lr={"low": 1e-4, "high": 1, "around_lr_find": 1}), "around_lr_find must be a factor"),
     (_space(optimizer={"choices": []}), "choices must be a non-empty list"),
-    (_space(optimizer={"choices": ["sgd", "lion"]}), "unknown value 'lion'"),
+    (_space(optimizer={"choices": ["sgd", "lion"]}), "unknown updater 'lion'; use sgd"),
+    (_space(optimizer={"choices": ["sgd", "lbfgs"]}), "write updater 'lbfgs' as 'LBFGS'"),
+    (_space(lr={"low": 1e-3, "high": 1.0, "log": True, "by_updater": {"lamb": {
+        "low": 1e-3, "high": 1.0}}}), "by_updater.lamb: unknown updater 'lamb'"),
     (_space(optimizer={"low": 1, "high": 2}), "give choices"),
     (_space(init="orthogonal"), "unknown value 'orthogonal'"),
     (_space(batch_size={"choices": [32, 0]}), "must be a positive integer"),

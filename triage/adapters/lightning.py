@@ -138,6 +138,8 @@ def _optimizer_note(model: Any) -> str:
         found = found[0][0] if isinstance(found[0], (list, tuple)) else found[0]
     if isinstance(found, torch.optim.Optimizer):
         lr = found.param_groups[0].get("lr")
-        return (f"the module's configure_optimizers() uses {type(found).__name__} (lr {lr:g}); "
-                "triage probes with its own optimizer, and its recommendation replaces it")
+        name = type(found).__name__
+        kept = (f"; --optimizer {name} keeps it" if name in dir(torch.optim) else "")
+        return (f"the module's configure_optimizers() uses {name} (lr {lr:g}); triage probes "
+                f"with its own optimizer, and its recommendation replaces it{kept}")
     return "triage probes with its own optimizer; its recommendation replaces the module's"

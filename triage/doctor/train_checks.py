@@ -265,11 +265,13 @@ class ExplodingGradients(Check):
         run = ev.runs.get("configured")
         if run is None or run.result is None or run.early or nan_at_any_lr(ev):
             return []
-        series = [v for v in run.instruments.norms if math.isfinite(v)]
+        steps = [(n, v) for n, v in zip(run.instruments.norms, run.result.losses, strict=False)
+                 if math.isfinite(n)]
+        series = [n for n, _ in steps]
         late = run.result.diverged
         if len(series) < 2 * WINDOW:
             return []
-        spike = spike_ratio(series)
+        spike = spike_ratio(series, [v for _, v in steps])
         norms = sorted(series)
         mid, top, clip = median(norms), norms[-1], norms[int(0.9 * (len(norms) - 1))]
         if not (spike >= SPIKE or late):
@@ -286,16 +288,30 @@ class ExplodingGradients(Check):
                         changes={"grad_clip_norm": float(f"{clip:.3g}")})]
 
 
-def spike_ratio(norms: list[float]) -> float:
+def spike_ratio(norms: list[float], losses: list[float] | None = None) -> float:
     """The largest step norm over the median of its ``WINDOW`` neighbours on each side: a
-    converging run's shrinking gradients are not spikes; isolated bursts are."""
+    converging run's shrinking gradients are not spikes; isolated bursts are. With the
+    per-step ``losses``, a norm is discounted by how far the loss falls over the steps after
+    it: a gradient that shrinks as steeply as the loss (the first steps of a fast updater
+    such as LBFGS) is convergence, not a burst."""
     worst = 0.0
     for i, value in enumerate(norms):
         around = norms[max(0, i - WINDOW): i] + norms[i + 1: i + 1 + WINDOW]
         local = median(around)
         if local > 0:
-            worst = max(worst, value / local)
+            worst = max(worst, value / local / _loss_fall(losses, i))
     return worst
+
+
+def _loss_fall(losses: list[float] | None, i: int) -> float:
+    """How many times the loss at step ``i`` exceeds the median of the next ``WINDOW`` (>= 1)."""
+    if not losses or i + 1 >= len(losses):
+        return 1.0
+    now, later = losses[i], losses[i + 1: i + 1 + WINDOW]
+    if not all(math.isfinite(v) for v in (now, *later)):
+        return 1.0
+    level = median(later)
+    return max(1.0, now / level) if level > 0 else 1.0
 
 
 class UpdateRatio(Check):

@@ -32,7 +32,9 @@ class LRFindSettings:
     """How lr-find runs, validated at construction (before any task is loaded).
 
     Args:
-        optimizer, momentum, nesterov, batch_size, init: held fixed while the LR is searched.
+        optimizer: the updater whose LR is searched (see ``triage.optimizers``); None: the
+            Task's own (``Task(optimizer=...)``) when it brings one, else Nesterov SGD.
+        momentum, nesterov, batch_size, init: held fixed while the LR is searched.
         seed: seeds every probe's model and data order (and the hold-out split).
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         steps: probe length that defines divergence (the documents' first 100 iterations).
@@ -41,7 +43,7 @@ class LRFindSettings:
         precision: ``32``, ``bf16`` or ``16-mixed`` (it moves the divergence boundary).
     """
 
-    optimizer: str = "sgd"
+    optimizer: str | None = None
     momentum: float = 0.9
     nesterov: bool = True
     batch_size: int = 32
@@ -64,9 +66,10 @@ class LRFindSettings:
             raise SettingsError(f"boundary_ratio must be > 1, got {self.boundary_ratio!r}")
         self.probe_base()  # validates the training settings
 
-    def probe_base(self) -> ProbeSettings:
-        """The settings every probe starts from (the LR is each probe's own)."""
-        return ProbeSettings(lr=1e-3, optimizer=self.optimizer, momentum=self.momentum,
+    def probe_base(self, task: Task | None = None) -> ProbeSettings:
+        """The settings every probe on ``task`` starts from (the LR is each probe's own)."""
+        optimizer = self.optimizer or (task.updater if task is not None else "sgd")
+        return ProbeSettings(lr=1e-3, optimizer=optimizer, momentum=self.momentum,
                              nesterov=self.nesterov, batch_size=self.batch_size, init=self.init,
                              seed=self.seed, device=self.device, precision=self.precision)
 
@@ -98,7 +101,7 @@ def lr_find(
                             f"{prepared.n_train} training samples; use a smaller --batch-size")
     name = study_name or f"triage-lr-find-{task.name}"
     runner = StudyProbeRunner(open_study(storage, name), prepared, on_probe)
-    context = Context(prepared, settings.probe_base(), _stop_on_oom(runner), settings.max_steps)
+    context = Context(prepared, settings.probe_base(task), _stop_on_oom(runner), settings.max_steps)
     ThreeLR(settings.steps).run(context)
     boundary = NanBoundary(settings.steps, settings.boundary_ratio).run(context)
     choice = BackOff(boundary).run(context)

@@ -10,9 +10,10 @@ import torch
 from torch import nn
 
 from triage import interrupt
-from triage.builders import apply_dropout, apply_init, make_optimizer, make_scheduler
+from triage.builders import apply_dropout, apply_init, make_scheduler
 from triage.data import Data, TensorData, batch_size, batches, first_batch, to_device
-from triage.errors import ProbeError, TriageError, first_line
+from triage.errors import ProbeError, SettingsError, TriageError, first_line
+from triage.optimizers import make_optimizer, needs_closure
 from triage.probe.callbacks import ProbeCallback, wants_epochs
 from triage.probe.device import autocast, grad_scaler, is_oom, release_memory, resolve_device
 from triage.probe.monitor import DivergenceWatch, GradientMonitor, dead_relu_fraction
@@ -136,40 +137,56 @@ def _train(
     optimizer = make_optimizer(
         settings.optimizer, model.parameters(), settings.lr, momentum=settings.momentum,
         nesterov=settings.nesterov, weight_decay=settings.weight_decay,
+        factory=prepared.task.optimizer_factory,
     )
     scheduler = make_scheduler(optimizer, settings.schedule)
     train = _place(prepared.train, device)
     step_fn, params = prepared.step, list(model.parameters())
-    scaler = grad_scaler(settings.precision, device)
+    scaler, closure = grad_scaler(settings.precision, device), needs_closure(optimizer)
+    if scaler is not None and closure:
+        raise SettingsError(f"{type(optimizer).__name__} steps with a closure, which float16 "
+                            "loss scaling cannot run; use --precision bf16 or 32")
     amp = autocast(settings.precision, device)  # one context, entered every step
     total = _planned_steps(prepared, settings)
     per_epoch, step, epoch = prepared.steps_per_epoch(settings.batch_size), 0, 0
     stop = diverged = False
+
+    def backward(batch: object) -> tuple[torch.Tensor, torch.Tensor | None]:
+        with amp:
+            loss = step_fn(model, batch).loss
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is None:
+            loss.backward()
+        else:  # gradients unscaled before clipping and the instruments read them
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+        norm = (torch.nn.utils.clip_grad_norm_(params, settings.grad_clip_norm)
+                if settings.grad_clip_norm is not None else None)
+        return loss, norm
+
+    def observe(norm: torch.Tensor | None) -> bool:  # gradients at the point the step starts
+        for callback in callbacks:
+            callback.on_backward(step, model)
+        sampled = monitor.wants(step)
+        if sampled:
+            monitor.before_step(norm)
+        return sampled
+
     model.train()
     while step < total and not stop:
         in_epoch = 0
         for batch in batches(train, settings.batch_size, device, generator):
             interrupt.check()  # a Ctrl-C lost in a finaliser is raised here
-            with amp:
-                loss = step_fn(model, batch).loss
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is None:
-                loss.backward()
-            else:  # gradients unscaled before clipping and the instruments read them
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-            norm = (torch.nn.utils.clip_grad_norm_(params, settings.grad_clip_norm)
-                    if settings.grad_clip_norm is not None else None)
-            for callback in callbacks:
-                callback.on_backward(step, model)
-            sampled = monitor.wants(step)
-            if sampled:
-                monitor.before_step(norm)
-            if scaler is None:
-                optimizer.step()
-            else:  # a step whose gradients overflowed is skipped and the scale lowered
-                scaler.step(optimizer)
-                scaler.update()
+            if closure:
+                loss, sampled = _closure_step(optimizer, batch, backward, observe)
+            else:
+                loss, norm = backward(batch)
+                sampled = observe(norm)
+                if scaler is None:
+                    optimizer.step()
+                else:  # a step whose gradients overflowed is skipped and the scale lowered
+                    scaler.step(optimizer)
+                    scaler.update()
             if sampled:
                 monitor.after_step()
             diverged = watch.add(loss)
@@ -190,6 +207,26 @@ def _train(
         if scaler is None and last is not None and not math.isfinite(last):
             watch.fail(step - 1, "non-finite gradient")
     return step
+
+
+def _closure_step(
+    optimizer: torch.optim.Optimizer,
+    batch: object,
+    backward: Callable[[object], tuple[torch.Tensor, torch.Tensor | None]],
+    observe: Callable[[torch.Tensor | None], bool],
+) -> tuple[torch.Tensor, bool]:
+    """One step of an optimizer that re-evaluates the loss through a closure (LBFGS): the
+    first evaluation is the step's loss and the one the instruments observe."""
+    first: list[tuple[torch.Tensor, bool]] = []
+
+    def evaluate() -> torch.Tensor:
+        loss, norm = backward(batch)
+        if not first:
+            first.append((loss, observe(norm)))
+        return loss
+
+    optimizer.step(evaluate)
+    return first[0]
 
 
 def _planned_steps(prepared: PreparedTask, settings: ProbeSettings) -> int:

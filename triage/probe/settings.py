@@ -6,8 +6,9 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from triage.builders import StepSchedule
-from triage.choices import INITS, OPTIMIZERS, PRECISIONS
+from triage.choices import INITS, PRECISIONS
 from triage.errors import SettingsError
+from triage.optimizers import canonical
 from triage.probe.device import check_precision
 from triage.validate import (
     check_choice,
@@ -24,8 +25,10 @@ class ProbeSettings:
 
     Args:
         lr: learning rate (> 0).
-        optimizer: ``sgd``, ``adam``, ``adamw``, ``rmsprop`` or ``adagrad``.
-        momentum: SGD/RMSProp momentum.
+        optimizer: ``sgd``, ``adam``, ``adamw``, ``rmsprop``, ``adagrad``, any ``torch.optim``
+            class by name (``LBFGS``, ...), or ``task`` (the Task's own factory); see
+            ``triage.optimizers``.
+        momentum: SGD/RMSProp momentum (other optimizers keep their own defaults).
         nesterov: Nesterov momentum for SGD (the documents' default updater).
         weight_decay: L2 penalty.
         batch_size: samples per step.
@@ -61,7 +64,7 @@ class ProbeSettings:
 
     def __post_init__(self) -> None:
         check_positive("lr", self.lr)
-        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        object.__setattr__(self, "optimizer", canonical(self.optimizer))
         check_choice("init", self.init, INITS)
         check_positive("momentum", self.momentum, allow_zero=True)
         check_positive("weight_decay", self.weight_decay, allow_zero=True)

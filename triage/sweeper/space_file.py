@@ -26,7 +26,8 @@ import optuna
 import yaml
 
 from triage.choices import INITS, UPDATERS
-from triage.errors import first_line
+from triage.errors import SettingsError, first_line
+from triage.optimizers import canonical_updater
 from triage.sweeper.space import RANGE_ONLY, Param, SearchSpace, SpaceError, span
 
 BUILTIN = "triage.search_spaces"  # package data: the bundled spaces, one YAML file each
@@ -146,8 +147,7 @@ def _param(name: str, spec: Any, where: str) -> Param:
             _check_value(name, value, where)
         return Param(name, distribution=optuna.distributions.CategoricalDistribution(choices))
     if name in _CHOICES_ONLY:
-        raise SpaceError(f"{where}: give choices (from {', '.join(_CHOICES_ONLY[name])}), "
-                         f"not a range")
+        raise SpaceError(f"{where}: give choices, not a range")
     unknown = sorted(keys - {"low", "high", "log", "step"} - extras)
     if unknown:
         allowed = ", ".join(["low", "high", "log", "step", *sorted(extras)])
@@ -200,8 +200,7 @@ def _by_updater(spec: Any, where: str) -> dict[str, optuna.distributions.FloatDi
     ranges = {}
     for updater, bounds in spec.items():
         here = f"{where}.by_updater.{updater}"
-        if updater not in UPDATERS:
-            raise SpaceError(f"{here}: unknown updater; use {', '.join(UPDATERS)}")
+        _check_updater(updater, here)
         if not isinstance(bounds, dict) or set(bounds) != {"low", "high"}:
             raise SpaceError(f"{here}: give {{low, high}}, got {bounds!r}")
         low, high = bounds["low"], bounds["high"]
@@ -212,8 +211,23 @@ def _by_updater(spec: Any, where: str) -> dict[str, optuna.distributions.FloatDi
     return ranges
 
 
+def _check_updater(value: Any, where: str) -> None:
+    """An updater is written as triage knows it: ``sgd_nesterov``, ``adam``, ``LBFGS``, ..."""
+    try:
+        known = canonical_updater(value)
+    except SettingsError:
+        raise SpaceError(f"{where}: unknown updater {value!r}; use {', '.join(UPDATERS)}, a "
+                         "torch.optim class by name (LBFGS, NAdam, ...) or task (the Task's "
+                         "own)") from None
+    if known != value:
+        raise SpaceError(f"{where}: write updater {value!r} as {known!r}")
+
+
 def _check_value(name: str, value: Any, where: str) -> None:
     """One value (fixed, a choice, or a range end) must make sense for its hyperparameter."""
+    if name == "optimizer":
+        _check_updater(value, where)
+        return
     if name in _CHOICES_ONLY:
         if value not in _CHOICES_ONLY[name]:
             raise SpaceError(f"{where}: unknown value {value!r}; use "
