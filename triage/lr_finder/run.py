@@ -16,7 +16,7 @@ from typing import Any
 from triage.config import Config
 from triage.errors import ProbeError, SettingsError
 from triage.lr_finder.strategies import BackOff, Boundary, Choice, Context, NanBoundary, ThreeLR
-from triage.lr_finder.strategies.base import ProbeRunner
+from triage.lr_finder.strategies.base import LR_DIGITS, ProbeRunner
 from triage.lr_finder.trials import StudyProbeRunner
 from triage.probe import ProbeResult, ProbeSettings
 from triage.storage import redact
@@ -127,7 +127,7 @@ def _stop_on_oom(runner: ProbeRunner) -> ProbeRunner:
     return run
 
 
-def _round(value: float | None, digits: int = 4) -> float | None:
+def _round(value: float | None, digits: int = LR_DIGITS) -> float | None:
     return None if value is None else float(f"{value:.{digits}g}")
 
 

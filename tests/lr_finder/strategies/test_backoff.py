@@ -69,3 +69,11 @@ def test_candidates_that_diverge_in_longer_runs_are_skipped():
 def test_all_candidates_diverging_says_so():
     choice = BackOff(Boundary(0.3, 0.6, 100)).run(_context(0.1, candidate_diverges_above=1e-12))
     assert "every candidate diverged" in choice.rule
+
+
+def test_candidates_are_probed_at_the_lr_a_config_writes():
+    context = _context(0.01, boundary=1.0)
+    choice = BackOff(Boundary(1.0, 1.778, 100)).run(context)
+    lrs = [probe.result.settings.lr for probe in context.history]
+    assert 0.3333 in lrs and all(lr == float(f"{lr:.4g}") for lr in lrs)
+    assert choice.lr in lrs

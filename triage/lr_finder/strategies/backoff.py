@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 
 from triage.errors import SettingsError
-from triage.lr_finder.strategies.base import Context, Strategy
+from triage.lr_finder.strategies.base import Context, Strategy, written
 from triage.lr_finder.strategies.nan_boundary import LR_FLOOR, Boundary
 from triage.probe import ProbeResult
 
@@ -88,10 +88,10 @@ class BackOff(Strategy[Choice]):
 
         def score(k: float) -> float:
             if k not in scores:
-                lr = top / self.factor**k
+                lr = written(top / self.factor**k)
                 result = context.probe(
                     [context.base.with_(lr=lr, steps=steps, evaluate=True)], self.name)[0]
-                scores[k] = Candidate(lr, self.factor**k, _val(result), result.steps)
+                scores[k] = Candidate(lr, top / lr, _val(result), result.steps)
             value = scores[k].val_loss
             return math.inf if value is None else value
 
@@ -119,7 +119,7 @@ class BackOff(Strategy[Choice]):
             return Choice(lr, top / lr, "every candidate diverged in longer runs: stepped one "
                           "more factor below the lowest, unvalidated; rerun with a smaller batch "
                           "or look for instability (triage doctor)", candidates)
-        return Choice(scores[best].lr, self.factor**best, _rule(best, self.factor, steps),
+        return Choice(scores[best].lr, scores[best].backoff, _rule(best, self.factor, steps),
                       candidates)
 
 
