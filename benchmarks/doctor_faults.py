@@ -29,10 +29,10 @@ from triage.doctor import CODES, Diagnosis, Severity, doctor
 from triage.doctor.train_checks import (
     dead_fraction,
     gradient_ratio,
-    loss_drop,
     spike_ratio,
     weight_update_ratio,
 )
+from triage.probe.result import loss_drop
 
 import zoo
 

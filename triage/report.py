@@ -34,6 +34,8 @@ def probe_line(phase: str, result: ProbeResult, reused: bool) -> str:
         outcome = "[red]out of memory[/]"
     elif result.diverged:
         outcome = f"[red]diverged[/] at step {result.divergence_step} ({result.divergence_reason})"
+    elif result.not_learning:
+        outcome = f"[yellow]not learning[/]  train loss {result.final_loss:.4g}"
     else:
         outcome = f"[green]stable[/]  train loss {result.final_loss:.4g}"
         if result.val_loss is not None:
@@ -84,10 +86,16 @@ def lr_find_summary(config: Config) -> Table:
     table.add_column()
     o = config.optimizer
     table.add_row("optimizer", _updater(o))
-    table.add_row("max stable LR", f"{ev.get('max_stable_lr'):.3g} (no divergence within "
-                  f"{ev.get('divergence_window_steps')} steps)")
+    window = ev.get("divergence_window_steps")
+    learned = any(not p.get("not_learning") and not p["diverged"] and p["steps"] == window
+                  for p in ev.get("probes", []))
+    how = "learns, no divergence" if learned else "no probe's loss fell: see 'triage doctor'; " \
+        "no divergence"
+    table.add_row("max stable LR", f"{ev.get('max_stable_lr'):.3g} ({how} within {window} steps)")
     div = ev.get("divergence_lr")
-    table.add_row("divergence LR", "none found up to the ceiling" if div is None else f"{div:.3g}")
+    upper = "" if ev.get("upper") != "not learning" else " (stable, but its loss did not fall)"
+    table.add_row("divergence LR",
+                  "none found up to the ceiling" if div is None else f"{div:.3g}{upper}")
     table.add_row("back-off", f"{ev.get('backoff'):.3g}x")
     table.add_row("rule", str(ev.get("rule")))
     table.add_row("[green]recommended LR[/]", f"[green]{o.lr:.3g}[/]")

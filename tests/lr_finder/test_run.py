@@ -54,7 +54,7 @@ def test_step_budget_is_respected(max_steps):
 def test_known_divergence_lr():
     config = lr_find(tasks.quadratic(10.0),
                      LRFindSettings(momentum=0.0, nesterov=False, device="cpu"))
-    assert config.lr_find["max_stable_lr"] <= 0.01 < config.lr_find["divergence_lr"]
+    assert config.lr_find["max_stable_lr"] < 0.01 <= config.lr_find["divergence_lr"]
     assert config.optimizer.lr <= 0.01 / 3 * 1.0001
 
 

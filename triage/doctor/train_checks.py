@@ -10,11 +10,11 @@ from triage.doctor.base import Check, Evidence
 from triage.doctor.findings import Finding, Severity
 from triage.doctor.model_checks import recommended_init, saturating
 from triage.doctor.probes import EARLY, OVERFIT_N, OVERFIT_STEPS, TINY_LR, Run, fitting_batch
+from triage.probe.result import FLAT, JUDGED_STEPS, loss_drop
 
 # Thresholds, with where they come from. Margins were checked on the clean controls of
 # benchmarks/zoo.py (3 seeds each; benchmarks/RESULTS.md), which sit far inside each one.
-FLAT = 0.01  # Debugging: a net "that never reduces the training loss after the initial
-# fidgeting"; a working net's loss falls by tens of percent in 300 steps (clean: >= 35%)
+# FLAT (triage.probe.result): a loss falling by less than 1% is not learning (clean: >= 35%)
 DEAD = 0.5  # Holden, "dead neurons": more than half the ReLU units silent on a whole batch
 # (clean controls: at most 8%)
 VANISH = 1e-3  # Holden, "bad gradients": the first layer learns 1000x slower than the last
@@ -97,7 +97,7 @@ class NotLearning(Check):
         if run is None:
             return []
         losses = [v for v in run.result.losses if math.isfinite(v)]  # type: ignore[union-attr]
-        if len(losses) < 20:
+        if len(losses) < JUDGED_STEPS:
             return []
         start, end, drop = loss_drop(losses)
         if drop >= FLAT:
@@ -111,13 +111,6 @@ class NotLearning(Check):
                         {"loss_start": start, "loss_end": end, "relative_drop": drop,
                          "steps": len(losses), "median_update_ratio": ratio},
                         _FLAT_FIX[family], family=family)]
-
-
-def loss_drop(losses: list[float]) -> tuple[float, float, float]:
-    """(mean of the first 10%, mean of the last 10% (at least 10 steps each), relative drop)."""
-    k = max(10, len(losses) // 10)
-    start, end = sum(losses[:k]) / k, sum(losses[-k:]) / k
-    return start, end, (start - end) / (abs(start) + 1e-12)
 
 
 def weight_update_ratio(run: Run) -> float | None:

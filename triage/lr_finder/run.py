@@ -136,6 +136,7 @@ def _evidence(context: Context, boundary: Boundary, choice: Choice, storage: str
     return {
         "max_stable_lr": _round(boundary.max_stable_lr),
         "divergence_lr": _round(boundary.divergence_lr),
+        "upper": boundary.upper,
         "divergence_window_steps": boundary.steps,
         "backoff": _round(choice.backoff, 3),
         "rule": choice.rule,

@@ -9,6 +9,17 @@ from typing import Any
 
 from triage.probe.settings import ProbeSettings
 
+FLAT = 0.01  # Debugging: a net "that never reduces the training loss after the initial
+# fidgeting" is not learning: its loss falls by less than 1% (working nets: tens of percent)
+JUDGED_STEPS = 20  # fewer finite losses than this cannot tell learning from noise
+
+
+def loss_drop(losses: list[float]) -> tuple[float, float, float]:
+    """(mean of the first 10%, mean of the last 10% (at least 10 steps each), relative drop)."""
+    k = max(10, len(losses) // 10)
+    start, end = sum(losses[:k]) / k, sum(losses[-k:]) / k
+    return start, end, (start - end) / (abs(start) + 1e-12)
+
 
 @dataclass
 class ProbeResult:
@@ -53,6 +64,13 @@ class ProbeResult:
         return not (self.diverged or self.oom)
 
     @property
+    def not_learning(self) -> bool:
+        """Finished without diverging, yet its training loss fell by less than ``FLAT``
+        (stuck at chance, say); False when too few steps ran to tell."""
+        finite = [v for v in self.losses if math.isfinite(v)]
+        return self.ok and len(finite) >= JUDGED_STEPS and loss_drop(finite)[2] < FLAT
+
+    @property
     def final_loss(self) -> float:
         """Mean training loss over the last 10% of steps (at least 5)."""
         tail = self.losses[-max(5, len(self.losses) // 10) :]
@@ -85,6 +103,7 @@ class ProbeResult:
         data: dict[str, Any] = {
             "lr": num(self.settings.lr), "steps": self.steps,
             "epochs": len(self.epoch_val_losses), "diverged": self.diverged, "oom": self.oom,
+            "not_learning": self.not_learning,
             "divergence_step": self.divergence_step,
             "divergence_reason": self.divergence_reason,
             "final_loss": num(self.final_loss) if self.ok and self.losses else None,

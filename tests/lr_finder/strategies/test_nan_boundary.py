@@ -16,11 +16,12 @@ def _context(task, max_steps=3000):
 
 @pytest.mark.parametrize("precision", [2.0, 1.2])
 def test_brackets_the_known_divergence_lr(precision):
-    # loss = (10 w)^2: plain SGD diverges exactly above lr = 1 / 10^2 = 0.01.
+    # loss = (10 w)^2: plain SGD diverges exactly above lr = 1 / 10^2 = 0.01, and at 0.01 it
+    # oscillates, its loss never falling: too high as well.
     context = _context(tasks.quadratic(10.0))
     ThreeLR().run(context)
     boundary = NanBoundary(precision=precision).run(context)
-    assert boundary.max_stable_lr <= 0.01 < boundary.divergence_lr
+    assert boundary.max_stable_lr < 0.01 <= boundary.divergence_lr
     assert boundary.ratio <= precision
     probed = [p.result.settings.lr for p in context.history]
     assert probed[:3] == [1e-1, 1e-3, 1e-6]
@@ -28,10 +29,10 @@ def test_brackets_the_known_divergence_lr(precision):
 
 
 def test_extends_upward_when_nothing_diverges():
-    context = _context(tasks.quadratic(1.0))  # diverges above lr = 1
+    context = _context(tasks.quadratic(0.5))  # diverges above lr = 4 (and oscillates at 4)
     ThreeLR().run(context)
     boundary = NanBoundary().run(context)
-    assert boundary.max_stable_lr <= 1.0 < boundary.divergence_lr <= 2.0
+    assert boundary.max_stable_lr < 4.0 <= boundary.divergence_lr <= 8.0
     assert 10.0 in [p.result.settings.lr for p in context.history]
 
 
@@ -48,6 +49,25 @@ def test_diverging_at_every_lr_is_not_blamed_on_the_lr():
     ThreeLR().run(context)
     with pytest.raises(DivergesEverywhere, match="not the learning rate"):
         NanBoundary().run(context)
+
+
+def test_a_stable_probe_that_does_not_learn_above_one_that_does_is_too_high():
+    context = _context(tasks.quadratic(10.0))
+    ThreeLR(lrs=(1e-3, 0.01)).run(context)  # 0.01 oscillates: stable, its loss flat
+    oscillating = context.history[1].result
+    assert oscillating.ok and oscillating.not_learning
+    assert not context.history[0].result.not_learning
+    boundary = NanBoundary().run(context)
+    assert boundary.max_stable_lr < 0.01 and boundary.upper == "not learning"
+    assert boundary.divergence_lr == 0.01
+
+
+def test_without_any_probe_that_learns_only_divergence_bounds_the_lr():
+    context = _context(tasks.quadratic(10.0))
+    ThreeLR(lrs=(0.01, 0.02)).run(context)  # flat at 0.01, diverges at 0.02
+    boundary = NanBoundary(precision=100).run(context)
+    assert (boundary.max_stable_lr, boundary.divergence_lr, boundary.upper) == (
+        0.01, 0.02, "diverged")
 
 
 def test_narrowing_leaves_the_reserve():

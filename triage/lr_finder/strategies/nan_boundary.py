@@ -1,7 +1,10 @@
-"""The divergence boundary: the highest LR that survives the first N steps, found geometrically.
+"""The divergence boundary: the highest LR that survives the first N steps and learns, found
+geometrically.
 
 The documents: NaNs within the first 100 iterations mean the LR is too high; reduce it by a
-factor of 3 until they stop. We bracket the boundary with the probes already run (extending the
+factor of 3 until they stop. A probe that does not diverge but whose loss does not fall (stuck
+at chance after a too-large first step) is too high as well, once a lower LR learns: its
+network is no more usable. We bracket the boundary with the probes already run (extending the
 bracket by factors of 10 when every probe agrees), then halve the bracket in log space until its
 ends are within ``precision`` of each other.
 """
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 
 from triage.errors import SettingsError, TriageError
 from triage.lr_finder.strategies.base import Context, Strategy
+from triage.probe import ProbeResult
 
 LR_CEILING = 10.0
 LR_FLOOR = 1e-9
@@ -27,14 +31,18 @@ class Boundary:
     """Where training stops being stable.
 
     Attributes:
-        max_stable_lr: highest LR probed that did not diverge in ``steps`` steps.
-        divergence_lr: lowest LR probed that did, or None when none did up to the ceiling.
+        max_stable_lr: highest LR probed that did not diverge in ``steps`` steps (and learned,
+            where any probe learned).
+        divergence_lr: lowest LR probed above it that diverged or did not learn, or None when
+            none did up to the ceiling.
         steps: the probe length that defines 'stable'.
+        upper: what happened at ``divergence_lr``: ``diverged`` or ``not learning``.
     """
 
     max_stable_lr: float
     divergence_lr: float | None
     steps: int
+    upper: str | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -59,10 +67,23 @@ class NanBoundary(Strategy[Boundary]):
             raise SettingsError(f"reserve must be in [0, 1), got {reserve!r}")
         self.steps, self.precision, self.reserve = steps, precision, reserve
 
-    def _outcomes(self, context: Context) -> dict[float, bool]:
-        """LR -> diverged, over every probe of this length run so far."""
-        return {p.result.settings.lr: not p.result.ok for p in context.history
+    def _runs(self, context: Context) -> dict[float, ProbeResult]:
+        return {p.result.settings.lr: p.result for p in context.history
                 if p.result.settings.steps == self.steps}
+
+    def _outcomes(self, context: Context) -> dict[float, bool]:
+        """LR -> too high, over every probe of this length run so far: it diverged, or it did
+        not learn above an LR that did."""
+        runs = self._runs(context)
+        learned = min((lr for lr, r in runs.items() if r.ok and not r.not_learning),
+                      default=math.inf)
+        return {lr: not r.ok or (r.not_learning and lr > learned) for lr, r in runs.items()}
+
+    def _boundary(self, context: Context, lo: float, hi: float | None) -> Boundary:
+        if hi is None:
+            return Boundary(lo, None, self.steps)
+        upper = "diverged" if not self._runs(context)[hi].ok else "not learning"
+        return Boundary(lo, hi, self.steps, upper)
 
     def _probe(self, context: Context, lr: float) -> None:
         context.probe([context.base.with_(lr=lr, steps=self.steps, evaluate=False)], self.name)
@@ -85,7 +106,7 @@ class NanBoundary(Strategy[Boundary]):
             self._probe(context, min(max(seen) * 10, LR_CEILING))
             seen = self._outcomes(context)
         if not any(seen.values()):
-            return Boundary(max(seen), None, self.steps)
+            return self._boundary(context, max(seen), None)
         while True:
             hi = min(lr for lr, diverged in seen.items() if diverged)
             lo = max((lr for lr, diverged in seen.items() if not diverged and lr < hi),
@@ -109,4 +130,4 @@ class NanBoundary(Strategy[Boundary]):
                 hi = mid
             else:
                 lo = mid
-        return Boundary(lo, hi, self.steps)
+        return self._boundary(context, lo, hi)
