@@ -16,7 +16,7 @@ from triage.errors import TaskError
 
 import tasks
 
-FORMS = ["dict_blobs", "vae", "double_regression"]
+FORMS = ["dict_blobs", "vae", "double_regression", "step_regression"]
 CPU = ProbeSettings(lr=0.01, steps=20, device="cpu")
 
 
@@ -120,6 +120,22 @@ def test_lr_find_and_sweep_run_end_to_end(name, run, tmp_path):
     assert yaml.safe_load((tmp_path / "triage-sweep.yaml").read_text())["sweep"]["trials"]
 
 
+def test_the_users_own_updater_end_to_end(run, tmp_path):
+    spec = f"{tasks.__file__}:lbfgs_regression"  # LBFGS, on the full batch as its authors do
+    out = run("lr-find", spec, "--batch-size", "96", "--device", "cpu", "--max-steps", "600",
+              "--no-plot")
+    assert out.exit_code == 0, out.output
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump({"version": 1, "params": {
+        "optimizer": {"choices": ["task", "adam"]}, "batch_size": 96,
+        "lr": {"low": 1e-3, "high": 1.0, "log": True, "around_lr_find": 3}}}))
+    out = run("sweep", spec, "--space", "space.yaml", "--trials", "4", "--storage", ":memory:",
+              "--device", "cpu", "--no-plot", "--from", "triage.yaml")
+    assert out.exit_code == 0, out.output
+    assert yaml.safe_load((tmp_path / "triage-sweep.yaml").read_text())["sweep"]["trials"]
+    out = run("doctor", spec, "--batch-size", "96", "--device", "cpu")
+    assert out.exit_code == 0, out.output
+
+
 def test_lr_find_is_reproducible_on_a_custom_step():
     settings = LRFindSettings(device="cpu", max_steps=600)
     assert lr_find(tasks.vae(), settings) == lr_find(tasks.vae(), settings)
@@ -130,8 +146,11 @@ def test_doctor_runs_on_every_form(name, run):
     out = run("doctor", f"{tasks.__file__}:{name}", "--device", "cpu", "--json")
     assert out.exit_code == 0, out.output
     codes = {f["code"]: f["severity"] for f in json.loads(out.stdout)["findings"]}
-    if name == "double_regression":  # (x, y) tensors: every stage is checked
-        assert "data.not_checked" not in codes
+    if name.endswith("regression"):  # (x, y) tensors: the data and model stages are checked
+        assert "data.not_checked" not in codes and "model.not_checked" not in codes
+        # ... and with the user's own step, the overfit test is said to be skipped
+        assert codes.get("train.overfit_not_checked") == (
+            "info" if name == "step_regression" else None)
     else:  # the data and model-at-init stages are skipped once each, with the reason
         assert codes["data.not_checked"] == codes["model.not_checked"] == "info"
 

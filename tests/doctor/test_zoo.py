@@ -12,7 +12,8 @@ DEVICE = os.environ.get("TRIAGE_TEST_DEVICE", "cpu")  # cuda on a GPU machine
 # Codes whose seeded tasks live beside their own tests (test_run.py, test_forms.py for the
 # stages skipped on items doctor cannot read as (x, y)) rather than in the zoo.
 ELSEWHERE = {"data.batch_clamped", "model.forward_error", "model.output_shape",
-             "train.out_of_memory", "data.not_checked", "model.not_checked"}
+             "train.out_of_memory", "data.not_checked", "model.not_checked",
+             "train.overfit_not_checked"}
 
 
 def test_every_code_has_a_seeded_fault():

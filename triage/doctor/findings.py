@@ -55,6 +55,8 @@ CODES: dict[str, Code] = {
                              "data checks skipped: the items are not (x, y) tensors"),
     "model.not_checked": Code("model", DEBUGGING,
                               "model-at-init checks skipped: inputs and targets unknown"),
+    "train.overfit_not_checked": Code("loss", DEBUGGING,
+                                      "overfit test skipped: the step's loss is its own"),
     "model.forward_error": Code("model", DEBUGGING,
                                 "the model or the loss fails on a batch"),
     "model.output_shape": Code("loss", DEBUGGING,

@@ -150,6 +150,14 @@ class CannotOverfit(Check):
     stage = "train"
 
     def check(self, ev: Evidence) -> list[Finding]:
+        if ev.task.step is not None and ev.splits is not None:  # (x, y) items, the user's step
+            return [Finding(
+                "train.overfit_not_checked", Severity.INFO,
+                f"the overfit-{OVERFIT_N}-examples test skipped: it asks for the loss to fall to "
+                "a tenth, which holds for a loss of the output and the targets, not for a "
+                "step's own loss (a VAE's KL term does not vanish)",
+                {"checks": ["CannotOverfit", "BatchingBug"]},
+                "nothing to fix; give loss= instead of step= to have it run")]
         if not ev.overfit or any(r.memorised for r in ev.overfit) or any(
                 r.result is None or r.result.oom for r in ev.overfit[:2]):
             return []  # memorised, or inconclusive (out of memory, or training itself fails)
