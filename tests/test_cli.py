@@ -129,6 +129,10 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(run, tmp_path, args, me
     ("nan_data", "contains 1 NaN/inf values"),
     ("wrong_output", "does not fit loss"),
     ("bad_factory", "the model factory raised"),
+    ("no_loss", "the step (str) carries no loss"),
+    ("not_scalar", "must return a scalar; it returned shape (8, 2)"),
+    ("no_gradient", "has no gradient"),
+    ("ragged", "cannot be batched"),
 ])
 def test_bad_task_contents(run, tmp_path, factory, message):
     (tmp_path / "bad.py").write_text(
@@ -140,10 +144,18 @@ def test_bad_task_contents(run, tmp_path, factory, message):
         "def nan_data(): return Task(model=lambda: nn.Linear(4, 2), train=(Xn, y))\n"
         "def wrong_output(): return Task(model=lambda: nn.Linear(4, 2), train=(X, y), "
         "loss='bce_with_logits')\n"
-        "def bad_factory(): return Task(model=lambda: nn.Linear(4, 2, bad=1), train=(X, y))\n")
+        "def bad_factory(): return Task(model=lambda: nn.Linear(4, 2, bad=1), train=(X, y))\n"
+        "def _task(step): return Task(model=lambda: nn.Linear(4, 2), train=(X, y), step=step)\n"
+        "def no_loss(): return _task(lambda m, b: 'done')\n"
+        "def not_scalar(): return _task(lambda m, b: m(b[0]))\n"
+        "def no_gradient(): return _task(lambda m, b: m(b[0]).sum().detach())\n"
+        "import torch\n"
+        "def ragged(): return Task(model=lambda: nn.Linear(4, 2), step=lambda m, b: m(b).sum(),"
+        " train=[torch.ones(4), torch.ones(3)] * 5)\n")
     result = run("lr-find", f"bad.py:{factory}")
     assert result.exit_code == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "triage.yaml").exists()
 
 
 def test_debug_shows_the_traceback(tmp_path):
