@@ -1,4 +1,4 @@
-"""The examples of other program shapes run as written: lr-find and sweep end to end."""
+"""The examples of other program shapes run as written: lr-find, sweep and doctor end to end."""
 
 from pathlib import Path
 
@@ -9,7 +9,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "custom_steps"
 
 
 @pytest.mark.parametrize("name", ["vae", "siamese"])
-def test_example_runs_lr_find_and_sweep(name, run, tmp_path):
+def test_example_runs_lr_find_sweep_and_doctor(name, run, tmp_path):
     spec = f"{EXAMPLES / name}.py:task"
     out = run("lr-find", spec, "--device", "cpu", "--max-steps", "600", "--no-plot")
     assert out.exit_code == 0, out.output
@@ -18,3 +18,5 @@ def test_example_runs_lr_find_and_sweep(name, run, tmp_path):
     out = run("sweep", spec, "--trials", "4", "--storage", ":memory:", "--device", "cpu",
               "--no-plot", "--from", "triage.yaml")
     assert out.exit_code == 0, out.output
+    out = run("doctor", spec, "--device", "cpu", "--json")
+    assert out.exit_code == 0, out.output  # no error-level finding on a correct program
