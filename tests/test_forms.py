@@ -162,3 +162,47 @@ def test_doctor_finds_training_faults_in_programs_it_cannot_read(name):
     diagnosis = diagnose(getattr(tasks, name)(), ProbeSettings(lr=500.0, device="cpu"))
     assert "train.diverges_early" in {f.code for f in diagnosis.errors}
     assert diagnosis.config.optimizer.lr < 500.0  # the first stable lr/3^k
+
+
+@pytest.mark.parametrize("name", FORMS)
+def test_lr_find_on_every_form_resumes_from_storage_and_leaves_the_rng_alone(name, tmp_path):
+    import random
+
+    from triage import SweepSettings, diagnose, load_space, sweep
+
+    storage, settings = str(tmp_path / "studies.log"), LRFindSettings(device="cpu", max_steps=600)
+    torch.manual_seed(5)
+    np.random.seed(5)
+    random.seed(5)
+    states = torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()
+    first = lr_find(getattr(tasks, name)(), settings, storage=storage)
+    diagnose(getattr(tasks, name)(), ProbeSettings(lr=0.01, device="cpu"))
+    sweep(getattr(tasks, name)(), load_space("default"), SweepSettings(trials=2), storage=None)
+    assert torch.equal(torch.get_rng_state(), states[0])
+    assert (np.random.get_state()[1] == states[1]).all() and random.getstate() == states[2]
+    reused = []
+    again = lr_find(getattr(tasks, name)(), settings, storage=storage,
+                    on_probe=lambda phase, result, stored: reused.append(stored))
+    assert again == first and reused and all(reused)
+
+
+def _oom_above_32(model, batch):
+    if len(batch) > 32:  # what a GPU says when the batch does not fit
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    return tasks.vae_step(model, batch)
+
+
+def test_a_sweep_on_a_custom_step_marks_divergence_and_out_of_memory_infeasible():
+    from triage import SweepSettings, sweep
+    from triage.sweeper.space_file import parse_space
+
+    space = parse_space({"version": 1, "params": {
+        "lr": {"low": 1e-3, "high": 1e4, "log": True}, "batch_size": {"choices": [16, 64]}},
+        "start": [{"batch_size": 64, "lr": 1e-3}, {"batch_size": 16, "lr": 1e4},
+                  {"batch_size": 16, "lr": 1e-3}]})
+    task = dataclasses.replace(tasks.vae(), step=_oom_above_32)
+    summary = sweep(task, space, SweepSettings(trials=3, seed=0), storage=None)
+    reasons = summary.table["reason"].tolist()
+    assert summary.table["outcome"].tolist() == ["infeasible", "infeasible", "complete"]
+    assert reasons[0] == "out of memory" and reasons[1].startswith("diverged at step")
+    assert summary.best is not None and summary.best.batch_size == 16

@@ -61,8 +61,11 @@ class ItemData:
         return dataclasses.replace(self, items=Subset(self.items, index.tolist()))
 
     def loader(self, batch_size: int, generator: torch.Generator | None) -> DataLoader:
+        # An unshuffled loader gets a generator too: iterating one draws its workers' base
+        # seed, from the caller's global RNG when it has none.
         return DataLoader(self.items, batch_size=batch_size, shuffle=generator is not None,
-                          generator=generator, collate_fn=self.collate, **self.options)
+                          generator=generator or torch.Generator().manual_seed(0),
+                          collate_fn=self.collate, **self.options)
 
 
 Data = TensorData | ItemData

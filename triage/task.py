@@ -223,16 +223,16 @@ def _prepare(task: Task, seed: int) -> PreparedTask:
         else:
             val = as_data(task.val, "val", task.collate, options)
         model = fresh_model(task)
-    dtype = floating_dtype(model)
-    if dtype is not None and isinstance(train, TensorData):
-        train = train.like(dtype)
-    if dtype is not None and isinstance(val, TensorData):
-        val = val.like(dtype)
-    batch = first_batch(train, 8)
-    kind = task.loss_kind  # accuracy needs the targets: (x, y) batches and a known loss
-    accuracy = kind.accuracy if kind and targets(batch) is not None else None
-    prepared = PreparedTask(task, train, val, task.train_step(), accuracy)
-    _check_fit(prepared, model, batch)
+        dtype = floating_dtype(model)
+        if dtype is not None and isinstance(train, TensorData):
+            train = train.like(dtype)
+        if dtype is not None and isinstance(val, TensorData):
+            val = val.like(dtype)
+        batch = first_batch(train, 8)
+        kind = task.loss_kind  # accuracy needs the targets: (x, y) batches and a known loss
+        accuracy = kind.accuracy if kind and targets(batch) is not None else None
+        prepared = PreparedTask(task, train, val, task.train_step(), accuracy)
+        _check_fit(prepared, model, batch)  # seeded too: a model may draw (a VAE's noise)
     return prepared
 
 

@@ -70,10 +70,10 @@ def sweep(
             f"run lr-find with one of those (--optimizer)")
     prepared = task.prepare(settings.seed)
     device = worker_device(settings.device)
-    with seeded(settings.seed):
+    with seeded(settings.seed):  # the untrained model's loss: what infeasible trials score
         model = build_model(task)
+        penalty = evaluate(prepared, model.to(resolve_device(device)), resolve_device(device))[0]
     dropout = has_dropout(model)
-    penalty = evaluate(prepared, model.to(resolve_device(device)), resolve_device(device))[0]
     grid = (space.grid(prior, dropout, settings.grid_levels, task.epochs)
             if settings.sampler == "grid" else None)
     if grid is not None:
