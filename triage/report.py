@@ -86,16 +86,14 @@ def lr_find_summary(config: Config) -> Table:
     table.add_column()
     o = config.optimizer
     table.add_row("optimizer", _updater(o))
-    window = ev.get("divergence_window_steps")
-    learned = any(not p.get("not_learning") and not p["diverged"] and p["steps"] == window
-                  for p in ev.get("probes", []))
-    how = "learns, no divergence" if learned else "no probe's loss fell: see 'triage doctor'; " \
-        "no divergence"
-    table.add_row("max stable LR", f"{ev.get('max_stable_lr'):.3g} ({how} within {window} steps)")
+    window, stable, finite = (ev.get("divergence_window_steps"), ev.get("max_stable_lr"),
+                              ev.get("max_finite_lr"))
+    table.add_row("max stable LR", "no probe's loss fell: see 'triage doctor'" if stable is None
+                  else f"{stable:.3g} (learns, no divergence within {window} steps)")
+    if finite is not None and finite != stable:
+        table.add_row("no divergence up to", f"{finite:.3g} (but its loss did not fall)")
     div = ev.get("divergence_lr")
-    upper = "" if ev.get("upper") != "not learning" else " (stable, but its loss did not fall)"
-    table.add_row("divergence LR",
-                  "none found up to the ceiling" if div is None else f"{div:.3g}{upper}")
+    table.add_row("divergence LR", "none found up to the ceiling" if div is None else f"{div:.3g}")
     table.add_row("back-off", f"{ev.get('backoff'):.3g}x")
     table.add_row("rule", str(ev.get("rule")))
     table.add_row("[green]recommended LR[/]", f"[green]{o.lr:.3g}[/]")
@@ -164,8 +162,9 @@ def plot_lr_find(config: Config, path: str) -> None:
                          label=f"{PHASES[phase]} ({label})")
         if bad and ceiling:
             scan.scatter(bad, [ceiling] * len(bad), marker="x", color="red")
-    scan.axvline(ev.get("max_stable_lr", math.nan), color="green", ls="--",
-                 label=f"max stable {ev.get('max_stable_lr', math.nan):.3g}")
+    stable = ev.get("max_stable_lr")
+    if stable is not None:
+        scan.axvline(stable, color="green", ls="--", label=f"max stable {stable:.3g}")
     if ev.get("divergence_lr"):
         scan.axvline(ev["divergence_lr"], color="red", ls="--",
                      label=f"diverges {ev['divergence_lr']:.3g} (x = diverged)")

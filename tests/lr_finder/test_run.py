@@ -20,7 +20,7 @@ def test_recommendation_sits_below_the_boundary(sgd_config):
     ev = sgd_config.lr_find
     assert isinstance(sgd_config, Config)
     assert sgd_config.optimizer.lr < ev["max_stable_lr"] < ev["divergence_lr"]
-    assert ev["backoff"] == pytest.approx(ev["max_stable_lr"] / sgd_config.optimizer.lr, rel=0.01)
+    assert ev["backoff"] == pytest.approx(ev["max_finite_lr"] / sgd_config.optimizer.lr, rel=0.01)
     assert ev["rule"]
     assert sgd_config.grad_clip_norm is None
 
@@ -54,7 +54,8 @@ def test_step_budget_is_respected(max_steps):
 def test_known_divergence_lr():
     config = lr_find(tasks.quadratic(10.0),
                      LRFindSettings(momentum=0.0, nesterov=False, device="cpu"))
-    assert config.lr_find["max_stable_lr"] < 0.01 <= config.lr_find["divergence_lr"]
+    assert config.lr_find["max_finite_lr"] <= 0.01 < config.lr_find["divergence_lr"]
+    assert config.lr_find["max_stable_lr"] <= config.lr_find["max_finite_lr"]
     assert config.optimizer.lr <= 0.01 / 3 * 1.0001
 
 

@@ -39,7 +39,7 @@ class LRFindSettings:
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         steps: probe length that defines divergence (the documents' first 100 iterations).
         max_steps: training steps all probes together may use.
-        boundary_ratio: narrow the boundary until divergence_lr / max_stable_lr is at most this.
+        boundary_ratio: narrow the boundary until divergence_lr / max_finite_lr is at most this.
         precision: ``32``, ``bf16`` or ``16-mixed`` (it moves the divergence boundary).
     """
 
@@ -135,8 +135,8 @@ def _evidence(context: Context, boundary: Boundary, choice: Choice, storage: str
               study: str, settings: LRFindSettings) -> dict[str, Any]:
     return {
         "max_stable_lr": _round(boundary.max_stable_lr),
+        "max_finite_lr": _round(boundary.max_finite_lr),
         "divergence_lr": _round(boundary.divergence_lr),
-        "upper": boundary.upper,
         "divergence_window_steps": boundary.steps,
         "backoff": _round(choice.backoff, 3),
         "rule": choice.rule,

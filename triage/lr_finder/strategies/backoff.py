@@ -34,7 +34,7 @@ class Choice:
 
     Attributes:
         lr: the recommendation.
-        backoff: max_stable_lr / lr.
+        backoff: max_finite_lr (where divergence starts) / lr.
         rule: which rule decided, in words.
         candidates: every candidate evaluated, in order.
     """
@@ -77,7 +77,7 @@ class BackOff(Strategy[Choice]):
         self.candidate_steps, self.expected = candidate_steps, expected_candidates
 
     def run(self, context: Context) -> Choice:
-        top = self.boundary.max_stable_lr
+        top = self.boundary.max_finite_lr
         full = context.prepared.budget_steps(context.base.batch_size, context.base.epochs)
         steps = min(self.candidate_steps, full, context.steps_left // self.expected)
         if steps < min(MIN_CANDIDATE_STEPS, full):

@@ -1,12 +1,12 @@
-"""The divergence boundary: the highest LR that survives the first N steps and learns, found
-geometrically.
+"""The divergence boundary: the highest LR that survives the first N steps, found geometrically.
 
 The documents: NaNs within the first 100 iterations mean the LR is too high; reduce it by a
-factor of 3 until they stop. A probe that does not diverge but whose loss does not fall (stuck
-at chance after a too-large first step) is too high as well, once a lower LR learns: its
-network is no more usable. We bracket the boundary with the probes already run (extending the
+factor of 3 until they stop. We bracket the boundary with the probes already run (extending the
 bracket by factors of 10 when every probe agrees), then halve the bracket in log space until its
-ends are within ``precision`` of each other.
+ends are within ``precision`` of each other. A probe that survives but whose loss does not fall
+(stuck at chance after a too-large first step) is reported as not learning: the highest LR
+that survives *and learns* is the max stable LR, while the back-off starts, as the documents
+say, from where divergence starts.
 """
 
 from __future__ import annotations
@@ -31,22 +31,23 @@ class Boundary:
     """Where training stops being stable.
 
     Attributes:
-        max_stable_lr: highest LR probed that did not diverge in ``steps`` steps (and learned,
-            where any probe learned).
-        divergence_lr: lowest LR probed above it that diverged or did not learn, or None when
-            none did up to the ceiling.
+        max_finite_lr: highest LR probed that did not diverge in ``steps`` steps (the
+            back-off's anchor).
+        divergence_lr: lowest LR probed above it that did, or None when none did up to the
+            ceiling.
         steps: the probe length that defines 'stable'.
-        upper: what happened at ``divergence_lr``: ``diverged`` or ``not learning``.
+        max_stable_lr: highest LR probed that did not diverge and whose loss fell (see
+            ``ProbeResult.not_learning``); None when no probe learned.
     """
 
-    max_stable_lr: float
+    max_finite_lr: float
     divergence_lr: float | None
     steps: int
-    upper: str | None = None
+    max_stable_lr: float | None = None
 
     @property
     def ratio(self) -> float | None:
-        return None if self.divergence_lr is None else self.divergence_lr / self.max_stable_lr
+        return None if self.divergence_lr is None else self.divergence_lr / self.max_finite_lr
 
 
 class NanBoundary(Strategy[Boundary]):
@@ -72,18 +73,13 @@ class NanBoundary(Strategy[Boundary]):
                 if p.result.settings.steps == self.steps}
 
     def _outcomes(self, context: Context) -> dict[float, bool]:
-        """LR -> too high, over every probe of this length run so far: it diverged, or it did
-        not learn above an LR that did."""
-        runs = self._runs(context)
-        learned = min((lr for lr, r in runs.items() if r.ok and not r.not_learning),
-                      default=math.inf)
-        return {lr: not r.ok or (r.not_learning and lr > learned) for lr, r in runs.items()}
+        """LR -> diverged, over every probe of this length run so far."""
+        return {lr: not r.ok for lr, r in self._runs(context).items()}
 
     def _boundary(self, context: Context, lo: float, hi: float | None) -> Boundary:
-        if hi is None:
-            return Boundary(lo, None, self.steps)
-        upper = "diverged" if not self._runs(context)[hi].ok else "not learning"
-        return Boundary(lo, hi, self.steps, upper)
+        learned = [lr for lr, r in self._runs(context).items()
+                   if r.ok and not r.not_learning and lr <= lo]
+        return Boundary(lo, hi, self.steps, max(learned, default=None))
 
     def _probe(self, context: Context, lr: float) -> None:
         context.probe([context.base.with_(lr=lr, steps=self.steps, evaluate=False)], self.name)
