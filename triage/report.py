@@ -97,7 +97,8 @@ def lr_find_summary(config: Config) -> Table:
     table.add_row("back-off", f"{ev.get('backoff'):.3g}x")
     table.add_row("rule", str(ev.get("rule")))
     table.add_row("[green]recommended LR[/]", f"[green]{o.lr:.3g}[/]")
-    chosen = [p for p in ev.get("probes", []) if p["phase"] == "backoff" and p["lr"] == o.lr]
+    chosen = [p for p in ev.get("probes", [])  # evidence keeps 4 significant digits
+              if p["phase"] == "backoff" and p["lr"] == float(f"{o.lr:.4g}")]
     if chosen and chosen[0].get("update_ratio_median") is not None:
         table.add_row("update:param ratio", f"{chosen[0]['update_ratio_median']:.2g} per step "
                       "at the recommended LR (rule of thumb: near 1e-3)")

@@ -16,7 +16,7 @@ from typing import Any
 from triage.config import Config
 from triage.errors import ProbeError, SettingsError
 from triage.lr_finder.strategies import BackOff, Boundary, Choice, Context, NanBoundary, ThreeLR
-from triage.lr_finder.strategies.base import LR_DIGITS, ProbeRunner
+from triage.lr_finder.strategies.base import ProbeRunner
 from triage.lr_finder.trials import StudyProbeRunner
 from triage.probe import ProbeResult, ProbeSettings
 from triage.storage import redact
@@ -106,7 +106,7 @@ def lr_find(
     boundary = NanBoundary(settings.steps, settings.boundary_ratio).run(context)
     choice = BackOff(boundary).run(context)
     return Config.from_settings(
-        context.base.with_(lr=_round(choice.lr)), task=task.name,
+        context.base.with_(lr=choice.lr), task=task.name,  # exactly the LR measured
         lr_find=_evidence(context, boundary, choice, storage, name, settings))
 
 
@@ -127,7 +127,7 @@ def _stop_on_oom(runner: ProbeRunner) -> ProbeRunner:
     return run
 
 
-def _round(value: float | None, digits: int = LR_DIGITS) -> float | None:
+def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else float(f"{value:.{digits}g}")
 
 

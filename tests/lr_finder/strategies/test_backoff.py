@@ -71,9 +71,7 @@ def test_all_candidates_diverging_says_so():
     assert "every candidate diverged" in choice.rule
 
 
-def test_candidates_are_probed_at_the_lr_a_config_writes():
+def test_the_choice_is_exactly_an_lr_that_was_probed():
     context = _context(0.01, boundary=1.0)
     choice = BackOff(Boundary(1.0, 1.778, 100)).run(context)
-    lrs = [probe.result.settings.lr for probe in context.history]
-    assert 0.3333 in lrs and all(lr == float(f"{lr:.4g}") for lr in lrs)
-    assert choice.lr in lrs
+    assert choice.lr in [probe.result.settings.lr for probe in context.history]

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 
 from triage.errors import SettingsError
-from triage.lr_finder.strategies.base import Context, Strategy, written
+from triage.lr_finder.strategies.base import Context, Strategy
 from triage.lr_finder.strategies.nan_boundary import LR_FLOOR, Boundary
 from triage.probe import ProbeResult
 
@@ -88,7 +88,7 @@ class BackOff(Strategy[Choice]):
 
         def score(k: float) -> float:
             if k not in scores:
-                lr = written(top / self.factor**k)
+                lr = top / self.factor**k
                 result = context.probe(
                     [context.base.with_(lr=lr, steps=steps, evaluate=True)], self.name)[0]
                 scores[k] = Candidate(lr, top / lr, _val(result), result.steps)

@@ -12,14 +12,6 @@ from triage.task import PreparedTask
 
 ProbeRunner = Callable[[Sequence[ProbeSettings], str], list[ProbeResult]]
 R = TypeVar("R")
-LR_DIGITS = 4  # significant digits of an LR as configs write it
-
-
-def written(lr: float) -> float:
-    """``lr`` as a config writes it. A candidate that may become the recommendation is probed
-    at exactly this value: for some updaters (LBFGS without a line search) LRs a rounding
-    apart are the difference between converging and diverging."""
-    return float(f"{lr:.{LR_DIGITS}g}")
 
 
 @dataclass
