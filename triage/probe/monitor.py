@@ -84,7 +84,9 @@ class GradientMonitor:
         self.named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         self.grad_norms: list[torch.Tensor] = []
         self.ratios: list[torch.Tensor] = []
-        self._before: list[torch.Tensor] | None = None
+        self._params = [p.detach() for _, p in self.named]
+        self._before: list[torch.Tensor] | None = None  # the weights before a sampled step
+        self._before_norms: torch.Tensor | None = None
 
     def wants(self, step: int) -> bool:
         return step % self.every == 0
@@ -96,16 +98,19 @@ class GradientMonitor:
             grad_norm = global_grad_norm(grads)
         if grad_norm is not None:
             self.grad_norms.append(grad_norm.detach())
-        self._before = [p.detach().clone() for _, p in self.named]
+        if self._before is None:  # one buffer, refilled on every sampled step
+            self._before = [p.clone() for p in self._params]
+        else:
+            torch._foreach_copy_(self._before, self._params)
+        self._before_norms = torch.stack(torch._foreach_norm(self._before))
 
     def after_step(self) -> None:
-        if self._before is None:
+        if self._before_norms is None:
             return
-        params = [p.detach() for _, p in self.named]
-        deltas = torch._foreach_sub(params, self._before)
-        self.ratios.append(torch.stack(torch._foreach_norm(deltas))
-                           / (torch.stack(torch._foreach_norm(self._before)) + 1e-12))
-        self._before = None
+        torch._foreach_sub_(self._before, self._params)  # minus the update: the same norm
+        self.ratios.append(torch.stack(torch._foreach_norm(self._before))
+                           / (self._before_norms + 1e-12))
+        self._before_norms = None
 
     def last_grad_norm(self) -> float | None:
         return float(self.grad_norms[-1]) if self.grad_norms else None
