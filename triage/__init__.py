@@ -25,6 +25,7 @@ _LAZY = {
     "Task": "triage.task",
     "from_transformers": "triage.adapters.hugging_face",
     "from_lightning": "triage.adapters.lightning",
+    "from_table": "triage.tables",
     "examples": "triage.examples",
     "lr_find": "triage.lr_finder",
     "LRFindSettings": "triage.lr_finder",

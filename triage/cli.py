@@ -79,6 +79,29 @@ def training_options(command: Any) -> Any:
     return command
 
 
+def table_options(command: Any) -> Any:
+    """How a table TASK (.csv, .tsv, .parquet) is read."""
+    options = [
+        click.option("--target", default=None,
+                     help="A table's column to predict (required for a table TASK)."),
+        click.option("--kind", type=click.Choice(["classification", "regression"]),
+                     default=None, help="A table's problem (default: guessed from the target)."),
+        click.option("--no-preprocess", is_flag=True,
+                     help="Hand a table's raw numeric columns over (no scaling, encoding or "
+                          "imputation)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _load(task: str | None, target: str | None, kind: str | None, no_preprocess: bool,
+          seed: int) -> Any:
+    from triage.loading import TableOptions, load_task
+
+    return load_task(task, TableOptions(target, kind, not no_preprocess, seed))
+
+
 precision_option = click.option(
     "--precision", default="32", show_default=True,
     help="32, bf16 (bfloat16 autocast) or 16-mixed (float16 autocast with loss scaling, CUDA "
@@ -117,6 +140,7 @@ def cli(debug: bool) -> None:
 @cli.command("lr-find")
 @click.argument("task", required=False)
 @training_options
+@table_options
 @click.option("--steps", type=int, default=100, show_default=True,
               help="Probe length that defines divergence (the documents' first 100 iterations).")
 @click.option("--max-steps", type=int, default=2000, show_default=True,
@@ -135,7 +159,7 @@ def cli(debug: bool) -> None:
 @debug_option
 def lr_find_command(task: str | None, optimizer: str | None, momentum: float, nesterov: bool,
                     batch_size: int, init: str, seed: int, device: str, precision: str,
-                    steps: int,
+                    target: str | None, kind: str | None, no_preprocess: bool, steps: int,
                     max_steps: int, storage: str | None, study_name: str | None, out: str,
                     plot: str | None, no_plot: bool, as_json: bool, debug: bool) -> None:
     """Find a learning rate: three-LR probe, divergence boundary, back-off, by evidence."""
@@ -143,7 +167,7 @@ def lr_find_command(task: str | None, optimizer: str | None, momentum: float, ne
 
     from triage import report
     from triage.atomic import check_writable
-    from triage.loading import DEFAULT_EXAMPLE, load_task
+    from triage.loading import DEFAULT_EXAMPLE
     from triage.lr_finder import LRFindSettings, lr_find
     from triage.storage import quiet_optuna
 
@@ -158,7 +182,7 @@ def lr_find_command(task: str | None, optimizer: str | None, momentum: float, ne
     if task is None:
         err.print(f"No TASK given: running on the bundled example '{DEFAULT_EXAMPLE}' "
                   "(an MLP on scikit-learn's digits).", highlight=False)
-    loaded = load_task(task)
+    loaded = _load(task, target, kind, no_preprocess, seed)
     _notes(loaded, err)
     quiet_optuna()
     with report.lr_find_progress(err, max_steps) as on_probe:
@@ -182,6 +206,7 @@ def lr_find_command(task: str | None, optimizer: str | None, momentum: float, ne
                    + ", ".join(f"{k} {v:g}" for k, v in CUSTOMARY_LR.items())
                    + "; a torch.optim class's or the Task factory's own default lr).")
 @training_options
+@table_options
 @click.option("--out", default=None,
               help="Write your settings with doctor's setting fixes applied (LR, init, "
                    "clipping, batch size) as a config here.")
@@ -190,7 +215,7 @@ def lr_find_command(task: str | None, optimizer: str | None, momentum: float, ne
 @debug_option
 def doctor_command(task: str | None, lr: float | None, optimizer: str | None, momentum: float,
                    nesterov: bool, batch_size: int, init: str, seed: int, device: str,
-                   precision: str,
+                   precision: str, target: str | None, kind: str | None, no_preprocess: bool,
                    out: str | None, as_json: bool, debug: bool) -> None:
     """Diagnose why a network trains badly: data, model at init, then short probes; ranked
     findings with evidence and fixes. Exit code 1 when a finding is an error."""
@@ -199,7 +224,7 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str | None, mo
     from triage import report
     from triage.atomic import check_writable
     from triage.doctor import doctor
-    from triage.loading import DEFAULT_EXAMPLE, load_task
+    from triage.loading import DEFAULT_EXAMPLE
     from triage.optimizers import customary_lr
     from triage.probe import ProbeSettings
 
@@ -213,7 +238,7 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str | None, mo
     if task is None:
         err.print(f"No TASK given: diagnosing the bundled example '{DEFAULT_EXAMPLE}'.",
                   highlight=False)
-    loaded = load_task(task)
+    loaded = _load(task, target, kind, no_preprocess, seed)
     updater = optimizer or loaded.updater
     if lr is None:
         lr = customary_lr(updater, loaded.optimizer_factory)
@@ -261,6 +286,7 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str | None, mo
 @click.option("--device", default="auto", show_default=True,
               help=DEVICES_HELP + "; auto follows CUDA_VISIBLE_DEVICES / SLURM_LOCALID.")
 @precision_option
+@table_options
 @click.option("--heartbeat", type=int, default=60, show_default=True,
               help="Seconds between heartbeats; a trial silent for twice as long is retried.")
 @click.option("--max-retry", type=int, default=3, show_default=True,
@@ -270,7 +296,7 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str | None, mo
 def sweep_command(task: str | None, space: str, trials: int, timeout: float | None,
                   from_config: str | None, sampler: str, pruner: str, storage: str | None,
                   study_name: str | None, seed: int, device: str, precision: str,
-                  heartbeat: int,
+                  target: str | None, kind: str | None, no_preprocess: bool, heartbeat: int,
                   max_retry: int, out: str, table: str | None, plot: str | None, no_plot: bool,
                   as_json: bool, debug: bool) -> None:
     """Search the rest (updater, batch size, init, L2, dropout, step schedule) on an Optuna
@@ -279,7 +305,6 @@ def sweep_command(task: str | None, space: str, trials: int, timeout: float | No
 
     from triage import report
     from triage.config import load_config
-    from triage.loading import load_task
     from triage.storage import quiet_optuna, redact
     from triage.sweeper import LRPrior, SweepSettings, load_space, sweep
     from triage.sweeper.run import default_study
@@ -294,7 +319,7 @@ def sweep_command(task: str | None, space: str, trials: int, timeout: float | No
         prior = LRPrior.of(load_config(from_config))
     outputs = _check_outputs(out, table, plot, no_plot)
     url = None if storage == ":memory:" else storage or SWEEP_STORAGE
-    loaded = load_task(task)
+    loaded = _load(task, target, kind, no_preprocess, seed)
     _notes(loaded, err)
     if loaded.optimizer is not None and loaded.updater not in search_space.updaters():
         err.print(f"The Task brings its own optimizer ({loaded.updater}), which space "

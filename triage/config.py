@@ -51,6 +51,7 @@ class Config:
         precision: ``32``, ``bf16`` or ``16-mixed``: what it was measured in (autocast, and
             loss scaling for 16-mixed); train in the same.
         task: the task it was measured on.
+        data: how a table's data was prepared (``triage.tables``), to be applied again.
         lr_find: the evidence from ``lr-find`` (probes, boundary, rule), if any.
         sweep: the evidence from ``sweep`` (study, best trial, edge warnings), if any.
         doctor: what ``doctor`` changed and the findings behind it, if any.
@@ -64,6 +65,7 @@ class Config:
     dropout: float | None = None
     precision: str = "32"
     task: str | None = None
+    data: dict[str, Any] | None = field(default=None, repr=False)
     lr_find: dict[str, Any] | None = field(default=None, repr=False)
     sweep: dict[str, Any] | None = field(default=None, repr=False)
     doctor: dict[str, Any] | None = field(default=None, repr=False)
@@ -122,6 +124,8 @@ class Config:
             "dropout": self.dropout,
             "precision": self.precision,
         }
+        if self.data is not None:
+            data["data"] = self.data
         if self.lr_find is not None:
             data["lr_find"] = self.lr_find
         if self.sweep is not None:
@@ -139,7 +143,7 @@ class Config:
             raise ConfigError(f"{source}: unsupported version {data.get('version')!r}; "
                               f"this triage reads version {VERSION}")
         known = {"version", "task", "optimizer", "batch_size", "init", "schedule",
-                 "grad_clip_norm", "dropout", "precision", "lr_find", "sweep", "doctor"}
+                 "grad_clip_norm", "dropout", "precision", "data", "lr_find", "sweep", "doctor"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"{source}: unknown key {unknown[0]!r}; known keys: "
@@ -168,7 +172,8 @@ class Config:
             config = cls(optimizer=optimizer, batch_size=batch_size,
                          init=check_choice("init", data.get("init", "default"), INITS),
                          schedule=schedule, grad_clip_norm=data.get("grad_clip_norm"),
-                         dropout=dropout, task=data.get("task"), lr_find=data.get("lr_find"),
+                         dropout=dropout, task=data.get("task"), data=data.get("data"),
+                         lr_find=data.get("lr_find"),
                          precision=check_choice("precision", str(data.get("precision", "32")),
                                                 PRECISIONS),
                          sweep=data.get("sweep"), doctor=data.get("doctor"))

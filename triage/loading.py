@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from triage.errors import TaskError
@@ -13,19 +14,41 @@ from triage.task import Task
 DEFAULT_EXAMPLE = "digits_mlp"
 
 
-def load_task(spec: str | None) -> Task:
+@dataclass(frozen=True)
+class TableOptions:
+    """How a table TASK is read: the column to predict, the problem kind (None: guessed),
+    whether to prepare the features, and the hold-out seed."""
+
+    target: str | None = None
+    kind: str | None = None
+    preprocess: bool = True
+    seed: int = 0
+
+
+def load_task(spec: str | None, table: TableOptions | None = None) -> Task:
     """Resolve a task spec into a Task.
 
     Args:
         spec: ``package.module:attr`` or ``path/to/file.py:attr`` where attr is a Task or a
             zero-argument callable returning one; a bundled example's name (``digits_cnn``);
+            a table (``.csv``, ``.tsv``, ``.parquet``, ``.csv.gz``; see ``triage.tables``);
             or None for the default bundled example.
+        table: how to read a table (its target column, ...); required for a table.
 
     Raises:
-        TaskError: the module cannot be imported, attr is missing or does not give a Task.
+        TaskError: the module cannot be imported, attr is missing or does not give a Task;
+            a table cannot be read or has no usable target; table options for a non-table.
     """
     from triage import examples
+    from triage.tables import from_table, is_table
 
+    table = table or TableOptions()
+    if is_table(spec):
+        return from_table(str(spec), table.target, kind=table.kind,
+                          preprocess=table.preprocess, seed=table.seed)
+    if table.target is not None or table.kind is not None or not table.preprocess:
+        raise TaskError(f"--target, --kind and --no-preprocess apply to a table TASK (a .csv, "
+                        f".tsv or .parquet file), not to {spec or 'the bundled example'!r}")
     if spec is None or spec in examples.EXAMPLES:
         return examples.EXAMPLES[spec or DEFAULT_EXAMPLE]()
     if ":" not in spec:

@@ -59,6 +59,8 @@ class Task:
             sets ``batch_size``, ``shuffle`` and ``collate_fn`` itself.
         notes: lines the commands show the user before they start (adapters say here what
             they changed, such as the optimizer triage replaces).
+        data: how the data was prepared, for configs (their ``data:`` section): set by
+            ``triage.tables.from_table``.
     """
 
     model: Callable[[], nn.Module]
@@ -73,6 +75,7 @@ class Task:
     loader: Mapping[str, Any] | None = None
     optimizer: str | OptimizerFactory | None = None
     notes: tuple[str, ...] = ()
+    data: Mapping[str, Any] | None = None
     _prepared: dict[int, PreparedTask] = field(
         default_factory=dict, init=False, repr=False, compare=False)
 

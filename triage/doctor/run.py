@@ -175,6 +175,7 @@ def _config(ev: Evidence, findings: list[Finding]) -> Config:
             changes.setdefault(key, value)
     return Config.from_settings(
         ev.settings.with_(**changes), task=ev.task.name,
+        data=dict(ev.task.data) if ev.task.data else None,
         doctor={"changed": changes,  # settings applied above; code changes are in the fixes
                 "findings": [{"code": f.code, "severity": str(f.severity), "fix": f.fix}
                              for f in findings]},

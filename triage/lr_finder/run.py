@@ -107,6 +107,7 @@ def lr_find(
     choice = BackOff(boundary).run(context)
     return Config.from_settings(
         context.base.with_(lr=choice.lr), task=task.name,  # exactly the LR measured
+        data=dict(task.data) if task.data else None,
         lr_find=_evidence(context, boundary, choice, storage, name, settings))
 
 

@@ -83,7 +83,7 @@ def sweep(
                 "space_doc": space.raw, "sampler": settings.sampler,
                 "lr_center": prior.lr if prior else None,
                 "lr_updater": prior.updater if prior else None, "seed": settings.seed,
-                "epochs": task.epochs}
+                "epochs": task.epochs, "data": dict(task.data) if task.data else None}
     study = join_study(
         make_storage(storage, settings.heartbeat_interval, settings.grace_period,
                      settings.max_retry),

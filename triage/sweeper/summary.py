@@ -113,7 +113,8 @@ def summarize(study: optuna.Study, storage_url: str | None = None) -> SweepSumma
         "seed": identity.get("seed"),
         "edges": edges,
     }
-    config = Config.from_settings(settings, task=identity["task"], sweep=evidence)
+    config = Config.from_settings(settings, task=identity["task"], data=identity.get("data"),
+                                  sweep=evidence)
     return SweepSummary(study.study_name, table, config, edges, counts, steps)
 
 
