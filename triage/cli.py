@@ -132,8 +132,8 @@ def cli(debug: bool) -> None:
     """Automated, measured procedures for training neural networks.
 
     TASK is package.module:attr or path/to/file.py:attr (a triage.Task or a zero-argument
-    function returning one), or the name of a bundled example; without it, commands run on the
-    bundled digits MLP example.
+    function returning one), a table (.csv, .tsv, .parquet, .csv.gz) with --target COL, or the
+    name of a bundled example; without it, commands run on the bundled digits MLP example.
     """
 
 
