@@ -197,6 +197,7 @@ def lr_find_command(task: str | None, optimizer: str | None, momentum: float, ne
     summary.print(report.lr_find_summary(config))
     summary.print(f"config written to {out}" + (f", plot to {plot_path}" if plot_path else ""),
                   highlight=False)
+    summary.print(_train_hint(task, out), highlight=False, soft_wrap=True)
 
 
 @cli.command("doctor")
@@ -257,6 +258,7 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str | None, mo
     console.print(report.doctor_summary(diagnosis))
     if out:
         console.print(f"config with the setting fixes written to {out}", highlight=False)
+        console.print(_train_hint(task, out), highlight=False, soft_wrap=True)
     if diagnosis.errors:
         raise SystemExit(1)
 
@@ -338,10 +340,109 @@ def sweep_command(task: str | None, space: str, trials: int, timeout: float | No
                    "queued the running one again; rerun the same command to resume", err=True)
         raise SystemExit(130) from None
     _render_sweep(summary, *outputs, as_json, err)
+    if summary.best is not None:
+        err.print(_train_hint(task, out), highlight=False, soft_wrap=True)
     if url:
         err.print(f"study {summary.study!r} in {redact(url)}: rerun to resume or add trials; "
                   f"'triage report --storage {redact(url)} --study {summary.study}' rebuilds "
                   "this report", highlight=False)
+
+
+@cli.command("train")
+@click.argument("task", required=False)
+@click.option("--config", "config_path", required=True,
+              help="The config to train with (from lr-find, doctor --out or sweep).")
+@click.option("--epochs", type=int, default=None,
+              help="Epochs to train (default: the task's budget).")
+@click.option("--patience", type=int, default=None,
+              help="Stop after this many epochs without a better validation loss; the best "
+                   "epoch's weights are kept either way.")
+@click.option("--out-dir", default="triage-train", show_default=True,
+              help="Where model.pt, metrics.json and curves.png are written.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seeds the model's initialisation and the data order.")
+@click.option("--device", default="auto", show_default=True, help=DEVICES_HELP + ".")
+@table_options
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the metrics document as JSON on stdout (and nothing else there).")
+@debug_option
+def train_command(task: str | None, config_path: str, epochs: int | None,
+                  patience: int | None, out_dir: str, seed: int, device: str,
+                  target: str | None, kind: str | None, no_preprocess: bool, as_json: bool,
+                  debug: bool) -> None:
+    """Train the full budget with a config, exactly as it was measured: writes the best
+    epoch's weights, the per-epoch metrics and a plot of the curves."""
+    from rich.console import Console
+
+    from triage import report
+    from triage.atomic import check_writable
+    from triage.config import load_config
+    from triage.trainer import TrainSettings, train
+
+    err = Console(stderr=True)
+    settings = TrainSettings(epochs=epochs, patience=patience, seed=seed, device=device)
+    config = load_config(config_path)
+    folder = Path(out_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot create {out_dir!r} ({exc.strerror})",
+                                 param_hint="--out-dir") from None
+    paths = {name: check_writable(folder / name, name)
+             for name in ("model.pt", "metrics.json", "curves.png", "checkpoint.pt")}
+    loaded = _load_for_training(task, config, target, kind, no_preprocess)
+    _notes(loaded, err)
+    total = epochs or loaded.epochs
+    finished: list[int] = []
+
+    def on_epoch(epoch: Any, weights: dict[str, Any]) -> None:
+        _save_weights(weights, paths["checkpoint.pt"])  # what a Ctrl-C leaves behind
+        finished.append(epoch.epoch)
+        err.print(report.epoch_line(epoch, total), highlight=False)
+
+    try:
+        result = train(loaded, config, settings, on_epoch=on_epoch)
+    except KeyboardInterrupt:
+        where = (f"{paths['checkpoint.pt']} holds epoch {finished[-1]}'s weights" if finished
+                 else "no epoch had finished, nothing was written")
+        click.echo(f"interrupted: {where}", err=True)
+        raise SystemExit(130) from None
+    _save_weights(result.state_dict, paths["model.pt"])
+    from triage import atomic
+
+    atomic.write_text(paths["metrics.json"], json.dumps(result.metrics(), indent=2) + "\n")
+    if result.curve:
+        report.plot_curves(result, str(paths["curves.png"]))
+    paths["checkpoint.pt"].unlink(missing_ok=True)
+    if as_json:
+        click.echo(json.dumps(result.metrics()))
+    (err if as_json else Console()).print(report.train_summary(result, out_dir))
+
+
+def _load_for_training(task: str | None, config: Any, target: str | None, kind: str | None,
+                       no_preprocess: bool) -> Any:
+    """The TASK as the config saw it: a table is read with the config's target, kind, split
+    and recorded preprocessing unless the options say otherwise."""
+    from triage.loading import TableOptions, load_task
+    from triage.tables import is_table
+
+    data = config.data or {}
+    if not is_table(task) or not data:
+        return _load(task, target, kind, no_preprocess, 0)
+    recorded = data.get("preprocessing")
+    options = TableOptions(target or data.get("target"), kind or data.get("kind"),
+                           not no_preprocess and recorded is not None,
+                           data.get("split", {}).get("seed", 0), recorded)
+    return load_task(task, options)
+
+
+def _save_weights(weights: dict[str, Any], path: Path) -> None:
+    import torch
+
+    from triage import atomic
+
+    with atomic.atomic_path(path) as tmp:
+        torch.save(weights, tmp)
 
 
 @cli.command("report")
@@ -381,6 +482,14 @@ def _check_outputs(out: str, table: str | None, plot: str | None,
         if path:
             check_writable(path, what)
     return out, table, plot_path
+
+
+def _train_hint(task: str | None, config: str) -> str:
+    """The exact command that trains the full budget with a config just written."""
+    import shlex
+
+    spec = f" {shlex.quote(task)}" if task else ""
+    return f"train with it: triage train{spec} --config {shlex.quote(config)}"
 
 
 def _render_sweep(summary: Any, out: str, table: str | None, plot: str | None, as_json: bool,

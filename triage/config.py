@@ -86,6 +86,18 @@ class Config:
         }
         return cls(**{**values, **fields})
 
+    def probe_settings(self, *, seed: int = 0, device: str = "auto",
+                       epochs: int | None = None) -> ProbeSettings:
+        """The settings that train exactly as this config says (``from_settings`` inverted)."""
+        from triage.probe import ProbeSettings
+
+        o = self.optimizer
+        return ProbeSettings(
+            lr=o.lr, optimizer=o.name, momentum=o.momentum, nesterov=o.nesterov,
+            weight_decay=o.weight_decay, batch_size=self.batch_size, init=self.init,
+            schedule=self.schedule, dropout=self.dropout, grad_clip_norm=self.grad_clip_norm,
+            precision=self.precision, seed=seed, device=device, epochs=epochs)
+
     def make_optimizer(self, params: Any, factory: OptimizerFactory | None = None) -> Any:
         """The recommended ``torch.optim.Optimizer`` over ``params``.
 

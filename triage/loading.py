@@ -23,6 +23,7 @@ class TableOptions:
     kind: str | None = None
     preprocess: bool = True
     seed: int = 0
+    preprocessing: dict | None = None  # a config's recorded preprocessing, applied as it is
 
 
 def load_task(spec: str | None, table: TableOptions | None = None) -> Task:
@@ -45,7 +46,8 @@ def load_task(spec: str | None, table: TableOptions | None = None) -> Task:
     table = table or TableOptions()
     if is_table(spec):
         return from_table(str(spec), table.target, kind=table.kind,
-                          preprocess=table.preprocess, seed=table.seed)
+                          preprocess=table.preprocess, seed=table.seed,
+                          preprocessing=table.preprocessing)
     if table.target is not None or table.kind is not None or not table.preprocess:
         raise TaskError(f"--target, --kind and --no-preprocess apply to a table TASK (a .csv, "
                         f".tsv or .parquet file), not to {spec or 'the bundled example'!r}")

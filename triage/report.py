@@ -345,3 +345,67 @@ def doctor_summary(diagnosis: Diagnosis) -> Table:
                 f"\nsource: {f.source}[/]")
         table.add_row(f"[{_SEVERITY_STYLE[sev]}]{sev}[/]", text)
     return table
+
+
+def epoch_line(epoch: Any, total: int) -> str:
+    """One line per finished training epoch."""
+    parts = [f"epoch {epoch.epoch:>3}/{total}"]
+    for label, value in (("train loss", epoch.train_loss), ("val loss", epoch.val_loss)):
+        parts.append(f"{label} {'-' if value is None else f'{value:.4g}'}")
+    if epoch.val_accuracy is not None:
+        parts.append(f"acc {epoch.val_accuracy:.1%}")
+    return "  ".join(parts)
+
+
+def train_summary(result: Any, out_dir: str) -> Table:
+    """The human summary of a training run."""
+    table = Table(title="train", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    doc = result.metrics()
+    best, final = doc["best"], doc["final"]
+    if best is not None:
+        acc = f", accuracy {best['val_accuracy']:.1%}" if best["val_accuracy"] is not None else ""
+        table.add_row("[green]best epoch[/]",
+                      f"[green]{best['epoch']}: val loss {best['val_loss']:.4g}{acc}[/]")
+    if final is not None:
+        last = "-" if final["val_loss"] is None else f"{final['val_loss']:.4g}"
+        table.add_row("last epoch", f"{final['epoch']}: val loss {last}")
+    if result.stopped_early:
+        table.add_row("stopped", "early: no better validation loss within --patience epochs")
+    if result.diverged:
+        table.add_row("[red]diverged[/]", f"[red]{result.diverged}[/]")
+    table.add_row("steps / wall time", f"{result.steps} steps, {result.wall_time:.1f} s")
+    table.add_row("written", f"{out_dir}/model.pt (the best epoch's weights), "
+                  f"{out_dir}/metrics.json, {out_dir}/curves.png")
+    return table
+
+
+def plot_curves(result: Any, path: str) -> None:
+    """Training and validation loss (and accuracy) per epoch, written atomically as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [e.epoch for e in result.curve]
+    fig, loss_ax = plt.subplots(figsize=(7, 4))
+    for key, label in (("train_loss", "train loss"), ("val_loss", "val loss")):
+        values = [getattr(e, key) for e in result.curve]
+        loss_ax.plot(epochs, [math.nan if v is None else v for v in values], marker="o",
+                     label=label)
+    if result.best_epoch:
+        loss_ax.axvline(result.best_epoch, color="green", ls="--", label="best epoch")
+    loss_ax.set_xlabel("epoch")
+    loss_ax.set_ylabel("loss")
+    accuracies = [e.val_accuracy for e in result.curve]
+    if any(a is not None for a in accuracies):
+        acc_ax = loss_ax.twinx()
+        acc_ax.plot(epochs, [math.nan if a is None else a for a in accuracies], color="grey",
+                    ls=":", label="val accuracy")
+        acc_ax.set_ylabel("accuracy")
+    loss_ax.legend(loc="upper right")
+    fig.tight_layout()
+    with atomic.atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)

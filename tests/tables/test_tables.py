@@ -172,11 +172,14 @@ def test_lr_find_then_a_full_budget_run_on_real_tables(name, tmp_path):
                             skipinitialspace=True).sample(3000, random_state=0)
         path, target = tmp_path / "adult.csv", "income"
         frame.to_csv(path, index=False)
+    from triage.trainer import TrainSettings, train
+
     task = from_table(path, target, epochs=5)
     config = lr_find(task, LRFindSettings(device="cpu", max_steps=600))
-    settings = ProbeSettings(lr=config.optimizer.lr, device="cpu", batch_size=32)
-    untrained, trained, again = run_probes(task, [settings.with_(lr=1e-9, steps=1), settings,
-                                                  settings])
-    assert trained.val_accuracy > 0.75 > untrained.val_accuracy - 0.1
-    assert trained.val_loss < 0.8 * untrained.val_loss
-    assert (again.val_loss, again.val_accuracy) == (trained.val_loss, trained.val_accuracy)
+    (untrained,) = run_probes(task, [ProbeSettings(lr=1e-9, steps=1, device="cpu")])
+    trained = train(task, config, TrainSettings(device="cpu")).metrics()
+    again = train(from_table(path, target, epochs=5), config, TrainSettings(device="cpu"))
+    best = trained["best"]
+    assert best["val_accuracy"] > 0.75 > untrained.val_accuracy - 0.1
+    assert best["val_loss"] < 0.8 * untrained.val_loss
+    assert {**again.metrics(), "wall_time": 0} == {**trained, "wall_time": 0}

@@ -12,9 +12,14 @@ class ProbeCallback:
         """After each step's backward pass (and clipping), before the optimizer step; the
         model's ``.grad`` tensors hold this step's gradients."""
 
+    def on_epoch_metrics(self, epoch: int, metrics: dict[str, float | None], model: Any) -> None:
+        """After each complete epoch (1-based), before ``on_epoch_end``: ``train_loss`` (the
+        epoch's mean), ``val_loss`` and ``val_accuracy`` (None where not measured or not
+        finite), and the model as it stands."""
+
     def on_epoch_end(self, epoch: int, val_loss: float | None) -> bool:
         """After each complete epoch (1-based) with the validation loss (None if not finite).
-        The validation loss is only measured when some callback overrides this hook.
+        The validation loss is only measured when some callback overrides an epoch hook.
 
         Returns:
             True to stop the probe here (it is then marked ``stopped_early``).
@@ -23,5 +28,7 @@ class ProbeCallback:
 
 
 def wants_epochs(callbacks: Any) -> bool:
-    """Whether any callback overrides ``on_epoch_end`` (so epochs must be evaluated)."""
-    return any(type(cb).on_epoch_end is not ProbeCallback.on_epoch_end for cb in callbacks)
+    """Whether any callback overrides an epoch hook (so epochs must be evaluated)."""
+    return any(type(cb).on_epoch_end is not ProbeCallback.on_epoch_end
+               or type(cb).on_epoch_metrics is not ProbeCallback.on_epoch_metrics
+               for cb in callbacks)

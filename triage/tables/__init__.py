@@ -66,6 +66,7 @@ def from_table(
     seed: int = 0,
     epochs: int = EPOCHS,
     name: str | None = None,
+    preprocessing: dict[str, Any] | None = None,
 ) -> Task:
     """A Task that trains an MLP on a table's ``target`` from its other columns.
 
@@ -78,6 +79,8 @@ def from_table(
         seed: seeds the hold-out split.
         epochs: the training budget.
         name: the task's name (default: the file's stem).
+        preprocessing: a config's recorded preprocessing (its ``data.preprocessing``) to apply
+            as it is instead of fitting one (how ``triage train`` re-applies it).
 
     Raises:
         TaskError: an unreadable table, a missing or unknown target, one class, no feature.
@@ -100,7 +103,11 @@ def from_table(
     kind = kind or infer_kind(values)
     y, spec = _targets(values, kind, target)
     train_idx, val_idx = _split(len(labelled), y if kind == "classification" else None, seed)
-    if preprocess:
+    if preprocess and preprocessing is not None:
+        prep = Preprocessing.from_dict(preprocessing)
+        X = prep.transform(features)
+        notes.append(f"applied the config's preprocessing ({len(prep.names)} inputs)")
+    elif preprocess:
         prep = Preprocessing.fit(features.iloc[train_idx])
         X = prep.transform(features)
         notes += prep.describe()
