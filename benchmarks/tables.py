@@ -5,7 +5,7 @@ brought with ``triage.from_table``; every model sees the same split and the same
 features (``Task.train`` / ``Task.val``). Rows: validation accuracy (classification) or R^2
 (regression) and wall time for
 
-- triage: ``lr_find`` (defaults, seed 0), then one full-budget run at its LR;
+- triage: ``lr_find`` (defaults, seed 0), then ``train`` with its config (the final epoch);
 - ``HistGradientBoosting{Classifier,Regressor}()`` and ``MLP{Classifier,Regressor}()`` with
   scikit-learn's defaults (``random_state=0``).
 
@@ -32,8 +32,9 @@ from sklearn import datasets
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-from triage import LRFindSettings, ProbeSettings, from_table, lr_find, run_probes
+from triage import LRFindSettings, from_table, lr_find
 from triage.storage import quiet_optuna
+from triage.trainer import TrainSettings, train
 
 ADULT = ["age", "workclass", "fnlwgt", "education", "education_num", "marital_status",
          "occupation", "relationship", "race", "sex", "capital_gain", "capital_loss",
@@ -66,15 +67,15 @@ def real(folder: Path, deepfd: Path | None) -> list[tuple[str, Path, str]]:
 
 
 def score_triage(task) -> tuple[float, float]:
+    """lr-find, then ``triage train`` with its config; the final epoch is scored (picking the
+    best epoch would select on the validation rows the other models never see)."""
     started = time.perf_counter()
     config = lr_find(task, LRFindSettings(device="cpu"))
-    (result,) = run_probes(task, [ProbeSettings(lr=config.optimizer.lr, device="cpu",
-                                                batch_size=config.batch_size)])
+    final = train(task, config, TrainSettings(device="cpu")).metrics()["final"]
     seconds = time.perf_counter() - started
     if task.data["kind"] == "regression":
-        y_val = task.val[1]
-        return 1 - result.val_loss / float(np.var(y_val)), seconds
-    return result.val_accuracy, seconds
+        return 1 - final["val_loss"] / float(np.var(task.val[1])), seconds
+    return final["val_accuracy"], seconds
 
 
 def score_sklearn(model, task) -> tuple[float, float]:

@@ -248,8 +248,11 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str | None, mo
                                      "LR you train with", param_hint="--lr")
     settings = settings.with_(optimizer=updater, lr=lr)
     _notes(loaded, err)
+    raw = None
+    if loaded.data and loaded.data.get("preprocessing") is not None:  # a prepared table
+        raw = _load(task, target, kind, True, seed)
     with report.stage_progress(err) as on_stage:
-        diagnosis = doctor(loaded, settings, on_stage=on_stage)
+        diagnosis = doctor(loaded, settings, on_stage=on_stage, raw=raw)
     if out:
         diagnosis.config.save(out)
     if as_json:

@@ -13,7 +13,7 @@ DEVICE = os.environ.get("TRIAGE_TEST_DEVICE", "cpu")  # cuda on a GPU machine
 # stages skipped on items doctor cannot read as (x, y)) rather than in the zoo.
 ELSEWHERE = {"data.batch_clamped", "model.forward_error", "model.output_shape",
              "train.out_of_memory", "data.not_checked", "model.not_checked",
-             "train.overfit_not_checked"}
+             "train.overfit_not_checked", "data.fixed_by_preprocessing"}
 
 
 def test_every_code_has_a_seeded_fault():

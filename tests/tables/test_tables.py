@@ -183,3 +183,16 @@ def test_lr_find_then_a_full_budget_run_on_real_tables(name, tmp_path):
     assert best["val_accuracy"] > 0.75 > untrained.val_accuracy - 0.1
     assert best["val_loss"] < 0.8 * untrained.val_loss
     assert {**again.metrics(), "wall_time": 0} == {**trained, "wall_time": 0}
+
+
+def test_doctor_on_a_table_says_what_preprocessing_fixed(run, table):
+    out = run("doctor", str(table), "--target", "label", "--device", "cpu", "--json")
+    findings = {f["code"]: f for f in json.loads(out.stdout)["findings"]}
+    fixed = findings["data.fixed_by_preprocessing"]
+    assert fixed["severity"] == "info"
+    assert {"data.non_finite", "data.unnormalized_inputs"} <= set(fixed["evidence"]["fixed"])
+    assert "data.non_finite" not in findings
+    out = run("doctor", str(table), "--target", "label", "--device", "cpu", "--json",
+              "--no-preprocess")  # the raw view: the same problems, as findings of their own
+    raw = {f["code"] for f in json.loads(out.stdout)["findings"]}
+    assert "data.non_finite" in raw and "data.fixed_by_preprocessing" not in raw

@@ -51,6 +51,8 @@ CODES: dict[str, Code] = {
                                 "train and validation normalised differently"),
     "data.batch_clamped": Code("batch_size", TROUBLESHOOTING,
                                "batch size larger than the dataset"),
+    "data.fixed_by_preprocessing": Code("data", TROUBLESHOOTING,
+                                        "what a table's preprocessing fixed"),
     "data.not_checked": Code("data", DEBUGGING,
                              "data checks skipped: the items are not (x, y) tensors"),
     "model.not_checked": Code("model", DEBUGGING,

@@ -53,7 +53,7 @@ class Diagnosis:
 
 
 def doctor(task: Task, settings: ProbeSettings, *, checks: tuple[Check, ...] | None = None,
-           on_stage: Stage | None = None) -> Diagnosis:
+           on_stage: Stage | None = None, raw: Task | None = None) -> Diagnosis:
     """Diagnose ``task`` trained with ``settings`` (the user's current LR, updater, batch
     size, init, seed and device).
 
@@ -62,6 +62,8 @@ def doctor(task: Task, settings: ProbeSettings, *, checks: tuple[Check, ...] | N
         settings: their current settings; ``lr`` is the LR they train with.
         checks: the checks to run (default: all of them).
         on_stage: called with a short description as each stage starts.
+        raw: the same data before its preprocessing (a table's raw numeric columns): the data
+            findings it has and ``task`` does not are reported as fixed by preprocessing.
 
     Raises:
         TaskError: the data cannot be read as samples at all (a finding needs data to be about).
@@ -93,7 +95,33 @@ def doctor(task: Task, settings: ProbeSettings, *, checks: tuple[Check, ...] | N
         ev.prepared = PreparedTask(task, train, data.clean_val, step,
                                    ev.loss.accuracy if ev.loss else None)
         findings += _train_stage(ev, checks, stage)
+    if raw is not None:
+        stage("the data before preprocessing")
+        findings += _fixed(data_findings(raw, settings, checks), findings)
     return _diagnosis(ev, findings, started)
+
+
+def data_findings(task: Task, settings: ProbeSettings,
+                  checks: tuple[Check, ...] = DATA_CHECKS) -> list[Finding]:
+    """The data stage alone: what the data checks find in ``task``'s (x, y) data."""
+    with seeded(settings.seed):
+        dtype = floating_dtype(build_model(task))
+    data = splits(task, settings.seed, dtype)
+    return _run(checks, "data", Evidence(task, settings, data, target_kind(data.train.y)))
+
+
+def _fixed(before: list[Finding], after: list[Finding]) -> list[Finding]:
+    """One note naming the data problems of the raw columns that preprocessing removed."""
+    now = {f.code for f in after}
+    gone = {f.code: f.message for f in before
+            if f.severity != Severity.INFO and f.code not in now}
+    if not gone:
+        return []
+    return [Finding("data.fixed_by_preprocessing", Severity.INFO,
+                    f"preprocessing fixed what the raw numeric columns show: {', '.join(gone)}",
+                    {"fixed": gone},
+                    "nothing to fix: keep the preprocessing (the config's data: section "
+                    "records it); --no-preprocess shows the raw data's findings")]
 
 
 def _training_only(task: Task, settings: ProbeSettings, checks: tuple[Check, ...],
