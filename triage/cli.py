@@ -380,12 +380,14 @@ def train_command(task: str | None, config_path: str, epochs: int | None,
     from triage import report
     from triage.atomic import check_writable
     from triage.config import load_config
-    from triage.trainer import TrainSettings, train
+    from triage.trainer import TrainSettings, check_config, train
 
     err = Console(stderr=True)
     settings = TrainSettings(epochs=epochs, patience=patience, seed=seed, device=device)
     config = load_config(config_path)
-    folder = Path(out_dir)
+    loaded = _load_for_training(task, config, target, kind, no_preprocess)
+    check_config(loaded, config)
+    folder = Path(out_dir)  # created only once everything else is known to be right
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -393,7 +395,6 @@ def train_command(task: str | None, config_path: str, epochs: int | None,
                                  param_hint="--out-dir") from None
     paths = {name: check_writable(folder / name, name)
              for name in ("model.pt", "metrics.json", "curves.png", "checkpoint.pt")}
-    loaded = _load_for_training(task, config, target, kind, no_preprocess)
     _notes(loaded, err)
     total = epochs or loaded.epochs
     finished: list[int] = []

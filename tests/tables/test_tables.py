@@ -196,3 +196,16 @@ def test_doctor_on_a_table_says_what_preprocessing_fixed(run, table):
               "--no-preprocess")  # the raw view: the same problems, as findings of their own
     raw = {f["code"] for f in json.loads(out.stdout)["findings"]}
     assert "data.non_finite" in raw and "data.fixed_by_preprocessing" not in raw
+
+
+def test_the_commands_end_to_end_on_a_real_table(run, tmp_path):
+    titanic = str(_deepfd() / "so31627380_titanic_train.csv")
+    out = run("lr-find", titanic, "--target", "Survived", "--device", "cpu", "--no-plot")
+    assert out.exit_code == 0, out.output
+    runs = []
+    for folder in ("a", "b"):
+        out = run("train", titanic, "--target", "Survived", "--config", "triage.yaml",
+                  "--device", "cpu", "--json", "--out-dir", folder)
+        assert out.exit_code == 0, out.output
+        runs.append({**json.loads(out.stdout), "wall_time": 0})
+    assert runs[0] == runs[1] and runs[0]["final"]["val_accuracy"] > 0.75

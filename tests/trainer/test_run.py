@@ -118,4 +118,4 @@ def test_bad_input_is_one_line_exit_2(run, tmp_path, args, message):
     out = run("train", f"{tasks.__file__}:blobs", *args, "--device", "cpu")
     assert out.exit_code == 2, out.output
     assert message in out.stderr.strip().splitlines()[-1]
-    assert not (tmp_path / "triage-train" / "model.pt").exists()
+    assert not (tmp_path / "triage-train").exists()  # nothing written, not even the folder
