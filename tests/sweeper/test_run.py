@@ -381,3 +381,14 @@ def test_a_space_can_search_the_tasks_own_updater_and_any_torch_one():
     assert len(summary.table) == 4 and summary.best is not None
     assert summary.best.optimizer.name in ("task", "NAdam")
     assert space.updaters() == ("task", "NAdam")
+
+
+def test_a_trial_about_to_be_given_back_is_not_in_the_summary(blobs, tmp_path):
+    from triage.sweeper.summary import summarize
+
+    storage = f"journal:///{tmp_path}/s.log"
+    done = sweep(blobs, _space(), SweepSettings(trials=2), storage=storage, study_name="s")
+    study = optuna.load_study(study_name="s", storage=make_storage(storage))
+    study.ask()  # a third trial, running: a worker with target 2 is about to give it back
+    assert summarize(study).counts.get("running") == 1  # what `triage report` shows
+    assert summarize(study, target=2).counts == done.counts  # every finishing worker: the same

@@ -99,7 +99,7 @@ def sweep(
                           dropout=dropout, penalty=1e6 if penalty is None else penalty,
                           target=target, grid=grid is not None)
     work(study, objective, target, settings.timeout, on_trial)
-    return summarize(study, storage)
+    return summarize(study, storage, target)
 
 
 def default_study(task: Task, space: SearchSpace) -> str:

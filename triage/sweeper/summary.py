@@ -20,6 +20,7 @@ from triage.storage import make_storage, redact
 from triage.storage.studies import READY
 from triage.sweeper.space import LRPrior, SearchSpace
 from triage.sweeper.space_file import parse_space
+from triage.sweeper.worker import surplus
 
 EDGE = 0.05  # a value within 5% of its range's width (log width for log ranges) is on the edge
 COLUMNS = ("optimizer", "nesterov", "lr", "momentum", "batch_size", "init", "weight_decay",
@@ -84,13 +85,22 @@ def _table(trials: list[FrozenTrial]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=None if rows else ["trial", "outcome", "value"])
 
 
-def summarize(study: optuna.Study, storage_url: str | None = None) -> SweepSummary:
-    """Rebuild everything from the study alone (so ``triage report`` can, from any machine)."""
+def summarize(study: optuna.Study, storage_url: str | None = None,
+              target: int | None = None) -> SweepSummary:
+    """Rebuild everything from the study alone (so ``triage report`` can, from any machine).
+
+    With the sweep's ``target``, a running trial that is one too many (another worker is
+    about to give it back, see ``worker.surplus``) is not part of the summary, so every worker
+    that finishes reports the same sweep.
+    """
     identity = study.user_attrs.get(READY)
     if not identity or identity.get("command") != "sweep":
         raise StorageError(f"study {study.study_name!r} was not created by 'triage sweep'; "
                            "nothing to report")
     trials = study.get_trials(deepcopy=False)
+    if target is not None:
+        trials = [t for t in trials
+                  if t.state != TrialState.RUNNING or not surplus(trials, t.number, target)]
     table = _table(trials)
     counts = table["outcome"].value_counts().to_dict() if len(table) else {}
     steps = int(table["steps"].fillna(0).sum()) if "steps" in table else 0
