@@ -16,11 +16,19 @@ from triage import __version__
 from triage.choices import (
     CUSTOMARY_LR,
     DEVICES_HELP,
-    INITS,
-    OPTIMIZER_HELP,
     PRUNERS,
     SAMPLERS,
     SWEEP_STORAGE,
+)
+from triage.cli_options import (
+    debug_option,
+    load,
+    load_for_training,
+    precision_option,
+    sweep_outputs,
+    table_options,
+    train_hint,
+    training_options,
 )
 from triage.errors import TriageError
 
@@ -51,78 +59,6 @@ class TriageGroup(click.Group):
                 raise
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
-
-
-debug_option = click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-
-
-def training_options(command: Any) -> Any:
-    """The user's training settings, as ``lr-find`` and ``doctor`` both take them."""
-    options = [
-        click.option("--optimizer", default=None,
-                     help=f"Updater: {OPTIMIZER_HELP}. Default: the Task's own optimizer when "
-                          "it brings one, else sgd."),
-        click.option("--momentum", type=float, default=0.9, show_default=True,
-                     help="Momentum for sgd and rmsprop."),
-        click.option("--nesterov/--no-nesterov", default=True, show_default=True,
-                     help="Nesterov momentum for sgd."),
-        click.option("--batch-size", type=int, default=32, show_default=True),
-        click.option("--init", default="default", show_default=True,
-                     help=f"Weight init: {', '.join(INITS)}."),
-        click.option("--seed", type=int, default=0, show_default=True,
-                     help="Seeds every probe; the same seed gives the same result."),
-        click.option("--device", default="auto", show_default=True, help=DEVICES_HELP + "."),
-        precision_option,
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def table_options(command: Any) -> Any:
-    """How a table TASK (.csv, .tsv, .parquet) is read."""
-    options = [
-        click.option("--target", default=None,
-                     help="A table's column to predict (required for a table TASK)."),
-        click.option("--kind", type=click.Choice(["classification", "regression"]),
-                     default=None, help="A table's problem (default: guessed from the target)."),
-        click.option("--no-preprocess", is_flag=True,
-                     help="Hand a table's raw numeric columns over (no scaling, encoding or "
-                          "imputation)."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def _load(task: str | None, target: str | None, kind: str | None, no_preprocess: bool,
-          seed: int) -> Any:
-    from triage.loading import TableOptions, load_task
-
-    return load_task(task, TableOptions(target, kind, not no_preprocess, seed))
-
-
-precision_option = click.option(
-    "--precision", default="32", show_default=True,
-    help="32, bf16 (bfloat16 autocast) or 16-mixed (float16 autocast with loss scaling, CUDA "
-         "only); it moves the divergence boundary, so probe in the precision you train in.")
-
-
-def sweep_outputs(command: Any) -> Any:
-    """The outputs ``sweep`` and ``report`` share: config, trials table, plot, JSON."""
-    options = [
-        click.option("--out", default="triage-sweep.yaml", show_default=True,
-                     help="Where to write the best trial as a recommended config."),
-        click.option("--table", default=None,
-                     help="Write all trials to this .csv or .parquet file."),
-        click.option("--plot", default=None, help="PNG plot path (default: beside --out, .png)."),
-        click.option("--no-plot", is_flag=True, help="Do not draw the plot."),
-        click.option("--json", "as_json", is_flag=True,
-                     help="Print the config document as JSON on stdout (and nothing else there)."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
 
 
 @click.group(cls=TriageGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -182,7 +118,7 @@ def lr_find_command(task: str | None, optimizer: str | None, momentum: float, ne
     if task is None:
         err.print(f"No TASK given: running on the bundled example '{DEFAULT_EXAMPLE}' "
                   "(an MLP on scikit-learn's digits).", highlight=False)
-    loaded = _load(task, target, kind, no_preprocess, seed)
+    loaded = load(task, target, kind, no_preprocess, seed)
     _notes(loaded, err)
     quiet_optuna()
     with report.lr_find_progress(err, max_steps) as on_probe:
@@ -197,7 +133,7 @@ def lr_find_command(task: str | None, optimizer: str | None, momentum: float, ne
     summary.print(report.lr_find_summary(config))
     summary.print(f"config written to {out}" + (f", plot to {plot_path}" if plot_path else ""),
                   highlight=False)
-    summary.print(_train_hint(task, out), highlight=False, soft_wrap=True)
+    summary.print(train_hint(task, out), highlight=False, soft_wrap=True)
 
 
 @cli.command("doctor")
@@ -239,7 +175,7 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str | None, mo
     if task is None:
         err.print(f"No TASK given: diagnosing the bundled example '{DEFAULT_EXAMPLE}'.",
                   highlight=False)
-    loaded = _load(task, target, kind, no_preprocess, seed)
+    loaded = load(task, target, kind, no_preprocess, seed)
     updater = optimizer or loaded.updater
     if lr is None:
         lr = customary_lr(updater, loaded.optimizer_factory)
@@ -250,7 +186,7 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str | None, mo
     _notes(loaded, err)
     raw = None
     if loaded.data and loaded.data.get("preprocessing") is not None:  # a prepared table
-        raw = _load(task, target, kind, True, seed)
+        raw = load(task, target, kind, True, seed)
     with report.stage_progress(err) as on_stage:
         diagnosis = doctor(loaded, settings, on_stage=on_stage, raw=raw)
     if out:
@@ -261,7 +197,7 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str | None, mo
     console.print(report.doctor_summary(diagnosis))
     if out:
         console.print(f"config with the setting fixes written to {out}", highlight=False)
-        console.print(_train_hint(task, out), highlight=False, soft_wrap=True)
+        console.print(train_hint(task, out), highlight=False, soft_wrap=True)
     if diagnosis.errors:
         raise SystemExit(1)
 
@@ -324,7 +260,7 @@ def sweep_command(task: str | None, space: str, trials: int, timeout: float | No
         prior = LRPrior.of(load_config(from_config))
     outputs = _check_outputs(out, table, plot, no_plot)
     url = None if storage == ":memory:" else storage or SWEEP_STORAGE
-    loaded = _load(task, target, kind, no_preprocess, seed)
+    loaded = load(task, target, kind, no_preprocess, seed)
     _notes(loaded, err)
     if loaded.optimizer is not None and loaded.updater not in search_space.updaters():
         err.print(f"The Task brings its own optimizer ({loaded.updater}), which space "
@@ -344,7 +280,7 @@ def sweep_command(task: str | None, space: str, trials: int, timeout: float | No
         raise SystemExit(130) from None
     _render_sweep(summary, *outputs, as_json, err)
     if summary.best is not None:
-        err.print(_train_hint(task, out), highlight=False, soft_wrap=True)
+        err.print(train_hint(task, out), highlight=False, soft_wrap=True)
     if url:
         err.print(f"study {summary.study!r} in {redact(url)}: rerun to resume or add trials; "
                   f"'triage report --storage {redact(url)} --study {summary.study}' rebuilds "
@@ -385,7 +321,7 @@ def train_command(task: str | None, config_path: str, epochs: int | None,
     err = Console(stderr=True)
     settings = TrainSettings(epochs=epochs, patience=patience, seed=seed, device=device)
     config = load_config(config_path)
-    loaded = _load_for_training(task, config, target, kind, no_preprocess)
+    loaded = load_for_training(task, config, target, kind, no_preprocess)
     check_config(loaded, config)
     folder = Path(out_dir)  # created only once everything else is known to be right
     try:
@@ -421,23 +357,6 @@ def train_command(task: str | None, config_path: str, epochs: int | None,
     if as_json:
         click.echo(json.dumps(result.metrics()))
     (err if as_json else Console()).print(report.train_summary(result, out_dir))
-
-
-def _load_for_training(task: str | None, config: Any, target: str | None, kind: str | None,
-                       no_preprocess: bool) -> Any:
-    """The TASK as the config saw it: a table is read with the config's target, kind, split
-    and recorded preprocessing unless the options say otherwise."""
-    from triage.loading import TableOptions, load_task
-    from triage.tables import is_table
-
-    data = config.data or {}
-    if not is_table(task) or not data:
-        return _load(task, target, kind, no_preprocess, 0)
-    recorded = data.get("preprocessing")
-    options = TableOptions(target or data.get("target"), kind or data.get("kind"),
-                           not no_preprocess and recorded is not None,
-                           data.get("split", {}).get("seed", 0), recorded)
-    return load_task(task, options)
 
 
 def _save_weights(weights: dict[str, Any], path: Path) -> None:
@@ -486,14 +405,6 @@ def _check_outputs(out: str, table: str | None, plot: str | None,
         if path:
             check_writable(path, what)
     return out, table, plot_path
-
-
-def _train_hint(task: str | None, config: str) -> str:
-    """The exact command that trains the full budget with a config just written."""
-    import shlex
-
-    spec = f" {shlex.quote(task)}" if task else ""
-    return f"train with it: triage train{spec} --config {shlex.quote(config)}"
 
 
 def _render_sweep(summary: Any, out: str, table: str | None, plot: str | None, as_json: bool,
