@@ -72,15 +72,14 @@ def doctor(task: Task, settings: ProbeSettings, *, checks: tuple[Check, ...] | N
     stage = on_stage or (lambda _text: None)
     checks = checks or DATA_CHECKS + MODEL_CHECKS + TRAIN_CHECKS
     stage("reading the data")
-    with seeded(settings.seed):
-        dtype = floating_dtype(build_model(task))
     try:
-        data = splits(task, settings.seed, dtype)
+        ev = _read_data(task, settings)
     except TaskError as exc:
         if not is_items(task.train) and not is_items(task.val):
             raise
         return _training_only(task, settings, checks, stage, first_line(exc), started)
-    ev = Evidence(task, settings, data, target_kind(data.train.y))
+    data = ev.splits
+    assert data is not None
     findings = _run(checks, "data", ev)
     step = task.train_step()
     train = data.clean_train
@@ -104,10 +103,19 @@ def doctor(task: Task, settings: ProbeSettings, *, checks: tuple[Check, ...] | N
 def data_findings(task: Task, settings: ProbeSettings,
                   checks: tuple[Check, ...] = DATA_CHECKS) -> list[Finding]:
     """The data stage alone: what the data checks find in ``task``'s (x, y) data."""
+    return _run(checks, "data", _read_data(task, settings))
+
+
+def _read_data(task: Task, settings: ProbeSettings) -> Evidence:
+    """The evidence the data stage reads: the task's (x, y) splits in the model's dtype.
+
+    Raises:
+        TaskError: the data cannot be read as (x, y) samples (or the factory fails).
+    """
     with seeded(settings.seed):
         dtype = floating_dtype(build_model(task))
     data = splits(task, settings.seed, dtype)
-    return _run(checks, "data", Evidence(task, settings, data, target_kind(data.train.y)))
+    return Evidence(task, settings, data, target_kind(data.train.y))
 
 
 def _fixed(before: list[Finding], after: list[Finding]) -> list[Finding]:
