@@ -39,8 +39,6 @@ class ProbeResult:
         dead_relu_fraction: share of ReLU units that output zero for a whole batch at the end.
         wall_time: seconds.
         epoch_val_losses: validation loss after each complete epoch (only with callbacks).
-        epoch_val_accuracies: validation accuracy after each complete epoch (classification,
-            only with callbacks).
         stopped_early: a callback stopped the probe before its planned steps.
     """
 
@@ -58,7 +56,6 @@ class ProbeResult:
     dead_relu_fraction: float | None = None
     wall_time: float = 0.0
     epoch_val_losses: list[float | None] = field(default_factory=list)
-    epoch_val_accuracies: list[float | None] = field(default_factory=list)
     stopped_early: bool = False
 
     @property

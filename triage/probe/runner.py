@@ -101,12 +101,10 @@ def _instrumented_run(
     monitor = GradientMonitor(model)
     per_epoch = prepared.steps_per_epoch(settings.batch_size)
     epoch_losses: list[float | None] = []
-    epoch_accuracies: list[float | None] = []
 
     def on_epoch_end(epoch: int) -> bool:
         val_loss, accuracy = evaluate(prepared, model, device, settings.precision)
         epoch_losses.append(val_loss)
-        epoch_accuracies.append(accuracy)
         watch.flush()
         recent = [v for v in watch.losses[-per_epoch:] if math.isfinite(v)]
         metrics = {"train_loss": sum(recent) / len(recent) if recent else None,
@@ -121,7 +119,7 @@ def _instrumented_run(
     result = ProbeResult(
         settings=settings, steps=steps, losses=watch.losses, diverged=watch.reason is not None,
         divergence_step=watch.step, divergence_reason=watch.reason, grad_norm=grad_norm,
-        update_ratio=ratios, epoch_val_losses=epoch_losses, epoch_val_accuracies=epoch_accuracies,
+        update_ratio=ratios, epoch_val_losses=epoch_losses,
         stopped_early=watch.reason is None and steps < _planned_steps(prepared, settings),
     )
     if settings.evaluate and not result.diverged:
