@@ -313,7 +313,7 @@ def train_command(task: str | None, config_path: str, epochs: int | None,
     epoch's weights, the per-epoch metrics and a plot of the curves."""
     from rich.console import Console
 
-    from triage import report
+    from triage import atomic, report
     from triage.atomic import check_writable
     from triage.config import load_config
     from triage.trainer import TrainSettings, check_config, train
@@ -348,14 +348,13 @@ def train_command(task: str | None, config_path: str, epochs: int | None,
         click.echo(f"interrupted: {where}", err=True)
         raise SystemExit(130) from None
     _save_weights(result.state_dict, paths["model.pt"])
-    from triage import atomic
-
-    atomic.write_text(paths["metrics.json"], json.dumps(result.metrics(), indent=2) + "\n")
+    metrics = result.metrics()
+    atomic.write_text(paths["metrics.json"], json.dumps(metrics, indent=2) + "\n")
     if result.curve:
         report.plot_curves(result, str(paths["curves.png"]))
     paths["checkpoint.pt"].unlink(missing_ok=True)
     if as_json:
-        click.echo(json.dumps(result.metrics()))
+        click.echo(json.dumps(metrics))
     (err if as_json else Console()).print(report.train_summary(result, out_dir))
 
 
