@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -147,13 +148,20 @@ def lr_find_command(task: str | None, optimizer: str | None, momentum: float, ne
 @click.option("--out", default=None,
               help="Write your settings with doctor's setting fixes applied (LR, init, "
                    "clipping, batch size) as a config here.")
+@click.option("--budget", type=float, default=60.0, show_default=True,
+              help="Seconds the diagnosis should take: probes are sized by the measured step "
+                   "time (and say when they were shortened); 0 for no limit.")
+@click.option("--verify", is_flag=True,
+              help="Try each setting fix (LR, init, clipping, batch size) in a short probe; "
+                   "fixes that do not help are demoted and left out of --out.")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"findings": [...]} as JSON on stdout (and nothing else there).')
 @debug_option
 def doctor_command(task: str | None, lr: float | None, optimizer: str | None, momentum: float,
                    nesterov: bool, batch_size: int, init: str, seed: int, device: str,
                    precision: str, target: str | None, kind: str | None, no_preprocess: bool,
-                   out: str | None, as_json: bool, debug: bool) -> None:
+                   out: str | None, budget: float, verify: bool, as_json: bool,
+                   debug: bool) -> None:
     """Diagnose why a network trains badly: data, model at init, then short probes; ranked
     findings with evidence and fixes. Exit code 1 when a finding is an error."""
     from rich.console import Console
@@ -166,6 +174,9 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str | None, mo
     from triage.probe import ProbeSettings
 
     err = Console(stderr=True)
+    if not (budget >= 0 and math.isfinite(budget)):
+        raise click.BadParameter(f"must be seconds >= 0 (0: no limit), got {budget!r}",
+                                 param_hint="--budget")
     settings = ProbeSettings(lr=1.0 if lr is None else lr,  # validated before the task loads
                              optimizer=optimizer or "sgd", momentum=momentum, nesterov=nesterov,
                              batch_size=batch_size, init=init, seed=seed, device=device,
@@ -188,7 +199,8 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str | None, mo
     if loaded.data and loaded.data.get("preprocessing") is not None:  # a prepared table
         raw = load(task, target, kind, True, seed)
     with report.stage_progress(err) as on_stage:
-        diagnosis = doctor(loaded, settings, on_stage=on_stage, raw=raw)
+        diagnosis = doctor(loaded, settings, on_stage=on_stage, raw=raw,
+                           budget=budget or None, verify=verify)
     if out:
         diagnosis.config.save(out)
     if as_json:

@@ -333,6 +333,11 @@ def doctor_summary(diagnosis: Diagnosis) -> Table:
     counts = {s: sum(str(f.severity) == s for f in diagnosis.findings) for s in _SEVERITY_STYLE}
     title = (f"triage doctor: {counts['error']} error(s), {counts['warning']} warning(s), "
              f"{counts['info']} note(s) in {diagnosis.seconds:.1f} s")
+    if diagnosis.shortened:
+        cut = ", ".join(f"{name} {ran}/{wanted}"
+                        for name, (wanted, ran) in diagnosis.shortened.items())
+        title += (f"\nprobes shortened to fit the {diagnosis.evidence.budget.seconds:g} s budget "
+                  f"(steps run/wanted: {cut}); --budget raises it")
     table = Table(title=title, show_lines=True, title_justify="left")
     table.add_column("severity", no_wrap=True)
     table.add_column("finding")
@@ -340,11 +345,26 @@ def doctor_summary(diagnosis: Diagnosis) -> Table:
         table.add_row("[green]ok[/]", "no problems found by the data, model and training checks")
     for f in diagnosis.findings:
         sev = str(f.severity)
+        label = f"[{_SEVERITY_STYLE[sev]}]{sev}[/]"
+        if f.caused_by:  # a consequence: under its cause, whose fix comes first
+            table.add_row(f"  [dim]↳[/] {label}",
+                          f"[bold]{f.code}[/] [dim]({f.family}; explained by {f.caused_by}: fix "
+                          f"that first)[/]\n{escape(f.message)}{_verified(f)}")
+            continue
         text = (f"[bold]{f.code}[/] [dim]({f.family})[/]\n{escape(f.message)}\n"
-                f"[green]fix:[/] {escape(f.fix)}\n[dim]evidence: {escape(_evidence(f.evidence))}"
-                f"\nsource: {f.source}[/]")
-        table.add_row(f"[{_SEVERITY_STYLE[sev]}]{sev}[/]", text)
+                f"[green]fix:[/] {escape(f.fix)}{_verified(f)}\n[dim]evidence: "
+                f"{escape(_evidence(f.evidence))}\nsource: {f.source}[/]")
+        table.add_row(label, text)
     return table
+
+
+def _verified(f: Any) -> str:
+    """What ``--verify`` measured for a finding's fix (nothing when it was not verified)."""
+    v = f.verified
+    if not v:
+        return ""
+    style = "green" if v.get("helped") else "yellow"
+    return f"\n[{style}]verified:[/] {escape(str(v.get('summary', '')))}"
 
 
 def epoch_line(epoch: Any, total: int) -> str:

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from triage.doctor.findings import CODES, FAMILIES, Finding, Severity, rank
+from triage.doctor.findings import CODES, FAMILIES, Finding, Severity
 
 
 def test_every_code_names_a_family_and_a_source():
@@ -33,14 +33,6 @@ def test_to_dict_is_json_safe():
     assert doc["severity"] == "warning" and doc["evidence"]["ratio"] == 1.235e-07
     assert doc["evidence"]["nan"] == "nan" and doc["evidence"]["nested"]["x"] == ["inf", 2]
     assert {"code", "severity", "message", "evidence", "fix"} <= set(doc)
-
-
-def test_rank_puts_errors_first_and_keeps_check_order_within_a_severity():
-    a = Finding("data.constant_feature", Severity.INFO, "a", {}, "f")
-    b = Finding("train.dead_units", Severity.WARNING, "b", {}, "f")
-    c = Finding("train.not_learning", Severity.ERROR, "c", {}, "f")
-    d = Finding("train.update_ratio", Severity.WARNING, "d", {}, "f")
-    assert [f.message for f in rank([a, b, c, d])] == ["c", "b", "d", "a"]
 
 
 def test_a_check_must_name_its_stage():

@@ -64,3 +64,67 @@ def test_layers_sequences_and_constant_weights_are_recorded():
     assert info.sequence_lengths == {"rnn": 250}
     assert info.constant_weights == ["head.weight"]
     assert info.layer_names == ["rnn", "head"] and len(info.layer_std) == 2
+
+
+class PerStepHead(nn.Module):  # pytorch/examples' time-sequence model, shortened
+    def __init__(self):
+        super().__init__()
+        self.cell, self.linear = nn.LSTMCell(1, 8), nn.Linear(8, 1)
+
+    def forward(self, x):
+        h = c = torch.zeros(len(x), 8, dtype=x.dtype)
+        outputs = []
+        for column in x.split(1, dim=1):
+            h, c = self.cell(column, (h, c))
+            outputs.append(self.linear(h))
+        return torch.cat(outputs, dim=1)
+
+
+def test_a_linear_head_per_time_step_is_not_taken_for_a_sigmoid_in_float64():
+    x = torch.sin(torch.linspace(0, 20, 16 * 12, dtype=torch.float64)).reshape(16, 12)
+    task = Task(model=lambda: PerStepHead().double(), train=(x, x), loss="mse")
+    info = inspect(task, CPU, x, x, task.train_step())
+    assert info.error is None and info.final_activation is None
+
+
+def test_a_functional_softmax_over_one_unit_is_read_as_a_softmax_and_constant():
+    task = Task(model=lambda: Functional(lambda z: torch.softmax(z[:, :1], -1)),
+                train=(X, torch.zeros(64, 1)), loss="mse")
+    info = inspect(task, CPU, X, torch.zeros(64, 1), task.train_step())
+    assert info.final_activation == "softmax" and info.constant_output
+
+
+class NoActivation(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(6, 8), nn.Linear(8, 4)
+
+    def forward(self, x):
+        return self.b(self.a(x))
+
+
+@pytest.mark.parametrize("factory, chains, affine", [
+    (lambda: nn.Sequential(nn.Linear(6, 8), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 4)),
+     [["0", "1"]], False),
+    (lambda: nn.Sequential(nn.Linear(6, 8), nn.ReLU(inplace=True), nn.Linear(8, 4)), [], False),
+    (lambda: nn.Sequential(nn.Linear(6, 8), nn.Dropout(0.5), nn.Linear(8, 8), nn.Linear(8, 4)),
+     [["0", "2", "3"]], True),
+    (NoActivation, [["a", "b"]], True),
+    (lambda: Functional(torch.relu), [], False),
+])
+def test_linear_chains_and_affine_models(factory, chains, affine):
+    task = Task(model=factory, train=(X, torch.zeros(64, 4)), loss="mse")
+    info = inspect(task, CPU, X, torch.zeros(64, 4), task.train_step())
+    assert info.linear_chains == chains and info.affine is affine
+
+
+@pytest.mark.parametrize("std, saturated", [(3.0, True), (None, False)])
+def test_saturation_of_hidden_tanh_units(std, saturated):
+    def model():
+        net = nn.Sequential(nn.Linear(6, 64), nn.Tanh(), nn.Linear(64, 4))
+        if std is not None:
+            nn.init.normal_(net[0].weight, std=std)
+        return net
+    task = Task(model=model, train=(X, torch.zeros(64, 4)), loss="mse")
+    info = inspect(task, CPU, X, torch.zeros(64, 4), task.train_step())
+    assert list(info.saturated) == ["1"] and (info.saturated["1"] > 0.5) is saturated

@@ -12,6 +12,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from triage.doctor.budget import Budget
 from triage.doctor.findings import Finding
 from triage.doctor.forward import ForwardInfo
 from triage.doctor.inputs import Splits
@@ -40,6 +41,9 @@ class Evidence:
         shrink: the batch size halved until it fits (only after running out of memory).
         lowered: the LR divided by 3 until stable (only after early divergence).
         overfit: the overfit-10 runs (Adam at two LRs, then batch size 1).
+        faster: the configured probe's first steps again at 3x and 10x the LR (only when its
+            loss is still falling at the end).
+        budget: the time budget the probes were sized by (what was shortened).
     """
 
     task: Task
@@ -53,6 +57,8 @@ class Evidence:
     lowered: list[Run] = field(default_factory=list)
     shrink: list[Run] = field(default_factory=list)
     overfit: list[Run] = field(default_factory=list)
+    faster: list[Run] = field(default_factory=list)
+    budget: Budget = field(default_factory=Budget)
 
     @property
     def regression(self) -> bool:

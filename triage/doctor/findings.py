@@ -65,6 +65,14 @@ CODES: dict[str, Code] = {
                                "output and target shapes differ (silent broadcasting)"),
     "model.output_activation": Code("activation", NOT_WORKING,
                                     "final activation at odds with the loss or targets"),
+    "model.constant_output": Code("activation", NOT_WORKING,
+                                  "the output cannot vary with the input"),
+    "model.no_nonlinearity": Code("activation", TROUBLESHOOTING,
+                                  "linear layers in a row with nothing nonlinear between"),
+    "model.saturated_units": Code("init", NOT_WORKING,
+                                  "most tanh/sigmoid units at their bounds at init"),
+    "model.loss_target_mismatch": Code("loss", TROUBLESHOOTING,
+                                       "a regression loss on class targets, or the reverse"),
     "model.bad_init": Code("init", NOT_WORKING,
                            "constant weights, or activations exploding/collapsing at init"),
     "model.long_sequence": Code("model", TRICKS,
@@ -74,6 +82,8 @@ CODES: dict[str, Code] = {
     "train.nan_at_any_lr": Code("loss", DEBUGGING,
                                 "non-finite loss even at a tiny learning rate"),
     "train.not_learning": Code("learning_rate", DEBUGGING, "the loss does not move"),
+    "train.lr_too_low": Code("learning_rate", TROUBLESHOOTING,
+                             "learning, but too slowly for the training budget"),
     "train.cannot_overfit_small": Code("loss", DEBUGGING, "cannot memorise 10 examples"),
     "train.dead_units": Code("activation", NOT_WORKING, "most ReLU units never active"),
     "train.vanishing_gradients": Code("init", NOT_WORKING,
@@ -100,6 +110,9 @@ class Finding:
             example ``train.not_learning`` caused by the LR versus by the wiring).
         changes: the ``ProbeSettings`` fields this fix sets in the recommended config (``lr``,
             ``init``, ``grad_clip_norm``, ``batch_size``).
+        caused_by: the code of the finding that explains this one (see ``causes``), or None
+            for a cause; set when findings are ranked.
+        verified: what ``doctor --verify`` measured for this fix (before/after), or None.
     """
 
     code: str
@@ -109,6 +122,8 @@ class Finding:
     fix: str
     family: str | None = None
     changes: dict[str, Any] = field(default_factory=dict)
+    caused_by: str | None = None
+    verified: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.code not in CODES:
@@ -126,12 +141,8 @@ class Finding:
         """JSON-safe: numbers rounded to 4 significant digits, non-finite ones as strings."""
         return {"code": self.code, "severity": str(self.severity), "message": self.message,
                 "evidence": _clean(self.evidence), "fix": self.fix, "family": self.family,
-                "source": self.source, "changes": _clean(self.changes)}
-
-
-def rank(findings: list[Finding]) -> list[Finding]:
-    """Most severe first; within a severity, in the order the checks ran."""
-    return sorted(findings, key=lambda f: -int(f.severity))
+                "source": self.source, "changes": _clean(self.changes),
+                "caused_by": self.caused_by, "verified": _clean(self.verified)}
 
 
 def _clean(value: Any) -> Any:

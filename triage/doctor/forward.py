@@ -3,6 +3,7 @@ sequence lengths seen by recurrent layers, and the loss at init."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ SATURATING = ("sigmoid", "tanh")
 # Output ranges of bounded final activations, for judging them against the targets.
 RANGES = {"relu": (0.0, math.inf), "sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0),
           "tanh": (-1.0, 1.0), "log_softmax": (-math.inf, 0.0)}
+PINNED = 0.5  # share of outputs at a bound that marks a squashing output (see _pinned)
 
 
 @dataclass
@@ -49,6 +51,14 @@ class ForwardInfo:
         constant_weights: names of weight tensors whose entries are all equal.
         init_loss: the loss on the batch (may be non-finite).
         dead_fraction: share of ReLU units silent on the whole batch.
+        saturated: per hidden tanh/sigmoid module, the share of its outputs within 1% of a
+            bound (``|tanh| > 0.99``, ``|2 sigmoid - 1| > 0.99``).
+        linear_chains: runs of two or more Linear/conv layers, each fed the previous one's
+            output directly (reshapes and eval-mode dropout in between keep it linear).
+        affine: the whole model is affine in its input (midpoint test on the batch), or None
+            where not testable (integer inputs, fewer than 2 samples).
+        constant_output: every output unit takes one value for the whole batch while the
+            inputs vary.
     """
 
     error: str | None = None
@@ -61,6 +71,10 @@ class ForwardInfo:
     constant_weights: list[str] = field(default_factory=list)
     init_loss: float | None = None
     dead_fraction: float | None = None
+    saturated: dict[str, float] = field(default_factory=dict)
+    linear_chains: list[list[str]] = field(default_factory=list)
+    affine: bool | None = None
+    constant_output: bool = False
 
 
 def inspect(task: Task, settings: ProbeSettings, X: torch.Tensor, y: torch.Tensor,
@@ -83,8 +97,15 @@ def inspect(task: Task, settings: ProbeSettings, X: torch.Tensor, y: torch.Tenso
     order: list[tuple[str, nn.Module, Any, Any]] = []
     names = {m: n for n, m in model.named_modules()}
 
+    snaps: list[tuple[str, Any, Any]] = []
+
     def hook(module: nn.Module, inputs: Any, output: Any) -> None:
         order.append((names.get(module, "?"), module, inputs, output))
+        if isinstance(module, LINEAR_MAPS):  # values now: a later in-place op changes them
+            snaps.append((names.get(module, "?"), _head(inputs[0] if inputs else None),
+                          _head(output)))
+        elif type(module) in ACTIVATIONS and snaps:
+            snaps.append(("", None, None))  # a nonlinearity ran: no chain across it
 
     leaves = [m for m in model.modules() if not list(m.children()) or isinstance(m, nn.RNNBase)]
     handles = [m.register_forward_hook(hook) for m in leaves]
@@ -112,10 +133,13 @@ def inspect(task: Task, settings: ProbeSettings, X: torch.Tensor, y: torch.Tenso
             handle.remove()
     info.output, info.init_loss = out.detach().cpu(), float(value)
     _read_layers(info, order)
+    info.linear_chains = _linear_chains(snaps)
     info.final_activation = _final_activation(order)
     if info.final_activation is None and not _straight_from_layer(order, out):
         info.final_activation = _activation_by_value(model, batch, step, info.output)
     info.dead_fraction = dead_relu_fraction(model, lambda: step(model, batch))
+    info.constant_output = _constant(info.output, X)
+    info.affine = _affine(model, batch, step)
     return info
 
 
@@ -138,6 +162,80 @@ def _read_layers(info: ForwardInfo, order: list[tuple[str, nn.Module, Any, Any]]
     if last is not None:  # activations before the last weighted layer are hidden ones
         info.hidden_activations = {ACTIVATIONS[type(m)] for _, m, _, _ in order[:last]
                                    if type(m) in ACTIVATIONS}
+        info.saturated = {name: _saturation(ACTIVATIONS[type(m)], out)
+                          for name, m, _, out in order[:last]
+                          if ACTIVATIONS.get(type(m)) in SATURATING and torch.is_tensor(out)}
+
+
+LINEAR_MAPS = (nn.Linear, nn.modules.conv._ConvNd)
+BOUND = 0.99  # a tanh within 1% of +-1 passes about 2% of the gradient it would at 0
+
+
+def _head(value: Any) -> torch.Tensor | None:
+    """A copy of the first samples of a tensor (enough to compare values, cheap to keep)."""
+    return value[:8].detach().clone() if torch.is_tensor(value) and value.ndim else None
+
+
+def _saturation(kind: str, out: torch.Tensor) -> float:
+    """Share of a tanh/sigmoid layer's outputs within 1% of a bound."""
+    value = out.detach().float()
+    value = value if kind == "tanh" else 2 * value - 1
+    return float((value.abs() > BOUND).float().mean()) if value.numel() else 0.0
+
+
+def _linear_chains(snaps: list[tuple[str, Any, Any]]) -> list[list[str]]:
+    """Runs of Linear/conv layers each fed the previous one's output unchanged (a reshape or
+    an eval-mode dropout between them keeps the values; an activation, even in place, does
+    not). ``snaps``: (name, first inputs, first outputs) of each such layer, in run order; an
+    activation module run between two of them is marked by a ``None`` entry."""
+    chains: list[list[str]] = []
+    for (a, _, out), (b, x, _) in itertools.pairwise(snaps):
+        if out is None or x is None or out.numel() != x.numel() or \
+                not bool((out < 0).any()) or not torch.equal(out.reshape(-1), x.reshape(-1)):
+            continue  # (without negative values a ReLU between them would change nothing)
+        if chains and chains[-1][-1] == a:
+            chains[-1].append(b)
+        else:
+            chains.append([a, b])
+    return chains
+
+
+def _constant(out: torch.Tensor, X: torch.Tensor) -> bool:
+    """Every output unit one value across a batch whose inputs differ."""
+    if out.ndim == 0 or len(out) < 2 or not out.is_floating_point() or \
+            not bool(torch.isfinite(out).all()):
+        return False
+    inputs_vary = bool((X.reshape(len(X), -1) != X.reshape(len(X), -1)[:1]).any())
+    return inputs_vary and bool((out == out[:1]).all())
+
+
+def _affine(model: nn.Module, batch: Batch, step: Step) -> bool | None:
+    """Whether the model's output at the midpoint of two inputs is the midpoint of their
+    outputs (exact for an affine map, up to float rounding), on standard-normal inputs of the
+    batch's shape: the data itself may sit in one linear piece of a ReLU network (inputs of
+    a huge scale switch every unit fully on or off)."""
+    X, y = batch
+    if not X.is_floating_point() or len(X) < 2:
+        return None
+    half = min(len(X) // 2, 32)
+    generator = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(X[:half].shape, generator=generator).to(X) for _ in range(2))
+    outputs = []
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for inputs in (a, b, (a + b) / 2):
+                got = primary(step(model, (inputs, y[:half])).output)
+                if not torch.is_tensor(got) or got.ndim == 0 or not torch.isfinite(got).all():
+                    return None
+                outputs.append(got.detach().double())
+    except Exception:
+        return None
+    first, second, mid = outputs
+    spread = float((first - second).abs().max())
+    if spread == 0 or mid.shape != first.shape:
+        return None
+    return float((mid - (first + second) / 2).abs().max()) <= 1e-4 * spread
 
 
 def _final_activation(order: list[tuple[str, nn.Module, Any, Any]]) -> str | None:
@@ -166,10 +264,12 @@ def _activation_by_value(model: nn.Module, batch: Batch, step: Step,
     if not out.is_floating_point() or out.numel() < 2 or not torch.isfinite(out).all():
         return None
     rows = out.ndim >= 2 and out.shape[-1] > 1
-    if rows and (out >= 0).all() and torch.allclose(out.sum(-1), torch.ones(()), atol=1e-4):
+    if out.ndim >= 2 and out.shape[-1] == 1 and bool((out == 1).all()):
+        return "softmax"  # over a single unit: exactly 1 everywhere
+    if rows and (out >= 0).all() and torch.allclose(out.sum(-1), out.new_ones(()), atol=1e-4):
         return "softmax"
     if rows and (out <= 0).all() and torch.allclose(torch.logsumexp(out, -1),
-                                                    torch.zeros(()), atol=1e-4):
+                                                    out.new_zeros(()), atol=1e-4):
         return "log_softmax"
     if (out >= 0).all() and (out == 0).float().mean() > 0.01:
         return "relu"
@@ -187,8 +287,16 @@ def _activation_by_value(model: nn.Module, batch: Batch, step: Step,
         return None
     if float((big - out).abs().max()) < 1e-3 * (1 + float(out.abs().max())):
         return None  # the output ignores the input scale (normalisation inside): no verdict
-    if (big >= 0).all() and (big <= 1).all():
-        return "sigmoid"
-    if (big >= -1).all() and (big <= 1).all():
-        return "tanh"
+    for kind in ("sigmoid", "tanh"):
+        low, high = RANGES[kind]
+        if (big >= low).all() and (big <= high).all() and _pinned(big, low, high) > PINNED:
+            return kind
     return None
+
+
+def _pinned(values: torch.Tensor, low: float, high: float) -> float:
+    """Share of ``values`` within ``1e-2`` of a bound: a squashing output driven by inputs
+    100x larger sits on its bounds; a linear head over bounded units (an LSTM's) merely
+    stays in some range."""
+    near = torch.minimum((values - low).abs(), (values - high).abs()) < 1e-2
+    return float(near.float().mean())

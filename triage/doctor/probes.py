@@ -11,6 +11,7 @@ from functools import cached_property
 import torch
 from torch import nn
 
+from triage.doctor.budget import Budget
 from triage.errors import ProbeError
 from triage.probe import ProbeCallback, ProbeResult, ProbeSettings, run_probe
 from triage.probe.monitor import global_grad_norm
@@ -24,6 +25,7 @@ MAX_TRIES = 8  # LR divisions, or batch halvings
 OVERFIT_N = 10  # "reduce the size of the training set to 10 instances"
 OVERFIT_STEPS = 300  # "... overfit to 10 instances within just a few hundred iterations"
 OVERFIT_LRS = (1e-3, 1e-2)  # Adam: the overfit test asks about wiring, not the user's LR
+FASTER = (3.0, 10.0)  # lr_too_low's probes: 3x and 10x the user's LR
 
 
 class Instruments(ProbeCallback):
@@ -79,23 +81,38 @@ class Run:
         return r is not None and r.diverged and (r.divergence_step or 0) < EARLY
 
 
-def probe(name: str, prepared: PreparedTask, settings: ProbeSettings) -> Run:
-    """Run one instrumented probe; an exception in the user's code becomes ``Run.error``."""
+def probe(name: str, prepared: PreparedTask, settings: ProbeSettings,
+          budget: Budget | None = None) -> Run:
+    """Run one instrumented probe; an exception in the user's code becomes ``Run.error``.
+    With a ``budget``, the probe's steps are sized by it and its speed is recorded there."""
     instruments = Instruments()
+    if budget is not None and settings.steps is not None:
+        settings = settings.with_(steps=budget.steps(name, settings.steps, settings.batch_size))
     try:
         result = run_probe(prepared, settings, [instruments])
     except ProbeError as exc:
         return Run(name, None, instruments, error=str(exc))
+    if budget is not None:
+        budget.measured(settings.batch_size, result.steps, result.wall_time)
     return Run(name, result, instruments)
 
 
-def lower_lr(prepared: PreparedTask, settings: ProbeSettings) -> list[Run]:
+def faster(prepared: PreparedTask, settings: ProbeSettings, steps: int) -> list[Run]:
+    """The first ``steps`` steps again at 3x and 10x the LR (same seed, same batches)."""
+    return [probe(f"lr x{factor:g}", prepared,
+                  settings.with_(lr=settings.lr * factor, steps=steps, evaluate=False))
+            for factor in FASTER]
+
+
+def lower_lr(prepared: PreparedTask, settings: ProbeSettings,
+             budget: Budget | None = None) -> list[Run]:
     """Divide the LR by 3 until the first ``EARLY`` iterations stay finite and bounded."""
     runs = []
     lr = settings.lr
     for _ in range(MAX_TRIES):
         lr /= LOWER_BY
-        run = probe(f"lr={lr:.3g}", prepared, settings.with_(lr=lr, steps=EARLY, evaluate=False))
+        run = probe(f"lr={lr:.3g}", prepared, settings.with_(lr=lr, steps=EARLY, evaluate=False),
+                    budget)
         runs.append(run)
         if run.result is None or run.result.ok:
             break
@@ -121,7 +138,8 @@ def fitting_batch(runs: list[Run]) -> int | None:
                  if r.result is not None and not r.result.oom), None)
 
 
-def overfit(prepared: PreparedTask, settings: ProbeSettings) -> list[Run]:
+def overfit(prepared: PreparedTask, settings: ProbeSettings,
+            budget: Budget | None = None) -> list[Run]:
     """Memorise ``OVERFIT_N`` training examples with Adam, in one batch (or in the user's
     batch size when smaller, as memory may demand); on failure, again with batch size 1 (the
     documents' check for batch computation errors)."""
@@ -132,13 +150,13 @@ def overfit(prepared: PreparedTask, settings: ProbeSettings) -> list[Run]:
                           schedule=None, dropout=None, grad_clip_norm=None, evaluate=True)
     runs = []
     for lr in OVERFIT_LRS:
-        run = probe(f"overfit {n} (adam {lr:g})", small, base.with_(lr=lr))
+        run = probe(f"overfit {n} (adam {lr:g})", small, base.with_(lr=lr), budget)
         run.memorised = _memorised(run, small)
         runs.append(run)
         if run.memorised:
             return runs
     run = probe(f"overfit {n}, batch size 1", small,
-                base.with_(lr=OVERFIT_LRS[0], batch_size=1, steps=OVERFIT_STEPS * 2))
+                base.with_(lr=OVERFIT_LRS[0], batch_size=1, steps=OVERFIT_STEPS * 2), budget)
     run.memorised = _memorised(run, small)
     runs.append(run)
     return runs

@@ -12,12 +12,17 @@ from triage.config import Config
 from triage.data import is_items
 from triage.doctor import probes
 from triage.doctor.base import Check, Evidence
+from triage.doctor.budget import DEFAULT_SECONDS, Budget
+from triage.doctor.causes import rank
 from triage.doctor.data_checks import DATA_CHECKS, batch_clamp
-from triage.doctor.findings import Finding, Severity, rank
+from triage.doctor.findings import Finding, Severity
 from triage.doctor.forward import inspect
 from triage.doctor.inputs import splits, target_kind
+from triage.doctor.lr_checks import LRTooLow, still_falling
 from triage.doctor.model_checks import MODEL_CHECKS
 from triage.doctor.train_checks import TRAIN_CHECKS, nan_at_any_lr
+from triage.doctor.verify import verify as check_fixes
+from triage.doctor.wiring_checks import WIRING_CHECKS
 from triage.errors import TaskError, first_line
 from triage.losses import identify
 from triage.probe import ProbeSettings
@@ -25,7 +30,9 @@ from triage.rng import seeded
 from triage.task import PreparedTask, Task, build_model, floating_dtype
 
 FORWARD_BATCH = 256
+TIMING_STEPS = 3  # measured before the probes are sized by the budget
 Stage = Callable[[str], None]
+ALL_CHECKS = DATA_CHECKS + MODEL_CHECKS + WIRING_CHECKS + TRAIN_CHECKS + (LRTooLow(),)
 
 
 @dataclass
@@ -48,12 +55,21 @@ class Diagnosis:
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == Severity.ERROR]
 
+    @property
+    def shortened(self) -> dict[str, tuple[int, int]]:
+        """Probes cut short to fit the time budget: name -> (steps wanted, steps run)."""
+        return self.evidence.budget.shortened
+
     def to_dict(self) -> dict[str, Any]:
-        return {"findings": [f.to_dict() for f in self.findings]}
+        return {"findings": [f.to_dict() for f in self.findings],
+                "budget_seconds": self.evidence.budget.seconds,
+                "shortened": {name: {"wanted": a, "ran": b}
+                              for name, (a, b) in self.shortened.items()}}
 
 
 def doctor(task: Task, settings: ProbeSettings, *, checks: tuple[Check, ...] | None = None,
-           on_stage: Stage | None = None, raw: Task | None = None) -> Diagnosis:
+           on_stage: Stage | None = None, raw: Task | None = None,
+           budget: float | None = DEFAULT_SECONDS, verify: bool = False) -> Diagnosis:
     """Diagnose ``task`` trained with ``settings`` (the user's current LR, updater, batch
     size, init, seed and device).
 
@@ -64,20 +80,28 @@ def doctor(task: Task, settings: ProbeSettings, *, checks: tuple[Check, ...] | N
         on_stage: called with a short description as each stage starts.
         raw: the same data before its preprocessing (a table's raw numeric columns): the data
             findings it has and ``task`` does not are reported as fixed by preprocessing.
+        budget: seconds the diagnosis should take (None: no limit): probes are sized by the
+            measured step time to fit, and ``Diagnosis.shortened`` names those cut short.
+        verify: try each setting-shaped fix in a short probe (``triage.doctor.verify``):
+            findings whose fix does not help are demoted, and their changes left out of
+            ``Diagnosis.config``.
 
     Raises:
         TaskError: the data cannot be read as samples at all (a finding needs data to be about).
+        ValueError: ``budget`` is not positive.
     """
     started = time.perf_counter()
+    clock = Budget(budget, started)
     stage = on_stage or (lambda _text: None)
-    checks = checks or DATA_CHECKS + MODEL_CHECKS + TRAIN_CHECKS
+    checks = checks or ALL_CHECKS
     stage("reading the data")
     try:
         ev = _read_data(task, settings)
     except TaskError as exc:
         if not is_items(task.train) and not is_items(task.val):
             raise
-        return _training_only(task, settings, checks, stage, first_line(exc), started)
+        return _training_only(task, settings, checks, stage, first_line(exc), clock, verify)
+    ev.budget = clock
     data = ev.splits
     assert data is not None
     findings = _run(checks, "data", ev)
@@ -97,7 +121,7 @@ def doctor(task: Task, settings: ProbeSettings, *, checks: tuple[Check, ...] | N
     if raw is not None:
         stage("the data before preprocessing")
         findings += _fixed(data_findings(raw, settings, checks), findings)
-    return _diagnosis(ev, findings, started)
+    return _diagnosis(ev, findings, stage, verify)
 
 
 def data_findings(task: Task, settings: ProbeSettings,
@@ -133,12 +157,12 @@ def _fixed(before: list[Finding], after: list[Finding]) -> list[Finding]:
 
 
 def _training_only(task: Task, settings: ProbeSettings, checks: tuple[Check, ...],
-                   stage: Stage, reason: str, started: float) -> Diagnosis:
+                   stage: Stage, reason: str, budget: Budget, verify: bool) -> Diagnosis:
     """Items doctor cannot read as (x, y) tensors (dict batches, single tensors, custom
     steps): the data and model-at-init checks need inputs and targets, so each stage is
     reported once as skipped, with the reason; the training checks run on the program's own
     step, through the same probes."""
-    ev = Evidence(task, settings, None, "unknown")
+    ev = Evidence(task, settings, None, "unknown", budget=budget)
     skipped = [Finding(f"{part}.not_checked", Severity.INFO,
                        f"{part} checks skipped: they read (x, y) tensors and this program's "
                        "items are not (its step and training probes are checked)",
@@ -149,7 +173,7 @@ def _training_only(task: Task, settings: ProbeSettings, checks: tuple[Check, ...
                for part in ("data", "model")]
     stage("training probes on the program's own step")
     ev.prepared = task.prepare(settings.seed)  # a broken step is one line (exit 2)
-    return _diagnosis(ev, skipped + _train_stage(ev, checks, stage), started)
+    return _diagnosis(ev, skipped + _train_stage(ev, checks, stage), stage, verify)
 
 
 def _train_stage(ev: Evidence, checks: tuple[Check, ...], stage: Stage) -> list[Finding]:
@@ -165,9 +189,13 @@ def _train_stage(ev: Evidence, checks: tuple[Check, ...], stage: Stage) -> list[
     return clamped + _run(checks, "train", ev)
 
 
-def _diagnosis(ev: Evidence, findings: list[Finding], started: float) -> Diagnosis:
+def _diagnosis(ev: Evidence, findings: list[Finding], stage: Stage, verify: bool) -> Diagnosis:
     ranked = rank(findings)
-    return Diagnosis(ranked, _config(ev, ranked), ev, time.perf_counter() - started)
+    if verify and ev.prepared is not None and any(f.changes for f in ranked):
+        stage("trying each setting fix")
+        check_fixes(ev, ranked)
+        ranked = rank(ranked)  # demoted findings move
+    return Diagnosis(ranked, _config(ev, ranked), ev, time.perf_counter() - ev.budget.started)
 
 
 def _run(checks: tuple[Check, ...], stage: str, ev: Evidence) -> list[Finding]:
@@ -175,11 +203,13 @@ def _run(checks: tuple[Check, ...], stage: str, ev: Evidence) -> list[Finding]:
 
 
 def _probe(ev: Evidence, stage: Stage) -> None:
-    prepared, settings = ev.prepared, ev.settings
+    prepared, settings, budget = ev.prepared, ev.settings, ev.budget
     assert prepared is not None
     base = settings.with_(steps=probes.PROBE_STEPS, evaluate=False, grad_clip_norm=None)
     stage(f"training at your lr={settings.lr:g}")
-    configured = probes.probe("configured", prepared, base)
+    _time_steps(ev, base)
+    budget.plan(probes.PROBE_STEPS * (2 + len(probes.FASTER)) + probes.EARLY)
+    configured = probes.probe("configured", prepared, base, budget)
     if configured.result is not None and configured.result.oom:
         stage("halving the batch size until it fits")
         ev.runs["out_of_memory"] = configured
@@ -188,19 +218,42 @@ def _probe(ev: Evidence, stage: Stage) -> None:
         if fits is None:
             return
         base = base.with_(batch_size=fits)
-        configured = probes.probe("configured", prepared, base)
+        configured = probes.probe("configured", prepared, base, budget)
     ev.runs["configured"] = configured
     stage(f"training at a tiny lr={probes.TINY_LR:g}")
     ev.runs["tiny"] = probes.probe("tiny", prepared, base.with_(lr=probes.TINY_LR,
-                                                                steps=probes.EARLY))
+                                                                steps=probes.EARLY), budget)
     if configured.early and not nan_at_any_lr(ev):
         stage("lowering the LR by factors of 3")
-        ev.lowered = probes.lower_lr(prepared, base)
+        ev.lowered = probes.lower_lr(prepared, base, budget)
+    trained = ev.trained()
+    if trained is not None and still_falling(trained.result.losses):  # type: ignore[union-attr]
+        horizon = min(trained.result.steps,  # type: ignore[union-attr]
+                      prepared.budget_steps(base.batch_size))
+        stage(f"training {horizon} steps at 3x and 10x your lr")
+        ev.faster = probes.faster(prepared, base, horizon)
     # Memorised means "loss down to a tenth", which holds for a loss of the model's output and
     # the targets, not for a step's own loss (a VAE's KL term does not vanish).
     if not nan_at_any_lr(ev) and ev.task.step is None and ev.splits is not None:
         stage(f"memorising {probes.OVERFIT_N} examples")
-        ev.overfit = probes.overfit(prepared, base)
+        ev.overfit = probes.overfit(prepared, base, budget)
+
+
+def _time_steps(ev: Evidence, base: ProbeSettings) -> None:
+    """Measure the seconds a step takes at the user's batch size: the difference of a 1-step
+    and a ``TIMING_STEPS + 1``-step probe, so model building and first-call costs (imports,
+    allocator warm-up) cancel out."""
+    assert ev.prepared is not None
+    if ev.budget.seconds is None:
+        return
+    runs = [probes.probe("timing", ev.prepared, base.with_(steps=n).with_(evaluate=False))
+            for n in (1, TIMING_STEPS + 1)]
+    results = [r.result for r in runs]
+    if any(r is None or r.oom or r.diverged for r in results):
+        return
+    one, more = results
+    ev.budget.measured(base.batch_size, more.steps - one.steps,  # type: ignore[union-attr]
+                       max(more.wall_time - one.wall_time, 1e-6))  # type: ignore[union-attr]
 
 
 def _config(ev: Evidence, findings: list[Finding]) -> Config:

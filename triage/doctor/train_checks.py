@@ -137,7 +137,7 @@ def _why_flat(ev: Evidence, ratio: float | None) -> tuple[str, str]:
     gradients = gradient_ratio(ev)
     if dead is not None and dead > DEAD:
         return "activation", f"{dead:.0%} of ReLU units are dead"
-    if gradients is not None and gradients < VANISH:
+    if gradients is not None and 0 < gradients < VANISH:
         return ("activation" if saturating(ev) else "init"), "vanishing gradients"
     if ev.overfit and not any(r.memorised for r in ev.overfit):
         return "loss", "the wiring (it cannot even memorise 10 examples)"
@@ -243,8 +243,8 @@ class VanishingGradients(Check):
 
     def check(self, ev: Evidence) -> list[Finding]:
         ratio = gradient_ratio(ev)
-        if ratio is None or ratio >= VANISH:
-            return []
+        if ratio is None or ratio >= VANISH or ratio == 0:
+            return []  # exactly zero: the input is cut off (a wiring fault), not vanishing
         hidden = ev.forward.hidden_activations if ev.forward else set()
         squashing = saturating(ev)
         fix = ("use ReLU-family hidden activations with he init" if squashing else

@@ -1,0 +1,117 @@
+"""``train.lr_too_low``: the network learns, but too slowly to finish in the user's budget.
+
+The configured probe's loss is still falling at its end (by more than its step-to-step noise);
+two short probes at 3x and 10x the LR (same steps, same batches) reach a clearly lower loss;
+and extrapolating the configured curve (loss linear in log-steps, fitted over the probe's second
+half) says it needs more than twice the user's budget to get there (or never does, by that
+fit).
+"""
+
+from __future__ import annotations
+
+import math
+
+from triage.doctor.base import Check, Evidence
+from triage.doctor.findings import Finding, Severity
+
+SIGNIFICANT = 2.0  # standard errors: "still falling" is a fall noise does not explain
+NOWHERE_NEAR = 2.0  # the estimated steps needed exceed the user's budget this many times
+CAP = 100.0  # estimates beyond this many budgets are reported as "not in 100x your epochs"
+CLEARLY = 0.7  # a faster LR's loss at most 70% of the configured one's, at the same step
+
+
+def smoothed(losses: list[float], at: int) -> float:
+    """Mean training loss over the steps just before ``at`` (a tenth of them, at least 5)."""
+    window = losses[max(0, at - max(5, at // 10)): at]
+    finite = [v for v in window if math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else math.nan
+
+
+def still_falling(losses: list[float]) -> bool:
+    """The last quarter's mean loss is below the quarter before it by more than ``SIGNIFICANT``
+    standard errors of the difference (per-step losses are noisy: a converged run's quarters
+    differ by noise alone)."""
+    n = len(losses)
+    quarter = n // 4
+    if quarter < 4:
+        return False
+    last = [v for v in losses[n - quarter:] if math.isfinite(v)]
+    before = [v for v in losses[n - 2 * quarter: n - quarter] if math.isfinite(v)]
+    if len(last) < 4 or len(before) < 4:
+        return False
+    error = math.sqrt(_variance(last) / len(last) + _variance(before) / len(before))
+    return _mean(before) - _mean(last) > SIGNIFICANT * error
+
+
+def _variance(values: list[float]) -> float:
+    mean = _mean(values)
+    return sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+
+
+def steps_to_reach(losses: list[float], target: float) -> float | None:
+    """Steps the curve needs to reach ``target``, from a least-squares fit of loss against
+    log-steps over its second half; None when that fit does not fall."""
+    points = [(math.log(t + 1), v) for t, v in enumerate(losses)
+              if t >= len(losses) // 2 and math.isfinite(v)]
+    if len(points) < 4:
+        return None
+    mx = sum(x for x, _ in points) / len(points)
+    my = sum(y for _, y in points) / len(points)
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    slope = sum((x - mx) * (y - my) for x, y in points) / sxx if sxx else 0.0
+    if slope >= 0:
+        return None
+    return math.exp(min(50.0, mx + (target - my) / slope))
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else math.nan
+
+
+class LRTooLow(Check):
+    stage = "train"
+
+    def check(self, ev: Evidence) -> list[Finding]:
+        run = ev.trained()
+        stable = [r for r in ev.faster if r.result is not None and r.result.ok]
+        if run is None or not stable or ev.prepared is None:
+            return []
+        losses = run.result.losses  # type: ignore[union-attr]
+        horizon = stable[0].result.steps  # type: ignore[union-attr]
+        mine = smoothed(losses, horizon)
+        best = min(stable, key=lambda r: smoothed(r.result.losses, horizon))  # type: ignore[union-attr]
+        theirs = smoothed(best.result.losses, horizon)  # type: ignore[union-attr]
+        if not (math.isfinite(mine) and math.isfinite(theirs)) or theirs > CLEARLY * mine:
+            return []
+        batch = ev.settings.batch_size
+        per_epoch = ev.prepared.steps_per_epoch(batch)
+        budget = ev.prepared.budget_steps(batch)
+        need = steps_to_reach(losses, theirs)
+        if need is not None and need <= NOWHERE_NEAR * budget:
+            return []  # the user's training gets there, or near, at this LR
+        lr, faster = ev.settings.lr, best.result.settings.lr  # type: ignore[union-attr]
+        epochs = None if need is None else need / per_epoch
+        if epochs is None or epochs > CAP * ev.task.epochs:
+            estimate = (f"; at lr={lr:g} the loss curve does not get there in {CAP:g}x your "
+                        f"{ev.task.epochs} epochs (an estimate)")
+            epochs = None
+        else:
+            estimate = (f"; at lr={lr:g} it would need about {epochs:.0f} epochs to get "
+                        f"there (an estimate from the loss curve) where you train "
+                        f"{ev.task.epochs}")
+        return [Finding("train.lr_too_low", Severity.WARNING,
+                        f"the loss is still falling steadily when the probe ends, and "
+                        f"lr={faster:g} reaches {theirs:.4g} against {mine:.4g} at lr={lr:g} "
+                        f"in the same {horizon} steps: the learning rate is too low for your "
+                        f"budget{estimate}",
+                        {"lr": lr, "faster_lr": faster, "loss": mine, "faster_loss": theirs,
+                         "steps": horizon, "budget_steps": budget,
+                         "estimated_epochs_needed": epochs, "epochs": ev.task.epochs,
+                         "tried": {f"{r.result.settings.lr:g}": (  # type: ignore[union-attr]
+                             smoothed(r.result.losses, horizon) if r.result.ok  # type: ignore[union-attr]
+                             else r.result.divergence_reason)  # type: ignore[union-attr]
+                             for r in ev.faster if r.result is not None}},
+                        f"set the learning rate to {faster:g} (it did best of {lr:g} x 3 and "
+                        "x 10 here) and confirm with 'triage lr-find'",
+                        changes={"lr": float(f"{faster:.3g}")})]
