@@ -1,0 +1,32 @@
+"""train.lr_too_low's pieces: a fall beyond noise, and the extrapolated steps to a loss."""
+
+import math
+
+import numpy as np
+import pytest
+
+from triage.doctor.lr_checks import smoothed, steps_to_reach, still_falling
+
+RNG = np.random.default_rng(0)
+NOISE = RNG.normal(0, 0.05, 300)
+
+
+@pytest.mark.parametrize("curve, falling", [
+    ([2.0 - 0.002 * t + n for t, n in enumerate(NOISE)], True),  # slow, steady fall
+    ([0.3 + n for n in NOISE], False),  # converged: quarters differ by noise only
+    ([2.0 + 0.001 * t + n for t, n in enumerate(NOISE)], False),  # rising
+    ([1.0] * 12, False),  # too short to judge
+])
+def test_still_falling_means_a_fall_noise_does_not_explain(curve, falling):
+    assert still_falling(curve) is falling
+
+
+def test_steps_to_reach_inverts_a_log_linear_curve():
+    curve = [3.0 - 0.5 * math.log(t + 1) for t in range(300)]
+    assert steps_to_reach(curve, 3.0 - 0.5 * math.log(1001)) == pytest.approx(1001, rel=1e-6)
+    assert steps_to_reach([1.0 + 0.001 * t for t in range(300)], 0.5) is None  # not falling
+
+
+def test_smoothed_is_the_mean_of_the_steps_before():
+    assert smoothed([1.0] * 20 + [3.0] * 10, 30) == 3.0
+    assert smoothed([math.nan] * 10, 10) != smoothed([math.nan] * 10, 10)  # NaN: nothing finite
