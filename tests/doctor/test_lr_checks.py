@@ -8,7 +8,7 @@ import pytest
 from triage.doctor.lr_checks import smoothed, steps_to_reach, still_falling
 
 RNG = np.random.default_rng(0)
-NOISE = RNG.normal(0, 0.05, 300)
+NOISE = RNG.normal(0, 0.05, 300).tolist()
 
 
 @pytest.mark.parametrize("curve, falling", [

@@ -40,7 +40,7 @@ def still_falling(losses: list[float]) -> bool:
     if len(last) < 4 or len(before) < 4:
         return False
     error = math.sqrt(_variance(last) / len(last) + _variance(before) / len(before))
-    return _mean(before) - _mean(last) > SIGNIFICANT * error
+    return bool(_mean(before) - _mean(last) > SIGNIFICANT * error)
 
 
 def _variance(values: list[float]) -> float:

@@ -241,19 +241,21 @@ def _probe(ev: Evidence, stage: Stage) -> None:
 
 def _time_steps(ev: Evidence, base: ProbeSettings) -> None:
     """Measure the seconds a step takes at the user's batch size: the difference of a 1-step
-    and a ``TIMING_STEPS + 1``-step probe, so model building and first-call costs (imports,
-    allocator warm-up) cancel out."""
+    and a ``TIMING_STEPS + 1``-step probe, so model building cancels out, after a 1-step
+    warm-up that pays the first call's one-off costs (imports, allocator)."""
     assert ev.prepared is not None
     if ev.budget.seconds is None:
         return
-    runs = [probes.probe("timing", ev.prepared, base.with_(steps=n).with_(evaluate=False))
-            for n in (1, TIMING_STEPS + 1)]
+    runs = [probes.probe("timing", ev.prepared, base.with_(steps=n, evaluate=False))
+            for n in (1, 1, TIMING_STEPS + 1)]
     results = [r.result for r in runs]
     if any(r is None or r.oom or r.diverged for r in results):
         return
-    one, more = results
-    ev.budget.measured(base.batch_size, more.steps - one.steps,  # type: ignore[union-attr]
-                       max(more.wall_time - one.wall_time, 1e-6))  # type: ignore[union-attr]
+    _, one, more = results
+    seconds = more.wall_time - one.wall_time  # type: ignore[union-attr]
+    if seconds > 0:
+        ev.budget.measured(base.batch_size, more.steps - one.steps,  # type: ignore[union-attr]
+                           seconds)
 
 
 def _config(ev: Evidence, findings: list[Finding]) -> Config:
