@@ -1,7 +1,8 @@
 """Doctor on two fault sets: the zoo it is tuned on and a held-out set it is not.
 
-``zoo.py`` plants one fault per finding code; ``holdout.py`` holds forum-style programs written
-apart from the checks (never tuned on). Every program runs under each seed (the seed changes
+``zoo.py`` plants one fault per finding code; ``holdout.py`` and ``holdout2.py`` hold
+forum-style programs written apart from the checks (never tuned on; the second was written
+after the first had been scored once). Every program runs under each seed (the seed changes
 the model's init, the data order and the hold-out). Per set:
 
 - top-1: the first warning/error finding that is not a consequence of another names a right
@@ -13,7 +14,7 @@ the model's init, the data order and the hold-out). Per set:
 - errors (clean programs): any error-level finding is a false alarm;
 - the slowest program's wall time (target: within 60 s on 2 CPU cores).
 
-    python benchmarks/doctor_faults.py [--set zoo,holdout] [--seeds 0,1,2] [--threads 2]
+    python benchmarks/doctor_faults.py [--set zoo,holdout,holdout2] [--seeds 0,1,2] [--threads 2]
         [--device cuda]
 
 Targets (issue 12): top-1 >= 85%, recall >= 95%, precision >= 0.7, no error on a clean program.
@@ -43,7 +44,10 @@ from triage.doctor.train_checks import (
 from triage.probe.result import loss_drop
 
 import holdout
+import holdout2
 import zoo
+
+HELD_OUT = {"holdout": holdout, "holdout2": holdout2}
 
 
 def margins(diagnosis: Diagnosis, seen: dict[str, list[float]]) -> None:
@@ -78,9 +82,10 @@ class Entry:
 
 
 def entries(which: str) -> dict[str, Entry]:
-    if which == "holdout":
+    if which in HELD_OUT:
+        sets = HELD_OUT[which]
         return {name: Entry(p.task, p.settings, p.families)
-                for name, p in {**holdout.FAULTS, **holdout.CLEAN}.items()}
+                for name, p in {**sets.FAULTS, **sets.CLEAN}.items()}
     return {name: Entry(c.task, c.settings, (c.family or CODES[c.expected].family,)
                         if c.expected else (), c.expected)
             for name, c in {**zoo.FAULTS, **zoo.CLEAN}.items()}
@@ -149,8 +154,8 @@ def score(which: str, seeds: list[int], device: str, seen: dict[str, list[float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--set", dest="sets", default="zoo,holdout",
-                        help="zoo, holdout, or both (comma-separated)")
+    parser.add_argument("--set", dest="sets", default="zoo,holdout,holdout2",
+                        help="zoo, holdout, holdout2 (comma-separated)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()

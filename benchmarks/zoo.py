@@ -361,6 +361,8 @@ FAULTS: dict[str, Case] = {
     "linear_layers_only": Case(linear_layers_only, "model.no_nonlinearity"),
     "saturated_sigmoid": Case(saturated_sigmoid, "model.saturated_units"),
     "mse_on_onehot": Case(mse_on_onehot, "model.loss_target_mismatch"),
+    "relus_killed_by_lr": Case(examples.digits_mlp, "train.dead_units", {"lr": 0.5},
+                               family="learning_rate"),
     "lr_too_low_for_budget": Case(examples.digits_mlp, "train.lr_too_low",
                                   {"lr": 2e-3, "momentum": 0.0, "nesterov": False}),
 }

@@ -259,8 +259,9 @@ def _straight_from_layer(order: list[tuple[str, nn.Module, Any, Any]], out: torc
 def _activation_by_value(model: nn.Module, batch: Batch, step: Step,
                          out: torch.Tensor) -> str | None:
     """Functional activations (``torch.softmax(...)`` in ``forward``) leave signatures in the
-    output: rows summing to 1, log-sum-exp of 0, exact zeros, or a range that stays bounded
-    when the inputs are scaled up 100x (a linear head's would not)."""
+    output: rows summing to 1, log-sum-exp of 0, exact zeros (also once the inputs are scaled
+    by +-100), or a range whose bounds the output sits on when the inputs are scaled up 100x
+    (a linear head's would not)."""
     if not out.is_floating_point() or out.numel() < 2 or not torch.isfinite(out).all():
         return None
     rows = out.ndim >= 2 and out.shape[-1] > 1
@@ -273,25 +274,42 @@ def _activation_by_value(model: nn.Module, batch: Batch, step: Step,
         return "log_softmax"
     if (out >= 0).all() and (out == 0).float().mean() > 0.01:
         return "relu"
-    X, y = batch
-    if not X.is_floating_point():
+    if not batch[0].is_floating_point():
         return None
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            big = primary(step(model, (X * 100.0, y)).output)
-    except Exception:
+    scaled = [_scaled_output(model, batch, step, factor, out) for factor in (100.0, -100.0)]
+    if any(v is None for v in scaled):
         return None
-    big = big.detach().cpu() if torch.is_tensor(big) else big
-    if not torch.is_tensor(big) or big.shape != out.shape or not torch.isfinite(big).all():
-        return None
-    if float((big - out).abs().max()) < 1e-3 * (1 + float(out.abs().max())):
+    big = scaled[0]
+    if all(float((v - out).abs().max()) < 1e-3 * (1 + float(out.abs().max()))  # type: ignore[operator]
+           for v in scaled):
         return None  # the output ignores the input scale (normalisation inside): no verdict
     for kind in ("sigmoid", "tanh"):
         low, high = RANGES[kind]
         if (big >= low).all() and (big <= high).all() and _pinned(big, low, high) > PINNED:
             return kind
+    # A ReLU head may be positive on every sample at init; inputs scaled up, either way, drive
+    # some of its pre-activations below zero, where it outputs exact zeros.
+    if (out >= 0).all() and all((v >= 0).all() for v in scaled) and any(  # type: ignore[operator]
+            (v == 0).float().mean() > 0.01 for v in scaled):  # type: ignore[operator]
+        return "relu"
     return None
+
+
+def _scaled_output(model: nn.Module, batch: Batch, step: Step, factor: float,
+                   out: torch.Tensor) -> torch.Tensor | None:
+    """The model's output on the batch's inputs times ``factor`` (None when it fails or does
+    not match ``out``'s shape)."""
+    X, y = batch
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value = primary(step(model, (X * factor, y)).output)
+    except Exception:
+        return None
+    if not torch.is_tensor(value) or value.shape != out.shape or \
+            not torch.isfinite(value).all():
+        return None
+    return value.detach().cpu()
 
 
 def _pinned(values: torch.Tensor, low: float, high: float) -> float:

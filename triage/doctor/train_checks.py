@@ -216,13 +216,26 @@ class DeadUnits(Check):
         if dead is None or dead <= DEAD:
             return []
         at_init = ev.forward.dead_fraction if ev.forward else None
-        return [Finding("train.dead_units", Severity.ERROR if dead > 0.9 else Severity.WARNING,
+        severity = Severity.ERROR if dead > 0.9 else Severity.WARNING
+        evidence = {"dead_fraction": dead, "at_init": at_init}
+        if at_init is not None and at_init <= DEAD:  # alive at init: training at this LR kills
+            lr = ev.settings.lr  # them (Holden: "bad gradients" push ReLUs below zero for good)
+            return [Finding("train.dead_units", severity,
+                            f"{dead:.0%} of ReLU units output zero for every input of a batch "
+                            f"after {_steps(ev)} steps at lr={lr:g} ({at_init:.0%} at init): "
+                            "the updates push them below zero for good", evidence,
+                            f"lower the learning rate (below {lr:g}: run 'triage lr-find'), or "
+                            "use LeakyReLU", family="learning_rate")]
+        return [Finding("train.dead_units", severity,
                         f"{dead:.0%} of ReLU units output zero for every input of a batch"
-                        + (" already at init" if at_init and at_init > DEAD else
-                           " after training"),
-                        {"dead_fraction": dead, "at_init": at_init},
-                        "lower the learning rate, initialise with he init and zero biases, or "
-                        "use LeakyReLU", changes={"init": "he"})]
+                        " already at init", evidence,
+                        "initialise with he init and zero biases, or use LeakyReLU",
+                        changes={"init": "he"})]
+
+
+def _steps(ev: Evidence) -> int:
+    run = ev.trained()
+    return run.result.steps if run is not None else 0  # type: ignore[union-attr]
 
 
 def gradient_ratio(ev: Evidence) -> float | None:
