@@ -23,6 +23,7 @@ Targets (issue 12): top-1 >= 85%, recall >= 95%, precision >= 0.7, no error on a
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import time
@@ -35,6 +36,7 @@ from typing import Any
 import torch
 
 from triage.doctor import CODES, Diagnosis, Severity, doctor
+from triage.doctor.lr_checks import smoothed, steps_to_reach
 from triage.doctor.train_checks import (
     dead_fraction,
     gradient_ratio,
@@ -51,10 +53,24 @@ HELD_OUT = {"holdout": holdout, "holdout2": holdout2}
 
 
 def margins(diagnosis: Diagnosis, seen: dict[str, list[float]]) -> None:
-    """What a clean program measures against each training threshold."""
-    run = diagnosis.evidence.trained()
+    """What a clean program measures against each threshold of the model and training
+    stages."""
+    ev = diagnosis.evidence
+    if ev.forward is not None and ev.forward.saturated:
+        seen["saturated share"].append(sum(ev.forward.saturated.values())
+                                       / len(ev.forward.saturated))
+    run = ev.trained()
     if run is None:
         return
+    stable = [r for r in ev.faster if r.result is not None and r.result.ok]
+    if stable and ev.prepared is not None:
+        horizon = stable[0].result.steps
+        mine = smoothed(run.result.losses, horizon)
+        best = min(smoothed(r.result.losses, horizon) for r in stable)
+        seen["faster/own loss"].append(best / mine)
+        need = steps_to_reach(run.result.losses, best)
+        budget = ev.prepared.budget_steps(ev.settings.batch_size)
+        seen["steps needed/budget"].append(math.inf if need is None else need / budget)
     seen["loss drop"].append(loss_drop(run.result.losses)[2])
     seen["dead ReLU share"].append(dead_fraction(diagnosis.evidence) or 0.0)
     gradients = gradient_ratio(diagnosis.evidence)
@@ -167,7 +183,8 @@ def main() -> None:
           f"seeds {seeds}  device {_device_name(args.device)}")
     seen: dict[str, list[float]] = {k: [] for k in ("loss drop", "dead ReLU share",
                                                     "first/last grad norm", "gradient spike",
-                                                    "update ratio")}
+                                                    "update ratio", "saturated share",
+                                                    "faster/own loss", "steps needed/budget")}
     lines = [score(which, seeds, args.device, seen) for which in args.sets.split(",")]
     print()
     print("\n".join(lines))

@@ -65,6 +65,8 @@ def test_doctor_runs_the_users_own_updater_at_its_customary_lr(tmp_path, args, n
     (["nope.py:task"], "does not exist"),
     ([f"{TASKS}:not_a_task"], "not a triage.Task"),
     (["--out", "/no/such/dir/c.yaml"], "/no/such/dir"),
+    (["--budget", "-1"], "Invalid value for --budget: must be seconds >= 0 (0: no limit), got "
+                         "-1.0"),
 ])
 def test_bad_input_is_one_line_and_exit_2(run, args, message):
     result = run("doctor", *args)
@@ -72,3 +74,18 @@ def test_bad_input_is_one_line_and_exit_2(run, args, message):
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("error:") and message in lines[-1]
     assert "Traceback" not in result.output
+
+
+def test_verify_and_cause_first_reach_the_json(tmp_path):
+    """lr=5 diverges on the digits MLP: the LR fix is tried and helps; --out keeps it."""
+    out = tmp_path / "c.yaml"
+    result = CliRunner().invoke(cli, ["doctor", "--lr", "5", "--verify", "--json", "--out",
+                                      str(out), "--budget", "0"])
+    assert result.exit_code == 1, result.output
+    doc = json.loads(result.stdout)
+    diverges = next(f for f in doc["findings"] if f["code"] == "train.diverges_early")
+    assert diverges["verified"]["helped"] is True and diverges["caused_by"] is None
+    assert doc["budget_seconds"] is None and doc["shortened"] == {}
+    config = yaml.safe_load(out.read_text())
+    assert config["optimizer"]["lr"] == diverges["changes"]["lr"]
+    assert "verified:" in result.stderr  # the human summary goes to stderr with --json

@@ -129,3 +129,22 @@ def test_saturation_of_hidden_tanh_units(std, saturated):
     task = Task(model=model, train=(X, torch.zeros(64, 4)), loss="mse")
     info = inspect(task, CPU, X, torch.zeros(64, 4), task.train_step())
     assert list(info.saturated) == ["1"] and (info.saturated["1"] > 0.5) is saturated
+
+
+class ReluOverPositiveLinear(nn.Module):  # the ReLU changes nothing at init
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(6, 4)
+        nn.init.constant_(self.linear.bias, 10.0)
+
+    def forward(self, x):
+        return F.relu(self.linear(x))
+
+
+def test_a_relu_head_that_changes_nothing_at_init_is_still_read():
+    task = Task(model=ReluOverPositiveLinear, train=(X, torch.zeros(64, 4)), loss="mse")
+    info = inspect(task, CPU, X, torch.zeros(64, 4), task.train_step())
+    assert info.final_activation == "relu"
+    linear = Task(model=lambda: nn.Linear(6, 4), train=(X, torch.zeros(64, 4)), loss="mse")
+    assert inspect(linear, CPU, X, torch.zeros(64, 4), linear.train_step()).final_activation \
+        is None
