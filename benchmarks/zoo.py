@@ -417,4 +417,6 @@ CLEAN: dict[str, Case] = {
     "log_softmax_nll": Case(log_softmax_nll, None),
     "sigmoid_bce": Case(sigmoid_bce, None, {"lr": 0.05}),
     "tiny_dataset_big_batch": Case(tiny_dataset, None, {"batch_size": 64}),
+    "tanh_mlp": Case(lambda: _digits(model=lambda: _mlp(64, 10, hidden=64, act=nn.Tanh)), None,
+                     {"lr": 0.05}),
 }

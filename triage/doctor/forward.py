@@ -270,6 +270,8 @@ def _activation_by_value(model: nn.Module, batch: Batch, step: Step,
     rows = out.ndim >= 2 and out.shape[-1] > 1
     if out.ndim >= 2 and out.shape[-1] == 1 and bool((out == 1).all()):
         return "softmax"  # over a single unit: exactly 1 everywhere
+    if bool((out == out.reshape(-1)[0]).all()):
+        return None  # one value everywhere (zero weights): no signature to read
     if rows and (out >= 0).all() and torch.allclose(out.sum(-1), out.new_ones(()), atol=1e-4):
         return "softmax"
     if rows and (out <= 0).all() and torch.allclose(torch.logsumexp(out, -1),

@@ -10,7 +10,8 @@ from triage.doctor.base import Check, Evidence
 from triage.doctor.findings import Finding, Severity
 
 # Holden, "initialised wrong": most units of a tanh/sigmoid layer within 1% of a bound pass
-# almost no gradient (forward.BOUND). Clean programs measure at most ... (benchmarks/RESULTS.md).
+# almost no gradient (forward.BOUND). Clean tanh MLP of benchmarks/zoo.py: 0%; its saturated
+# sigmoid case: 73-78% (3 seeds each; benchmarks/RESULTS.md).
 SATURATED = 0.5
 MAX_CLASSES = 20  # integral float targets 0..k-1 with k up to this look like class labels
 
