@@ -6,6 +6,7 @@ import pytest
 
 from triage.doctor import doctor
 from triage.doctor.budget import EXAMPLES, MIN_STEPS, Budget
+from triage.errors import SettingsError
 from triage.probe import ProbeSettings
 
 import tasks
@@ -45,7 +46,7 @@ def test_an_unmeasured_batch_size_is_estimated_from_the_nearest_measured_one():
 
 
 def test_a_budget_must_be_positive():
-    with pytest.raises(ValueError, match="budget must be > 0 seconds, got -1"):
+    with pytest.raises(SettingsError, match="budget must be > 0 seconds, got -1"):
         Budget(seconds=-1)
 
 

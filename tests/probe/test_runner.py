@@ -296,3 +296,15 @@ def test_the_tasks_own_updater_is_used_and_checked():
                                         "factory"):
         Task(model=lambda: nn.Linear(4, 3), train=(X, y), optimizer=3)
     assert Task(model=lambda: nn.Linear(4, 3), train=(X, y), optimizer="nadam").updater == "NAdam"
+
+
+@pytest.mark.parametrize("rule, out, y, right", [
+    ("binary", [[1.0, -1.0, 2.0], [-1.0, -1.0, -1.0]], [[1, 0, 0], [0, 0, 0]], 2 / 3 + 1),
+    ("binary", [[1.0], [-1.0]], [[1.0], [1.0]], 1.0),
+    ("binary_prob", [[0.9, 0.2]], [[1, 1]], 0.5),
+])
+def test_accuracy_of_several_labels_per_sample_stays_within_one(rule, out, y, right):
+    from triage.probe.runner import _correct
+
+    got = _correct(rule, torch.tensor(out), torch.tensor(y, dtype=torch.float32))
+    assert float(got) == pytest.approx(right)

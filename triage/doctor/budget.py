@@ -14,6 +14,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
+from triage.errors import SettingsError
 from triage.probe.result import JUDGED_STEPS
 
 DEFAULT_SECONDS = 60.0
@@ -41,7 +42,7 @@ class Budget:
 
     def __post_init__(self) -> None:
         if self.seconds is not None and not self.seconds > 0:
-            raise ValueError(f"budget must be > 0 seconds, got {self.seconds!r}")
+            raise SettingsError(f"budget must be > 0 seconds, got {self.seconds!r}")
 
     def left(self) -> float:
         if self.seconds is None:

@@ -88,7 +88,7 @@ def doctor(task: Task, settings: ProbeSettings, *, checks: tuple[Check, ...] | N
 
     Raises:
         TaskError: the data cannot be read as samples at all (a finding needs data to be about).
-        ValueError: ``budget`` is not positive.
+        SettingsError: ``budget`` is not positive.
     """
     started = time.perf_counter()
     clock = Budget(budget, started)

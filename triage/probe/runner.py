@@ -295,4 +295,6 @@ def _correct(rule: str | None, out: torch.Tensor, yb: torch.Tensor) -> torch.Ten
             yb = yb.argmax(dim=-1)
         return (out.argmax(dim=-1) == yb).sum()
     cut = 0.0 if rule == "binary" else 0.5
-    return ((out > cut).to(yb.dtype) == (yb > 0.5).to(yb.dtype)).sum()
+    right = (out > cut).to(yb.dtype) == (yb > 0.5).to(yb.dtype)
+    # several labels per sample (multi-label): each sample counts its share of right labels
+    return right.reshape(len(right), -1).float().mean(dim=1).sum()
