@@ -18,7 +18,10 @@ SIGNIFICANT = 2.0  # standard errors: "still falling" is a fall noise does not e
 NOWHERE_NEAR = 3.0  # the estimated steps needed exceed the user's budget this many times
 # (clean programs of benchmarks/zoo.py: at most 1.9x; its too-low case: never gets there)
 CAP = 100.0  # estimates beyond this many budgets are reported as "not in 100x your epochs"
-CLEARLY = 0.7  # a faster LR's loss at most 70% of the configured one's, at the same step
+CLEARLY = 0.85  # a faster LR's loss at most 85% of the configured one's at the same step, and
+# lower by more than SIGNIFICANT standard errors of the two windows: an effect beyond noise. What
+# separates slow-but-fine programs from too-low ones is the extrapolation (NOWHERE_NEAR): clean
+# zoo programs have faster LRs reaching 0.003x to 1.5x their loss.
 
 
 def smoothed(losses: list[float], at: int) -> float:
@@ -65,6 +68,18 @@ def steps_to_reach(losses: list[float], target: float) -> float | None:
     return math.exp(min(50.0, mx + (target - my) / slope))
 
 
+def _clearly_lower(mine: list[float], theirs: list[float], at: int) -> bool:
+    """``theirs`` ends at most ``CLEARLY`` times ``mine`` at step ``at``, by more than
+    ``SIGNIFICANT`` standard errors of the two windows' difference."""
+    width = max(5, at // 10)
+    a = [v for v in mine[max(0, at - width): at] if math.isfinite(v)]
+    b = [v for v in theirs[max(0, at - width): at] if math.isfinite(v)]
+    if len(a) < 2 or len(b) < 2:
+        return False
+    error = math.sqrt(_variance(a) / len(a) + _variance(b) / len(b))
+    return _mean(b) <= CLEARLY * _mean(a) and _mean(a) - _mean(b) > SIGNIFICANT * error
+
+
 def _mean(values: list[float]) -> float:
     finite = [v for v in values if math.isfinite(v)]
     return sum(finite) / len(finite) if finite else math.nan
@@ -83,7 +98,7 @@ class LRTooLow(Check):
         mine = smoothed(losses, horizon)
         best = min(stable, key=lambda r: smoothed(r.result.losses, horizon))  # type: ignore[union-attr]
         theirs = smoothed(best.result.losses, horizon)  # type: ignore[union-attr]
-        if not (math.isfinite(mine) and math.isfinite(theirs)) or theirs > CLEARLY * mine:
+        if not _clearly_lower(losses, best.result.losses, horizon):  # type: ignore[union-attr]
             return []
         batch = ev.settings.batch_size
         per_epoch = ev.prepared.steps_per_epoch(batch)

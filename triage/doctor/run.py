@@ -227,9 +227,10 @@ def _probe(ev: Evidence, stage: Stage) -> None:
         stage("lowering the LR by factors of 3")
         ev.lowered = probes.lower_lr(prepared, base, budget)
     trained = ev.trained()
-    if trained is not None and still_falling(trained.result.losses):  # type: ignore[union-attr]
-        horizon = min(trained.result.steps,  # type: ignore[union-attr]
-                      prepared.budget_steps(base.batch_size))
+    # Judged where the user's training ends, when that comes before the probe's end.
+    horizon = 0 if trained is None else min(trained.result.steps,  # type: ignore[union-attr]
+                                            prepared.budget_steps(base.batch_size))
+    if trained is not None and still_falling(trained.result.losses[:horizon]):  # type: ignore[union-attr]
         stage(f"training {horizon} steps at 3x and 10x your lr")
         ev.faster = probes.faster(prepared, base, horizon)
     # Memorised means "loss down to a tenth", which holds for a loss of the model's output and

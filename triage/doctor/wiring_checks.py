@@ -90,7 +90,7 @@ class NoNonlinearity(Check):
 
 
 class SaturatedUnits(Check):
-    """Most hidden tanh/sigmoid outputs at their bounds on a batch at init."""
+    """Most outputs of a hidden tanh/sigmoid layer at their bounds on a batch at init."""
 
     stage = "model"
 
@@ -98,14 +98,13 @@ class SaturatedUnits(Check):
         f = ev.forward
         if f is None or not f.saturated:
             return []
-        share = sum(f.saturated.values()) / len(f.saturated)
-        if share <= SATURATED:
-            return []
         worst = max(f.saturated, key=lambda name: f.saturated[name])
+        share = f.saturated[worst]
+        if share <= SATURATED:
+            return []  # one saturated layer is enough: no gradient passes it to those below
         return [Finding("model.saturated_units", Severity.WARNING,
-                        f"{share:.0%} of the hidden tanh/sigmoid outputs sit within 1% of their "
-                        f"bounds at init ({f.saturated[worst]:.0%} in layer {worst!r}): "
-                        "saturated units pass almost no gradient",
+                        f"{share:.0%} of the outputs of tanh/sigmoid layer {worst!r} sit within "
+                        "1% of their bounds at init: saturated units pass almost no gradient",
                         {"saturated_share": share, "per_layer": f.saturated},
                         f"initialise with init: xavier (it keeps tanh/sigmoid units in their "
                         f"linear range; the weights feeding {worst!r} are too large), and "
