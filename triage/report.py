@@ -336,8 +336,11 @@ def doctor_summary(diagnosis: Diagnosis) -> Table:
     if diagnosis.shortened:
         cut = ", ".join(f"{name} {ran}/{wanted}"
                         for name, (wanted, ran) in diagnosis.shortened.items())
-        title += (f"\nprobes shortened to fit the {diagnosis.evidence.budget.seconds:g} s budget "
-                  f"(steps run/wanted: {cut}); --budget raises it")
+        seconds = diagnosis.evidence.budget.seconds
+        title += (f"\nprobes shortened (steps run/wanted: {cut}): large batches run as many "
+                  "examples as 300 steps of 32"
+                  + (f", and every probe fits the {seconds:g} s budget (--budget)"
+                     if seconds is not None else ""))
     table = Table(title=title, show_lines=True, title_justify="left")
     table.add_column("severity", no_wrap=True)
     table.add_column("finding")
