@@ -9,6 +9,8 @@ get no error.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import nn
@@ -16,6 +18,7 @@ from torch import nn
 from triage.task import Task
 
 from holdout import ADAM, PLAIN_SGD, Program, _split, _standardise
+from holdout import _mlp as holdout_mlp
 from holdout2 import _bumps
 
 
@@ -56,14 +59,8 @@ def _multilabel(n: int = 1000, seed: int = 32) -> tuple[np.ndarray, ...]:
     return _split(X, Y.astype(np.float32))
 
 
-def _mlp(n_in: int, n_out: int, hidden: int = 64, act: type = nn.ReLU, depth: int = 2,
-         tail: tuple[nn.Module, ...] = ()) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    width = n_in
-    for _ in range(depth):
-        layers += [nn.Linear(width, hidden), act()]
-        width = hidden
-    return nn.Sequential(*layers, nn.Linear(width, n_out), *tail)
+def _mlp(n_in: int, n_out: int, hidden: int = 64, **kw: Any) -> nn.Sequential:
+    return holdout_mlp(n_in, n_out, hidden=hidden, **kw)
 
 
 def _init(net: nn.Module, draw: str, scale: float) -> nn.Module:
