@@ -302,9 +302,12 @@ def test_the_tasks_own_updater_is_used_and_checked():
     ("binary", [[1.0, -1.0, 2.0], [-1.0, -1.0, -1.0]], [[1, 0, 0], [0, 0, 0]], 2 / 3 + 1),
     ("binary", [[1.0], [-1.0]], [[1.0], [1.0]], 1.0),
     ("binary_prob", [[0.9, 0.2]], [[1, 1]], 0.5),
+    ("multiclass", [[[2.0, 0.0, 0.0], [0.0, 1.0, 1.0]]], [[0, 1, 0]], 2 / 3),  # (N, C, T)
+    ("multiclass", [[0.1, 0.9], [0.8, 0.2]], [1, 1], 1.0),
 ])
 def test_accuracy_of_several_labels_per_sample_stays_within_one(rule, out, y, right):
     from triage.probe.runner import _correct
 
-    got = _correct(rule, torch.tensor(out), torch.tensor(y, dtype=torch.float32))
+    target = torch.tensor(y) if rule == "multiclass" else torch.tensor(y, dtype=torch.float32)
+    got = _correct(rule, torch.tensor(out), target)
     assert float(got) == pytest.approx(right)

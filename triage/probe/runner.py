@@ -293,8 +293,13 @@ def _correct(rule: str | None, out: torch.Tensor, yb: torch.Tensor) -> torch.Ten
     if rule == "multiclass":
         if yb.is_floating_point() and yb.shape == out.shape:  # one-hot or soft targets
             yb = yb.argmax(dim=-1)
-        return (out.argmax(dim=-1) == yb).sum()
-    cut = 0.0 if rule == "binary" else 0.5
-    right = (out > cut).to(yb.dtype) == (yb > 0.5).to(yb.dtype)
-    # several labels per sample (multi-label): each sample counts its share of right labels
+            right = out.argmax(dim=-1) == yb
+        elif out.ndim >= 3 and yb.shape == out.shape[:1] + out.shape[2:]:
+            right = out.argmax(dim=1) == yb  # (N, classes, d1, ...): a label per position
+        else:
+            right = out.argmax(dim=-1) == yb
+    else:
+        cut = 0.0 if rule == "binary" else 0.5
+        right = (out > cut).to(yb.dtype) == (yb > 0.5).to(yb.dtype)
+    # several labels per sample (multi-label, per position): each sample counts its share
     return right.reshape(len(right), -1).float().mean(dim=1).sum()
