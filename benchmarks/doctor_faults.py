@@ -1,7 +1,7 @@
 """Doctor on two fault sets: the zoo it is tuned on and a held-out set it is not.
 
-``zoo.py`` plants one fault per finding code; ``holdout.py``, ``holdout2.py`` and
-``holdout3.py`` hold forum-style programs written apart from the checks, each before the
+``zoo.py`` plants one fault per finding code; ``holdout.py`` to ``holdout4.py`` hold
+forum-style programs written apart from the checks, each before the
 changes the previous one's score suggested (benchmarks/RESULTS.md says which set was clean
 for which measurement). Every program runs under each seed (the seed changes
 the model's init, the data order and the hold-out). Per set:
@@ -49,9 +49,10 @@ from triage.probe.result import loss_drop
 import holdout
 import holdout2
 import holdout3
+import holdout4
 import zoo
 
-HELD_OUT = {"holdout": holdout, "holdout2": holdout2, "holdout3": holdout3}
+HELD_OUT = {"holdout": holdout, "holdout2": holdout2, "holdout3": holdout3, "holdout4": holdout4}
 
 
 def margins(diagnosis: Diagnosis, seen: dict[str, list[float]]) -> None:
@@ -172,7 +173,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--set", dest="sets", default="zoo,holdout,holdout2,holdout3",
-                        help="zoo, holdout, holdout2, holdout3 (comma-separated)")
+                        help="zoo, holdout, holdout2, holdout3, holdout4 (comma-separated)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
