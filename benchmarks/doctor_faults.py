@@ -1,4 +1,4 @@
-"""Doctor on two fault sets: the zoo it is tuned on and a held-out set it is not.
+"""Doctor on the zoo it is tuned on and on held-out sets it is not.
 
 ``zoo.py`` plants one fault per finding code; ``holdout.py`` to ``holdout4.py`` hold
 forum-style programs written apart from the checks, each before the
