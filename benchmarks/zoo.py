@@ -325,6 +325,10 @@ def mse_on_onehot() -> Task:
     return task
 
 
+def digits_two_epochs() -> Task:
+    return _digits(epochs=2)
+
+
 FAULTS: dict[str, Case] = {
     "raw_pixels": Case(raw_pixels, "data.unnormalized_inputs"),
     "mixed_scales": Case(mixed_scales, "data.unnormalized_inputs"),
@@ -363,6 +367,8 @@ FAULTS: dict[str, Case] = {
     "mse_on_onehot": Case(mse_on_onehot, "model.loss_target_mismatch"),
     "relus_killed_by_lr": Case(examples.digits_mlp, "train.dead_units", {"lr": 0.5},
                                family="learning_rate"),
+    "lr_too_low_short_budget": Case(digits_two_epochs, "train.lr_too_low",
+                                    {"lr": 3e-3, "momentum": 0.0, "nesterov": False}),
     "lr_too_low_for_budget": Case(examples.digits_mlp, "train.lr_too_low",
                                   {"lr": 2e-3, "momentum": 0.0, "nesterov": False}),
 }

@@ -1,7 +1,9 @@
 """``train.lr_too_low``: the network learns, but too slowly to finish in the user's budget.
 
-The configured probe's loss is still falling at its end (by more than its step-to-step noise);
-two short probes at 3x and 10x the LR (same steps, same batches) reach a clearly lower loss;
+The configured probe's loss is still falling at its end (by more than its step-to-step noise)
+and two short probes at 3x and 10x the LR (same steps, same batches) reach a clearly lower loss;
+or, when the user's whole training is shorter than the probe, 3x or 10x reaches a clearly lower
+validation loss at its end than the user's LR does;
 and extrapolating the configured curve (loss linear in log-steps, fitted over the probe's second
 half) says it needs more than three times the user's budget to get there (or never does, by that
 fit).
@@ -13,6 +15,7 @@ import math
 
 from triage.doctor.base import Check, Evidence
 from triage.doctor.findings import Finding, Severity
+from triage.doctor.probes import Run
 
 SIGNIFICANT = 2.0  # standard errors: "still falling" is a fall noise does not explain
 NOWHERE_NEAR = 3.0  # the estimated steps needed exceed the user's budget this many times
@@ -80,6 +83,13 @@ def _clearly_lower(mine: list[float], theirs: list[float], at: int) -> bool:
     return _mean(b) <= CLEARLY * _mean(a) and _mean(a) - _mean(b) > SIGNIFICANT * error
 
 
+def _val(run: Run | None) -> float | None:
+    """A probe's validation loss, when it ran cleanly and was evaluated."""
+    r = run.result if run is not None else None
+    ok = r is not None and r.ok and r.val_loss is not None and math.isfinite(r.val_loss)
+    return r.val_loss if ok else None  # type: ignore[union-attr]
+
+
 def _mean(values: list[float]) -> float:
     finite = [v for v in values if math.isfinite(v)]
     return sum(finite) / len(finite) if finite else math.nan
@@ -98,7 +108,16 @@ class LRTooLow(Check):
         mine = smoothed(losses, horizon)
         best = min(stable, key=lambda r: smoothed(r.result.losses, horizon))  # type: ignore[union-attr]
         theirs = smoothed(best.result.losses, horizon)  # type: ignore[union-attr]
-        if not _clearly_lower(losses, best.result.losses, horizon):  # type: ignore[union-attr]
+        mine_val = _val(ev.runs.get("at_budget"))
+        if mine_val is not None:  # a short budget: the validation losses at its end decide
+            scored = [(v, r) for r in stable if (v := _val(r)) is not None]
+            if not scored:
+                return []
+            theirs_val, best = min(scored, key=lambda vr: vr[0])
+            if theirs_val > CLEARLY * mine_val:
+                return []
+            theirs = smoothed(best.result.losses, horizon)  # type: ignore[union-attr]
+        elif not _clearly_lower(losses, best.result.losses, horizon):  # type: ignore[union-attr]
             return []
         batch = ev.settings.batch_size
         per_epoch = ev.prepared.steps_per_epoch(batch)
@@ -116,12 +135,17 @@ class LRTooLow(Check):
             estimate = (f"; at lr={lr:g} it would need about {epochs:.0f} epochs to get "
                         f"there (an estimate from the loss curve) where you train "
                         f"{ev.task.epochs}")
+        if mine_val is not None:
+            what = (f"your whole training is {horizon} steps; in them lr={faster:g} reaches a "
+                    f"validation loss of {_val(best):.4g} against {mine_val:.4g} at lr={lr:g}")
+        else:
+            what = (f"the loss is still falling steadily when the probe ends, and "
+                    f"lr={faster:g} reaches {theirs:.4g} against {mine:.4g} at lr={lr:g} in "
+                    f"the same {horizon} steps")
         return [Finding("train.lr_too_low", Severity.WARNING,
-                        f"the loss is still falling steadily when the probe ends, and "
-                        f"lr={faster:g} reaches {theirs:.4g} against {mine:.4g} at lr={lr:g} "
-                        f"in the same {horizon} steps: the learning rate is too low for your "
-                        f"budget{estimate}",
+                        f"{what}: the learning rate is too low for your budget{estimate}",
                         {"lr": lr, "faster_lr": faster, "loss": mine, "faster_loss": theirs,
+                         "val_loss": mine_val, "faster_val_loss": _val(best),
                          "steps": horizon, "budget_steps": budget,
                          "estimated_epochs_needed": epochs, "epochs": ev.task.epochs,
                          "tried": {f"{r.result.settings.lr:g}": (  # type: ignore[union-attr]

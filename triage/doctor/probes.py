@@ -98,9 +98,10 @@ def probe(name: str, prepared: PreparedTask, settings: ProbeSettings,
 
 
 def faster(prepared: PreparedTask, settings: ProbeSettings, steps: int) -> list[Run]:
-    """The first ``steps`` steps again at 3x and 10x the LR (same seed, same batches)."""
+    """The first ``steps`` steps again at 3x and 10x the LR (same seed, same batches),
+    evaluated on the validation split when ``settings.evaluate`` is set."""
     return [probe(f"lr x{factor:g}", prepared,
-                  settings.with_(lr=settings.lr * factor, steps=steps, evaluate=False))
+                  settings.with_(lr=settings.lr * factor, steps=steps))
             for factor in FASTER]
 
 

@@ -227,12 +227,17 @@ def _probe(ev: Evidence, stage: Stage) -> None:
         stage("lowering the LR by factors of 3")
         ev.lowered = probes.lower_lr(prepared, base, budget)
     trained = ev.trained()
-    # Judged where the user's training ends, when that comes before the probe's end.
+    # Judged where the user's training ends, when that comes before the probe's end: then the
+    # few steps the user has are compared on validation loss, which noisy batches do not blur.
     horizon = 0 if trained is None else min(trained.result.steps,  # type: ignore[union-attr]
                                             prepared.budget_steps(base.batch_size))
-    if trained is not None and still_falling(trained.result.losses[:horizon]):  # type: ignore[union-attr]
+    short = trained is not None and horizon < trained.result.steps  # type: ignore[union-attr]
+    if trained is not None and (short or still_falling(trained.result.losses[:horizon])):  # type: ignore[union-attr]
         stage(f"training {horizon} steps at 3x and 10x your lr")
-        ev.faster = probes.faster(prepared, base, horizon)
+        ev.faster = probes.faster(prepared, base.with_(evaluate=short), horizon)
+        if short:
+            ev.runs["at_budget"] = probes.probe(
+                "at your budget", prepared, base.with_(steps=horizon, evaluate=True))
     # Memorised means "loss down to a tenth", which holds for a loss of the model's output and
     # the targets, not for a step's own loss (a VAE's KL term does not vanish).
     if not nan_at_any_lr(ev) and ev.task.step is None and ev.splits is not None:
