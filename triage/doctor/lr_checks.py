@@ -27,11 +27,22 @@ CLEARLY = 0.85  # a faster LR's loss at most 85% of the configured one's at the 
 # zoo programs have faster LRs reaching 0.003x to 1.5x their loss.
 
 
+def _window(losses: list[float], at: int) -> list[float]:
+    """The finite training losses of the steps just before ``at`` (a tenth of them, at least
+    5)."""
+    return [v for v in losses[max(0, at - max(5, at // 10)): at] if math.isfinite(v)]
+
+
 def smoothed(losses: list[float], at: int) -> float:
-    """Mean training loss over the steps just before ``at`` (a tenth of them, at least 5)."""
-    window = losses[max(0, at - max(5, at // 10)): at]
-    finite = [v for v in window if math.isfinite(v)]
-    return sum(finite) / len(finite) if finite else math.nan
+    """Mean training loss over the steps just before ``at`` (see ``_window``)."""
+    return _mean(_window(losses, at))
+
+
+def _drop_beyond_noise(before: list[float], after: list[float]) -> bool:
+    """``after``'s mean is below ``before``'s by more than ``SIGNIFICANT`` standard errors of
+    the difference."""
+    error = math.sqrt(_variance(before) / len(before) + _variance(after) / len(after))
+    return _mean(before) - _mean(after) > SIGNIFICANT * error
 
 
 def still_falling(losses: list[float]) -> bool:
@@ -44,10 +55,7 @@ def still_falling(losses: list[float]) -> bool:
         return False
     last = [v for v in losses[n - quarter:] if math.isfinite(v)]
     before = [v for v in losses[n - 2 * quarter: n - quarter] if math.isfinite(v)]
-    if len(last) < 4 or len(before) < 4:
-        return False
-    error = math.sqrt(_variance(last) / len(last) + _variance(before) / len(before))
-    return bool(_mean(before) - _mean(last) > SIGNIFICANT * error)
+    return len(last) >= 4 and len(before) >= 4 and _drop_beyond_noise(before, last)
 
 
 def _variance(values: list[float]) -> float:
@@ -74,13 +82,9 @@ def steps_to_reach(losses: list[float], target: float) -> float | None:
 def _clearly_lower(mine: list[float], theirs: list[float], at: int) -> bool:
     """``theirs`` ends at most ``CLEARLY`` times ``mine`` at step ``at``, by more than
     ``SIGNIFICANT`` standard errors of the two windows' difference."""
-    width = max(5, at // 10)
-    a = [v for v in mine[max(0, at - width): at] if math.isfinite(v)]
-    b = [v for v in theirs[max(0, at - width): at] if math.isfinite(v)]
-    if len(a) < 2 or len(b) < 2:
-        return False
-    error = math.sqrt(_variance(a) / len(a) + _variance(b) / len(b))
-    return _mean(b) <= CLEARLY * _mean(a) and _mean(a) - _mean(b) > SIGNIFICANT * error
+    a, b = _window(mine, at), _window(theirs, at)
+    return len(a) >= 2 and len(b) >= 2 and _mean(b) <= CLEARLY * _mean(a) and \
+        _drop_beyond_noise(a, b)
 
 
 def _val(run: Run | None) -> float | None:
