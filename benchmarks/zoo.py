@@ -365,7 +365,7 @@ FAULTS: dict[str, Case] = {
     "linear_layers_only": Case(linear_layers_only, "model.no_nonlinearity"),
     "saturated_sigmoid": Case(saturated_sigmoid, "model.saturated_units"),
     "mse_on_onehot": Case(mse_on_onehot, "model.loss_target_mismatch"),
-    "relus_killed_by_lr": Case(examples.digits_mlp, "train.dead_units", {"lr": 0.5},
+    "relus_killed_by_lr": Case(examples.digits_mlp, "train.dead_units", {"lr": 0.3},
                                family="learning_rate"),
     "lr_too_low_short_budget": Case(digits_two_epochs, "train.lr_too_low",
                                     {"lr": 3e-3, "momentum": 0.0, "nesterov": False}),

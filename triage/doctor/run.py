@@ -228,14 +228,15 @@ def _probe(ev: Evidence, stage: Stage) -> None:
         ev.lowered = probes.lower_lr(prepared, base, budget)
     trained = ev.trained()
     # Judged where the user's training ends, when that comes before the probe's end: then the
-    # few steps the user has are compared on validation loss, which noisy batches do not blur.
+    # few steps the user has are compared on validation loss, which noisy batches do not blur
+    # (the user's LR evaluated there only when a faster LR has something to compare).
     horizon = 0 if trained is None else min(trained.result.steps,  # type: ignore[union-attr]
                                             prepared.budget_steps(base.batch_size))
     short = trained is not None and horizon < trained.result.steps  # type: ignore[union-attr]
     if trained is not None and (short or still_falling(trained.result.losses[:horizon])):  # type: ignore[union-attr]
         stage(f"training {horizon} steps at 3x and 10x your lr")
         ev.faster = probes.faster(prepared, base.with_(evaluate=short), horizon)
-        if short:
+        if short and any(r.result is not None and r.result.ok for r in ev.faster):
             ev.runs["at_budget"] = probes.probe(
                 "at your budget", prepared, base.with_(steps=horizon, evaluate=True))
     # Memorised means "loss down to a tenth", which holds for a loss of the model's output and
