@@ -11,6 +11,8 @@ from triage.probe import ProbeSettings
 
 import tasks
 
+pytestmark = pytest.mark.real_budget
+
 
 def test_without_a_measurement_or_a_limit_probes_keep_their_length():
     assert Budget(seconds=None).steps("configured", 300, 32) == 300
