@@ -15,7 +15,7 @@ the model's init, the data order and the hold-out). Per set:
 - errors (clean programs): any error-level finding is a false alarm;
 - the slowest program's wall time (target: within 60 s on 2 CPU cores).
 
-    python benchmarks/doctor_faults.py [--set zoo,holdout,holdout2,holdout3] [--seeds 0,1,2]
+    python benchmarks/doctor_faults.py [--set zoo,holdout,...,holdout4] [--seeds 0,1,2]
         [--device cuda]
 
 Targets (issue 12): top-1 >= 85%, recall >= 95%, precision >= 0.7, no error on a clean program.
@@ -172,7 +172,7 @@ def score(which: str, seeds: list[int], device: str, seen: dict[str, list[float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--set", dest="sets", default="zoo,holdout,holdout2,holdout3",
+    parser.add_argument("--set", dest="sets", default="zoo,holdout,holdout2,holdout3,holdout4",
                         help="zoo, holdout, holdout2, holdout3, holdout4 (comma-separated)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")

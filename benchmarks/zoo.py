@@ -272,6 +272,13 @@ def deep_sigmoid() -> Task:
     return _digits(model=lambda: _mlp(64, 10, hidden=32, act=nn.Sigmoid, depth=10))
 
 
+def deep_tanh_flat() -> Task:
+    """14 tanh layers with PyTorch's default init (a third of xavier's variance): the signal
+    shrinks layer by layer and the first layer's gradients are ~1/250 of the last's, short of
+    vanishing_gradients' 1/1000 but enough to keep the loss flat."""
+    return _digits(model=lambda: _mlp(64, 10, hidden=64, act=nn.Tanh, depth=14))
+
+
 class _ChaoticRNN(nn.Module):
     """A tanh RNN over 32 steps whose recurrent weights are three times orthogonal: chaotic dynamics
     whose gradients spike on a few batches (the documents: RNNs need gradient clipping)."""
@@ -360,6 +367,8 @@ FAULTS: dict[str, Case] = {
     "batch_mixing": Case(batch_mixing, "train.cannot_overfit_small"),
     "dead_relus": Case(dead_relus, "train.dead_units"),
     "deep_sigmoid": Case(deep_sigmoid, "train.vanishing_gradients", family="activation"),
+    "deep_tanh_flat": Case(deep_tanh_flat, "train.not_learning", {"lr": 0.01},
+                           family="activation"),
     "exploding_rnn": Case(exploding_rnn, "train.exploding_gradients", {"lr": 0.05}),
     "softmax_one_logit": Case(softmax_one_logit, "model.constant_output"),
     "linear_layers_only": Case(linear_layers_only, "model.no_nonlinearity"),

@@ -19,6 +19,8 @@ DEAD = 0.5  # Holden, "dead neurons": more than half the ReLU units silent on a 
 # (clean controls: at most 8%)
 VANISH = 1e-3  # Holden, "bad gradients": the first layer learns 1000x slower than the last
 # (clean controls: first/last gradient norm 0.19 to 4.8)
+SLOWER_FIRST = 0.02  # a flat loss with the first layer learning 50x slower than the last is
+# blamed on the gradients, not the LR (clean programs of every set: at least 0.086)
 SPIKE = 50.0  # Debugging: RNNs' "learning spikes, where the gradient magnitude is very high";
 # a step 50x its neighbours (clean controls: at most 20x)
 WINDOW = 10  # neighbours on each side
@@ -130,15 +132,25 @@ _FLAT_FIX = {
 }
 
 
-def _why_flat(ev: Evidence, ratio: float | None) -> tuple[str, str]:
-    """The likeliest cause of a flat loss, from the other evidence: dead or vanishing units
-    explain a failed overfit test too, so they are asked first."""
+def _units_cause(ev: Evidence) -> tuple[str, str] | None:
+    """Dead or vanishing units, which stop a net from learning at any LR (and from memorising
+    10 examples): their family and a few words, or None."""
     dead = dead_fraction(ev)
     gradients = gradient_ratio(ev)
     if dead is not None and dead > DEAD:
         return "activation", f"{dead:.0%} of ReLU units are dead"
-    if gradients is not None and 0 < gradients < VANISH:
-        return ("activation" if saturating(ev) else "init"), "vanishing gradients"
+    if gradients is not None and 0 < gradients < SLOWER_FIRST:
+        return ("activation" if saturating(ev) else "init"), (
+            f"vanishing gradients (the first layer's are {gradients:.2g}x the last's)")
+    return None
+
+
+def _why_flat(ev: Evidence, ratio: float | None) -> tuple[str, str]:
+    """The likeliest cause of a flat loss, from the other evidence: dead or vanishing units
+    explain a failed overfit test too, so they are asked first."""
+    units = _units_cause(ev)
+    if units is not None:
+        return units
     if ev.overfit and not any(r.memorised for r in ev.overfit):
         return "loss", "the wiring (it cannot even memorise 10 examples)"
     if ratio is not None and ratio < RATIO_LOW:
@@ -165,11 +177,19 @@ class CannotOverfit(Check):
         batch_one = len(ev.overfit) > 2 and ev.overfit[-1].memorised
         message = (f"the network cannot memorise {OVERFIT_N} training examples in "
                    f"{OVERFIT_STEPS} Adam steps (a working net does within a few hundred)")
-        return [Finding("train.cannot_overfit_small", Severity.ERROR, message, evidence,
-                        "check that inputs and labels are paired and hooked up right, that the "
-                        "loss gets the model's output and the targets in the shapes it "
-                        "expects, and that no layer cuts the gradient (detach, argmax, "
-                        "frozen parameters)", family="loss")] if not batch_one else []
+        if batch_one:
+            return []  # BatchingBug's finding
+        units = _units_cause(ev)
+        if units is None:  # the units learn: the wiring
+            return [Finding("train.cannot_overfit_small", Severity.ERROR, message, evidence,
+                            "check that inputs and labels are paired and hooked up right, that "
+                            "the loss gets the model's output and the targets in the shapes it "
+                            "expects, and that no layer cuts the gradient (detach, argmax, "
+                            "frozen parameters)", family="loss")]
+        family, cause = units
+        return [Finding("train.cannot_overfit_small", Severity.ERROR,
+                        f"{message}; likely cause: {cause}", evidence, _FLAT_FIX[family],
+                        family=family)]
 
 
 def _overfit_summary(run: Run) -> dict[str, object]:
