@@ -139,6 +139,11 @@ def softmax_into_cross_entropy() -> Task:
     return _digits(model=lambda: _mlp(64, 10, nn.Softmax(dim=1), hidden=64))
 
 
+def tanh_into_cross_entropy() -> Task:
+    """Logits squashed into [-1, 1]: softmax over ten of them never gets confident."""
+    return _digits(model=lambda: _mlp(64, 10, nn.Tanh(), hidden=64))
+
+
 class _FunctionalSoftmax(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -168,6 +173,19 @@ def zero_init() -> Task:
         net = _mlp(64, 10, hidden=64)
         for p in net.parameters():
             nn.init.zeros_(p)
+        return net
+    return _digits(model=model)
+
+
+def constant_init() -> Task:
+    """Keras' constant kernel initialiser with zero biases: a positive constant, so the output
+    is not constant (no zero-weight signature) but every unit of a layer is the same."""
+    def model() -> nn.Module:
+        net = _mlp(64, 10, hidden=64)
+        for m in net:
+            if isinstance(m, nn.Linear):
+                nn.init.constant_(m.weight, 0.05)
+                nn.init.zeros_(m.bias)
         return net
     return _digits(model=model)
 
@@ -346,12 +364,14 @@ FAULTS: dict[str, Case] = {
     "relu_regression_head": Case(relu_regression_head, "model.output_activation"),
     "sigmoid_regression_head": Case(sigmoid_regression_head, "model.output_activation"),
     "softmax_into_cross_entropy": Case(softmax_into_cross_entropy, "model.output_activation"),
+    "tanh_into_cross_entropy": Case(tanh_into_cross_entropy, "model.output_activation"),
     "functional_softmax_loss_module": Case(functional_softmax_loss_module,
                                            "model.output_activation"),
     "sigmoid_into_bce_with_logits": Case(sigmoid_into_bce_with_logits,
                                          "model.output_activation"),
     "logits_into_nll": Case(logits_into_nll, "model.output_activation"),
     "zero_init": Case(zero_init, "model.bad_init"),
+    "constant_init": Case(constant_init, "model.bad_init"),
     "huge_init": Case(huge_init, "model.bad_init"),
     "long_sequence": Case(long_sequence, "model.long_sequence", {"batch_size": 16}),
     "lr_too_high": Case(examples.digits_mlp, "train.diverges_early", {"lr": 5.0}),

@@ -148,3 +148,24 @@ def test_a_relu_head_that_changes_nothing_at_init_is_still_read():
     linear = Task(model=lambda: nn.Linear(6, 4), train=(X, torch.zeros(64, 4)), loss="mse")
     assert inspect(linear, CPU, X, torch.zeros(64, 4), linear.train_step()).final_activation \
         is None
+
+
+def _constant_relu_mlp():
+    net = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 4))
+    for m in net:
+        if isinstance(m, nn.Linear):
+            nn.init.constant_(m.weight, 0.1)
+            nn.init.zeros_(m.bias)
+    return net
+
+
+def test_constant_weights_leave_no_activation_to_read_from_the_values():
+    # Positive constant weights make every output equal and non-negative with exact zeros:
+    # a ReLU's signature, left by the init. Modules still count.
+    task = Task(model=_constant_relu_mlp, train=(X, torch.zeros(64, 4)), loss="mse")
+    info = inspect(task, CPU, X, torch.zeros(64, 4), task.train_step())
+    assert info.constant_weights and info.final_activation is None
+    squashed = Task(model=lambda: nn.Sequential(_constant_relu_mlp(), nn.Tanh()),
+                    train=(X, torch.zeros(64, 4)), loss="mse")
+    assert inspect(squashed, CPU, X, torch.zeros(64, 4),
+                   squashed.train_step()).final_activation == "tanh"

@@ -136,9 +136,10 @@ def inspect(task: Task, settings: ProbeSettings, X: torch.Tensor, y: torch.Tenso
     info.linear_chains = _linear_chains(snaps)
     info.final_activation = _final_activation(order)
     # A head equal to the last layer's output is linear, unless that output is non-negative
-    # throughout: a ReLU that changes nothing at init looks the same, so ask the values.
-    if info.final_activation is None and (not _straight_from_layer(order, out)
-                                          or bool((out >= 0).all())):
+    # throughout: a ReLU that changes nothing at init looks the same, so ask the values. Constant
+    # weights leave the init's signature in the values, not an activation's: no reading.
+    if info.final_activation is None and not info.constant_weights and (
+            not _straight_from_layer(order, out) or bool((out >= 0).all())):
         info.final_activation = _activation_by_value(model, batch, step, info.output)
     info.dead_fraction = dead_relu_fraction(model, lambda: step(model, batch))
     info.constant_output = _constant(info.output, X)

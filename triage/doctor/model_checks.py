@@ -89,12 +89,12 @@ def _pairing(act: str | None, kind: LossKind | None) -> tuple[Severity, str, str
     if kind is None:
         return None
     expects, loss = kind.expects, kind.name
-    if expects == "logits" and act in ("softmax", "sigmoid"):
+    if expects == "logits" and act in ("softmax", "sigmoid", "tanh"):
         return (Severity.ERROR, f"a {act} feeds loss {loss!r}, which expects raw logits and "
                 "applies the " + ("log-softmax" if loss == "cross_entropy" else "sigmoid")
                 + " itself; the squashed outputs train slowly or not at all",
-                f"remove the final {act} and return the last layer's raw output (apply "
-                f"{act} only when you need probabilities)")
+                f"remove the final {act} and return the last layer's raw output"
+                + ("" if act == "tanh" else f" (apply {act} only when you need probabilities)"))
     if expects == "logits" and act in ("relu", "clamp"):
         return (Severity.WARNING, f"a {act} on the output clips the logits that loss {loss!r} "
                 "expects; negative scores cannot be expressed",
