@@ -30,3 +30,19 @@ def test_steps_to_reach_inverts_a_log_linear_curve():
 def test_smoothed_is_the_mean_of_the_steps_before():
     assert smoothed([1.0] * 20 + [3.0] * 10, 30) == 3.0
     assert smoothed([math.nan] * 10, 10) != smoothed([math.nan] * 10, 10)  # NaN: nothing finite
+
+
+@pytest.mark.parametrize("lr, factors", [
+    (1e-4, [3, 10, 100]),  # far too low: 10x still beats 3x, so 100x is tried
+    (0.5, [3, 10]),  # 10x does not stay stable: the ladder stops
+])
+def test_faster_probes_climb_to_100x_only_while_10x_beats_3x(lr, factors):
+    from triage.doctor.probes import faster
+    from triage.probe import ProbeSettings
+
+    import tasks
+
+    prepared = tasks.blobs().prepare(0)
+    base = ProbeSettings(lr=lr, momentum=0.0, nesterov=False, device="cpu", evaluate=False)
+    runs = faster(prepared, base, 60)
+    assert [round(r.result.settings.lr / lr) for r in runs] == factors

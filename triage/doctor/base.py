@@ -41,8 +41,9 @@ class Evidence:
         shrink: the batch size halved until it fits (only after running out of memory).
         lowered: the LR divided by 3 until stable (only after early divergence).
         overfit: the overfit-10 runs (Adam at two LRs, then batch size 1).
-        faster: the configured probe's first steps again at 3x and 10x the LR (only when its
-            loss is still falling at the end).
+        faster: the configured probe's first steps again at 3x and 10x the LR, then 100x when
+            10x ended lower than 3x (only when its loss is still falling at the end, or the
+            user's whole training is shorter than the probe).
         budget: the time budget the probes were sized by (what was shortened).
     """
 

@@ -1,7 +1,8 @@
 """``train.lr_too_low``: the network learns, but too slowly to finish in the user's budget.
 
 The configured probe's loss is still falling at its end (by more than its step-to-step noise)
-and two short probes at 3x and 10x the LR (same steps, same batches) reach a clearly lower loss;
+and short probes at 3x and 10x the LR (same steps, same batches; then 100x when 10x beat 3x)
+reach a clearly lower loss;
 or, when the user's whole training is shorter than the probe, 3x or 10x reaches a clearly lower
 validation loss at its end than the user's LR does;
 and extrapolating the configured curve (loss linear in log-steps, fitted over the probe's second
@@ -156,6 +157,8 @@ class LRTooLow(Check):
                              smoothed(r.result.losses, horizon) if r.result.ok  # type: ignore[union-attr]
                              else r.result.divergence_reason)  # type: ignore[union-attr]
                              for r in ev.faster if r.result is not None}},
-                        f"set the learning rate to {faster:g} (it did best of {lr:g} x 3 and "
-                        "x 10 here) and confirm with 'triage lr-find'",
+                        f"set the learning rate to {faster:g} (it did best of {lr:g} x "
+                        + ", x ".join(f"{r.result.settings.lr / lr:.3g}"  # type: ignore[union-attr]
+                                      for r in ev.faster if r.result is not None)
+                        + " here) and confirm with 'triage lr-find'",
                         changes={"lr": float(f"{faster:.3g}")})]

@@ -15,6 +15,7 @@ from triage.doctor.budget import Budget
 from triage.errors import ProbeError
 from triage.probe import ProbeCallback, ProbeResult, ProbeSettings, run_probe
 from triage.probe.monitor import global_grad_norm
+from triage.probe.result import loss_drop
 from triage.task import PreparedTask
 
 EARLY = 100  # the documents: NaNs within the first 100 iterations mean the LR is too high
@@ -25,7 +26,8 @@ MAX_TRIES = 8  # LR divisions, or batch halvings
 OVERFIT_N = 10  # "reduce the size of the training set to 10 instances"
 OVERFIT_STEPS = 300  # "... overfit to 10 instances within just a few hundred iterations"
 OVERFIT_LRS = (1e-3, 1e-2)  # Adam: the overfit test asks about wiring, not the user's LR
-FASTER = (3.0, 10.0)  # lr_too_low's probes: 3x and 10x the user's LR
+FASTER = (3.0, 10.0, 100.0)  # lr_too_low's probes: 3x and 10x the user's LR, then 100x
+# while the LR is far too low (the documents try LRs orders of magnitude apart)
 
 
 class Instruments(ProbeCallback):
@@ -99,10 +101,22 @@ def probe(name: str, prepared: PreparedTask, settings: ProbeSettings,
 
 def faster(prepared: PreparedTask, settings: ProbeSettings, steps: int) -> list[Run]:
     """The first ``steps`` steps again at 3x and 10x the LR (same seed, same batches),
-    evaluated on the validation split when ``settings.evaluate`` is set."""
-    return [probe(f"lr x{factor:g}", prepared,
-                  settings.with_(lr=settings.lr * factor, steps=steps))
-            for factor in FASTER]
+    evaluated on the validation split when ``settings.evaluate`` is set; then at 100x only
+    when 10x stayed stable and ended lower than 3x (the LR is still far too low)."""
+    runs: list[Run] = []
+    for factor in FASTER:
+        if len(runs) >= 2 and not _lower(runs[-1], runs[-2]):
+            break
+        runs.append(probe(f"lr x{factor:g}", prepared,
+                          settings.with_(lr=settings.lr * factor, steps=steps)))
+    return runs
+
+
+def _lower(run: Run, than: Run) -> bool:
+    """Both ran cleanly and ``run``'s last training losses are below ``than``'s."""
+    a, b = run.result, than.result
+    return a is not None and b is not None and a.ok and b.ok and \
+        loss_drop(a.losses)[1] < loss_drop(b.losses)[1]
 
 
 def lower_lr(prepared: PreparedTask, settings: ProbeSettings,
