@@ -9,6 +9,8 @@ diagnosis points at; the correct ones (recurrent, sequence-to-sequence, float64,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -172,44 +174,37 @@ def missing_as_minus_999() -> Task:
                 name="missing_as_minus_999", epochs=20)
 
 
+def _reinit(net: nn.Sequential, init: Callable[[nn.Linear], object]) -> nn.Sequential:
+    """The user's own initialiser applied to every Linear layer."""
+    for m in net:
+        if isinstance(m, nn.Linear):
+            init(m)
+    return net
+
+
+def _constant(m: nn.Linear) -> None:  # Keras: a constant kernel, zero biases
+    nn.init.constant_(m.weight, 0.1)
+    nn.init.zeros_(m.bias)
+
+
 def constant_point_one_init() -> Task:
     X, y, Xv, yv = _blobs(seed=62)
-
-    def model() -> nn.Module:
-        net = _mlp(8, 4, hidden=64)
-        for m in net:
-            if isinstance(m, nn.Linear):  # Keras: a constant kernel, zero biases
-                nn.init.constant_(m.weight, 0.1)
-                nn.init.zeros_(m.bias)
-        return net
-    return Task(model=model, train=(X, y), val=(Xv, yv), name="constant_point_one_init",
-                epochs=20)
+    return Task(model=lambda: _reinit(_mlp(8, 4, hidden=64), _constant), train=(X, y),
+                val=(Xv, yv), name="constant_point_one_init", epochs=20)
 
 
 def relu_tiny_normal_init() -> Task:
     X, y, Xv, yv = _classification(1200, 20, classes=3, seed=63)
-
-    def model() -> nn.Module:
-        net = _mlp(20, 3, hidden=64, depth=5)
-        for m in net:
-            if isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0.0, 0.001)
-        return net
-    return Task(model=model, train=(X, y), val=(Xv, yv), name="relu_tiny_normal_init",
-                epochs=20)
+    return Task(model=lambda: _reinit(_mlp(20, 3, hidden=64, depth=5),
+                                      lambda m: nn.init.normal_(m.weight, 0.0, 0.001)),
+                train=(X, y), val=(Xv, yv), name="relu_tiny_normal_init", epochs=20)
 
 
 def tanh_unit_normal_three_layers() -> Task:
     X, y, Xv, yv = _classification(1200, 30, classes=2, seed=64)
-
-    def model() -> nn.Module:
-        net = _mlp(30, 2, hidden=256, act=nn.Tanh, depth=3)
-        for m in net:
-            if isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0.0, 1.0)
-        return net
-    return Task(model=model, train=(X, y), val=(Xv, yv), name="tanh_unit_normal_three_layers",
-                epochs=20)
+    return Task(model=lambda: _reinit(_mlp(30, 2, hidden=256, act=nn.Tanh, depth=3),
+                                      lambda m: nn.init.normal_(m.weight, 0.0, 1.0)),
+                train=(X, y), val=(Xv, yv), name="tanh_unit_normal_three_layers", epochs=20)
 
 
 def lstm_over_600_steps() -> Task:

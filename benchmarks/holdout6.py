@@ -16,6 +16,7 @@ from torch import nn
 from triage.task import Task
 
 from holdout import ADAM, PLAIN_SGD, Program, _classification, _mlp, _split, _standardise
+from holdout5 import _reinit
 
 
 def _images(n: int = 900, seed: int = 80) -> tuple[np.ndarray, np.ndarray]:
@@ -154,30 +155,22 @@ def log_of_zero_feature() -> Task:
                 name="log_of_zero_feature", epochs=20)
 
 
+def _ones(m: nn.Linear) -> None:
+    nn.init.ones_(m.weight)
+    nn.init.zeros_(m.bias)
+
+
 def ones_init_mlp() -> Task:
     X, y, Xv, yv = _classification(1200, 12, classes=3, seed=93)
-
-    def model() -> nn.Module:
-        net = _mlp(12, 3, hidden=64)
-        for m in net:
-            if isinstance(m, nn.Linear):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-        return net
-    return Task(model=model, train=(X, y), val=(Xv, yv), name="ones_init_mlp", epochs=20)
+    return Task(model=lambda: _reinit(_mlp(12, 3, hidden=64), _ones), train=(X, y),
+                val=(Xv, yv), name="ones_init_mlp", epochs=20)
 
 
 def sigmoid_normal_two_four_layers() -> Task:
     X, y, Xv, yv = _classification(1200, 16, classes=3, seed=94)
-
-    def model() -> nn.Module:
-        net = _mlp(16, 3, hidden=128, act=nn.Sigmoid, depth=4)
-        for m in net:
-            if isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0.0, 2.0)
-        return net
-    return Task(model=model, train=(X, y), val=(Xv, yv),
-                name="sigmoid_normal_two_four_layers", epochs=20)
+    return Task(model=lambda: _reinit(_mlp(16, 3, hidden=128, act=nn.Sigmoid, depth=4),
+                                      lambda m: nn.init.normal_(m.weight, 0.0, 2.0)),
+                train=(X, y), val=(Xv, yv), name="sigmoid_normal_two_four_layers", epochs=20)
 
 
 def gru_over_400_steps() -> Task:
