@@ -332,6 +332,18 @@ def linear_layers_only() -> Task:
     return task
 
 
+class _MatmulChain(nn.Module):
+    """Bare weight matrices multiplied in a row: no layer modules for doctor to read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w1 = nn.Parameter(torch.randn(64, 48) * 0.1)
+        self.w2 = nn.Parameter(torch.randn(48, 10) * 0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.w1 @ self.w2
+
+
 def saturated_sigmoid() -> Task:
     def model() -> nn.Module:
         net = _mlp(64, 10, hidden=128, act=nn.Sigmoid)
@@ -392,6 +404,7 @@ FAULTS: dict[str, Case] = {
     "exploding_rnn": Case(exploding_rnn, "train.exploding_gradients", {"lr": 0.05}),
     "softmax_one_logit": Case(softmax_one_logit, "model.constant_output"),
     "linear_layers_only": Case(linear_layers_only, "model.no_nonlinearity"),
+    "matmul_chain": Case(lambda: _digits(model=_MatmulChain), "model.no_nonlinearity"),
     "saturated_sigmoid": Case(saturated_sigmoid, "model.saturated_units"),
     "mse_on_onehot": Case(mse_on_onehot, "model.loss_target_mismatch"),
     "relus_killed_by_lr": Case(examples.digits_mlp, "train.dead_units", {"lr": 0.3},

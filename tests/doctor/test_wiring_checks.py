@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from torch import nn
 
 from triage import Task
@@ -85,3 +86,28 @@ def test_the_fix_names_the_layer_and_the_head_the_loss_needs():
                          loss=nn.BCELoss()))["model.constant_output"]
     assert "'2'" in finding.fix and "sigmoid" in finding.fix
     assert finding.evidence["output_units"] == 1 and finding.evidence["value"] == 1.0
+
+
+class _BareMatmuls(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w1 = torch.nn.Parameter(torch.randn(4, 8))
+        self.w2 = torch.nn.Parameter(torch.randn(8, 2))
+
+    def forward(self, x):
+        return x @ self.w1 @ self.w2
+
+
+class _BareMatmulsWithTanh(_BareMatmuls):
+    def forward(self, x):
+        return torch.tanh(x @ self.w1) @ self.w2
+
+
+@pytest.mark.parametrize("factory, found", [(_BareMatmuls, True), (_BareMatmulsWithTanh, False)])
+def test_bare_weight_matrices_multiplied_in_a_row_are_a_linear_chain(factory, found):
+    X = torch.randn(64, 4)
+    y = torch.randint(0, 2, (64,))
+    diagnosis = doctor(Task(model=factory, train=(X, y), val=(X, y)),
+                       ProbeSettings(lr=0.01, device="cpu"), budget=None)
+    codes = [f.code for f in diagnosis.findings]
+    assert ("model.no_nonlinearity" in codes) is found

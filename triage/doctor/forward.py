@@ -49,6 +49,8 @@ class ForwardInfo:
         hidden_activations: activation kinds used between weighted layers.
         sequence_lengths: time steps each recurrent layer was fed.
         constant_weights: names of weight tensors whose entries are all equal.
+        weight_matrices: names of every parameter with two or more dimensions (layers' weights
+            and bare ``nn.Parameter`` matrices of functional code).
         init_loss: the loss on the batch (may be non-finite).
         dead_fraction: share of ReLU units silent on the whole batch.
         saturated: per hidden tanh/sigmoid module, the share of its outputs within 1% of a
@@ -69,6 +71,7 @@ class ForwardInfo:
     hidden_activations: set[str] = field(default_factory=set)
     sequence_lengths: dict[str, int] = field(default_factory=dict)
     constant_weights: list[str] = field(default_factory=list)
+    weight_matrices: list[str] = field(default_factory=list)
     init_loss: float | None = None
     dead_fraction: float | None = None
     saturated: dict[str, float] = field(default_factory=dict)
@@ -90,6 +93,7 @@ def inspect(task: Task, settings: ProbeSettings, X: torch.Tensor, y: torch.Tenso
             batch = to_device((X, y), device)
         except Exception as exc:
             return ForwardInfo(error=first_line(exc))
+    info.weight_matrices = [name for name, p in model.named_parameters() if p.ndim >= 2]
     info.constant_weights = [
         name for name, p in model.named_parameters()
         if name.endswith("weight") and p.ndim >= 2 and p.numel() > 1

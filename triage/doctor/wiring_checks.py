@@ -71,8 +71,9 @@ class NoNonlinearity(Check):
         if f is None or f.output is None:
             return []
         chains, whole = f.linear_chains, bool(f.affine)
-        if not chains and whole and len(f.layer_names) >= 2:
-            chains = [f.layer_names]  # functional code: the modules do not show the gap
+        layers = f.layer_names or f.weight_matrices  # bare parameters: x @ w1 @ w2
+        if not chains and whole and len(layers) >= 2:
+            chains = [layers]  # functional code: the modules do not show the gap
         if not chains:
             return []
         longest = max(chains, key=len)
