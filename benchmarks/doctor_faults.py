@@ -1,6 +1,6 @@
 """Doctor on the zoo it is tuned on and on held-out sets it is not.
 
-``zoo.py`` plants one fault per finding code; ``holdout.py`` to ``holdout6.py`` hold
+``zoo.py`` plants one fault per finding code; ``holdout.py`` to ``holdout7.py`` hold
 forum-style programs written apart from the checks, each before the
 changes the previous one's score suggested (benchmarks/RESULTS.md says which set was clean
 for which measurement). Every program runs under each seed (the seed changes
@@ -15,7 +15,7 @@ the model's init, the data order and the hold-out). Per set:
 - errors (clean programs): any error-level finding is a false alarm;
 - the slowest program's wall time (target: within 60 s on 2 CPU cores).
 
-    python benchmarks/doctor_faults.py [--set zoo,holdout,...,holdout6] [--seeds 0,1,2]
+    python benchmarks/doctor_faults.py [--set zoo,holdout,...,holdout7] [--seeds 0,1,2]
         [--device cuda]
 
 Targets (issue 12): top-1 >= 85%, recall >= 95%, precision >= 0.7, no error on a clean program.
@@ -52,10 +52,11 @@ import holdout3
 import holdout4
 import holdout5
 import holdout6
+import holdout7
 import zoo
 
 HELD_OUT = {"holdout": holdout, "holdout2": holdout2, "holdout3": holdout3, "holdout4": holdout4,
-            "holdout5": holdout5, "holdout6": holdout6}
+            "holdout5": holdout5, "holdout6": holdout6, "holdout7": holdout7}
 
 
 def margins(diagnosis: Diagnosis, seen: dict[str, list[float]]) -> None:
@@ -176,7 +177,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--set", dest="sets", default=",".join(["zoo", *HELD_OUT]),
-                        help="zoo, holdout .. holdout6 (comma-separated)")
+                        help="zoo, holdout .. holdout7 (comma-separated)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
