@@ -43,14 +43,14 @@ def _storage(kind, tmp_path):
     return server_url(kind)
 
 
-def _worker(url, study, tmp_path, index):
+def _worker(url, study, tmp_path, index, *extra):
     space = tmp_path / "grid6.yaml"
     if not space.exists():
         space.write_text(yaml.safe_dump(SPACE))
     command = [sys.executable, "-m", "triage.cli", "sweep", TASK, "--space", str(space),
                "--sampler", "grid", "--pruner", "none", "--trials", str(POINTS), "--storage",
                url, "--study", study, "--heartbeat", "1", "--device", "cpu", "--no-plot",
-               "--out", str(tmp_path / f"best{index}.yaml")]
+               "--out", str(tmp_path / f"best{index}.yaml"), *extra]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                             text=True)
@@ -145,3 +145,39 @@ def test_ctrl_c_leaves_a_resumable_study_and_says_how(tmp_path, uninterrupted):
     assert len({tuple(sorted(t.params.items())) for t in complete}) == len(complete) == POINTS
     best = yaml.safe_load((tmp_path / "best1.yaml").read_text())
     assert best["batch_size"] == uninterrupted.best.batch_size
+
+
+def test_ctrl_c_stops_every_local_worker_and_queues_their_trials_again(tmp_path, uninterrupted):
+    url = f"{tmp_path}/studies.log"
+    parent = _worker(url, "local", tmp_path, 0, "--workers", "2")
+    deadline = time.monotonic() + 90
+    try:
+        while not Path(url).exists() or not optuna.get_all_study_names(make_storage(url)):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        study = optuna.load_study(study_name="local", storage=make_storage(url))
+        while True:  # both workers inside a trial
+            running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            pids = {int(t.user_attrs.get("worker", ":0").rsplit(":", 1)[1]) for t in running}
+            if len(pids) == 2:
+                break
+            assert time.monotonic() < deadline, "the two workers never ran trials together"
+            time.sleep(0.05)
+        parent.send_signal(signal.SIGINT)  # the parent alone, as a scheduler's signal would
+        _, err = parent.communicate(timeout=90)
+        assert parent.returncode == 130, err
+        assert "rerun the same command to resume" in err and "Traceback" not in err
+        child = (pids - {parent.pid}).pop()
+        with pytest.raises(ProcessLookupError):
+            os.kill(child, 0)  # the spawned worker is gone too
+        assert not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        assert len(waiting) >= 2  # both interrupted trials queued again
+        rerun = _worker(url, "local", tmp_path, 1, "--workers", "2")
+        _, err = rerun.communicate(timeout=120)
+        assert rerun.returncode == 0, err
+        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        assert len({tuple(sorted(t.params.items())) for t in complete}) == len(complete) == POINTS
+    finally:
+        if parent.poll() is None:
+            parent.kill()

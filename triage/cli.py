@@ -31,7 +31,7 @@ from triage.cli_options import (
     train_hint,
     training_options,
 )
-from triage.errors import TriageError
+from triage.errors import SettingsError, TriageError
 
 
 class TriageGroup(click.Group):
@@ -244,14 +244,18 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str | None, mo
               help="Seconds between heartbeats; a trial silent for twice as long is retried.")
 @click.option("--max-retry", type=int, default=3, show_default=True,
               help="How often a dead worker's trial is queued again.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes on this machine sharing the study (the CPU cores are "
+                   "divided among them; with --device auto, one GPU each when several are "
+                   "visible).")
 @sweep_outputs
 @debug_option
 def sweep_command(task: str | None, space: str, trials: int, timeout: float | None,
                   from_config: str | None, sampler: str, pruner: str, storage: str | None,
                   study_name: str | None, seed: int, device: str, precision: str,
                   target: str | None, kind: str | None, no_preprocess: bool, heartbeat: int,
-                  max_retry: int, out: str, table: str | None, plot: str | None, no_plot: bool,
-                  as_json: bool, debug: bool) -> None:
+                  max_retry: int, workers: int, out: str, table: str | None,
+                  plot: str | None, no_plot: bool, as_json: bool, debug: bool) -> None:
     """Search the rest (updater, batch size, init, L2, dropout, step schedule) on an Optuna
     study, with pruning, infeasible divergence/OOM, and many workers per study."""
     from rich.console import Console
@@ -261,6 +265,7 @@ def sweep_command(task: str | None, space: str, trials: int, timeout: float | No
     from triage.storage import quiet_optuna, redact
     from triage.sweeper import LRPrior, SweepSettings, load_space, sweep
     from triage.sweeper.run import default_study
+    from triage.sweeper.workers import Job, run_workers
 
     err = Console(stderr=True)
     settings = SweepSettings(trials=trials, timeout=timeout, sampler=sampler, pruner=pruner,
@@ -272,6 +277,9 @@ def sweep_command(task: str | None, space: str, trials: int, timeout: float | No
         prior = LRPrior.of(load_config(from_config))
     outputs = _check_outputs(out, table, plot, no_plot)
     url = None if storage == ":memory:" else storage or SWEEP_STORAGE
+    if workers > 1 and url is None:
+        raise SettingsError(f"--workers {workers} needs a storage the workers share; drop "
+                            "--storage :memory: (the default journal file works)")
     loaded = load(task, target, kind, no_preprocess, seed)
     _notes(loaded, err)
     if loaded.optimizer is not None and loaded.updater not in search_space.updaters():
@@ -282,8 +290,14 @@ def sweep_command(task: str | None, space: str, trials: int, timeout: float | No
     quiet_optuna(logging.ERROR)
     try:
         with report.sweep_progress(err, trials) as on_trial:
-            summary = sweep(loaded, search_space, settings, prior=prior, storage=url,
-                            study_name=study_name, on_trial=on_trial)
+            if workers == 1:
+                summary = sweep(loaded, search_space, settings, prior=prior, storage=url,
+                                study_name=study_name, on_trial=on_trial)
+            else:
+                assert url is not None
+                job = Job(task, (target, kind, no_preprocess), space, settings, prior, url,
+                          study_name)
+                summary = run_workers(job, workers, on_trial)
     except KeyboardInterrupt:
         name = study_name or default_study(loaded, search_space)
         where = f"storage {redact(url)!r}" if url else "memory (lost: use --storage to keep it)"

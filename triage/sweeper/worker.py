@@ -141,4 +141,6 @@ def _requeue_interrupted(study: optuna.Study) -> None:
     mine = [t for t in counted(study.get_trials(deepcopy=False)) if t.state == TrialState.FAIL
             and t.user_attrs.get("worker") == WORKER and "error" not in t.user_attrs]
     if mine:
-        optuna.storages.RetryHeartbeatStaleTrialCallback()(study, mine[-1])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.RetryHeartbeatStaleTrialCallback()(study, mine[-1])
