@@ -68,7 +68,7 @@ def margins(diagnosis: Diagnosis, seen: dict[str, list[float]]) -> None:
     run = ev.trained()
     if run is None:
         return
-    stable = [r for r in ev.faster if r.result is not None and r.result.ok]
+    stable = [r for r in ev.faster if r.ok]
     if stable and ev.prepared is not None:
         horizon = stable[0].result.steps
         mine = smoothed(run.result.losses, horizon)

@@ -6,6 +6,10 @@ import numpy as np
 import pytest
 
 from triage.doctor.lr_checks import smoothed, steps_to_reach, still_falling
+from triage.doctor.probes import faster
+from triage.probe import ProbeSettings
+
+import tasks
 
 RNG = np.random.default_rng(0)
 NOISE = RNG.normal(0, 0.05, 300).tolist()
@@ -37,11 +41,6 @@ def test_smoothed_is_the_mean_of_the_steps_before():
     (0.5, [3, 10]),  # 10x does not stay stable: the ladder stops
 ])
 def test_faster_probes_climb_to_100x_only_while_10x_beats_3x(lr, factors):
-    from triage.doctor.probes import faster
-    from triage.probe import ProbeSettings
-
-    import tasks
-
     prepared = tasks.blobs().prepare(0)
     base = ProbeSettings(lr=lr, momentum=0.0, nesterov=False, device="cpu", evaluate=False)
     runs = faster(prepared, base, 60)

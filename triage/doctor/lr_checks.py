@@ -105,7 +105,7 @@ class LRTooLow(Check):
 
     def check(self, ev: Evidence) -> list[Finding]:
         run = ev.trained()
-        stable = [r for r in ev.faster if r.result is not None and r.result.ok]
+        stable = [r for r in ev.faster if r.ok]
         if run is None or not stable or ev.prepared is None:
             return []
         losses = run.result.losses  # type: ignore[union-attr]

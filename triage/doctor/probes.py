@@ -73,6 +73,11 @@ class Run:
     memorised: bool | None = None  # overfit runs only
 
     @property
+    def ok(self) -> bool:
+        """It ran and trained cleanly (no error, divergence or running out of memory)."""
+        return self.result is not None and self.result.ok
+
+    @property
     def non_finite(self) -> bool:
         return self.result is not None and self.result.diverged and \
             "non-finite" in (self.result.divergence_reason or "")
@@ -114,9 +119,8 @@ def faster(prepared: PreparedTask, settings: ProbeSettings, steps: int) -> list[
 
 def _lower(run: Run, than: Run) -> bool:
     """Both ran cleanly and ``run``'s last training losses are below ``than``'s."""
-    a, b = run.result, than.result
-    return a is not None and b is not None and a.ok and b.ok and \
-        loss_drop(a.losses)[1] < loss_drop(b.losses)[1]
+    return run.ok and than.ok and \
+        loss_drop(run.result.losses)[1] < loss_drop(than.result.losses)[1]  # type: ignore[union-attr]
 
 
 def lower_lr(prepared: PreparedTask, settings: ProbeSettings,

@@ -236,7 +236,7 @@ def _probe(ev: Evidence, stage: Stage) -> None:
     if trained is not None and (short or still_falling(trained.result.losses[:horizon])):  # type: ignore[union-attr]
         stage(f"training {horizon} steps at 3x and 10x your lr (100x if 10x does better)")
         ev.faster = probes.faster(prepared, base.with_(evaluate=short), horizon)
-        if short and any(r.result is not None and r.result.ok for r in ev.faster):
+        if short and any(r.ok for r in ev.faster):
             ev.runs["at_budget"] = probes.probe(
                 "at your budget", prepared, base.with_(steps=horizon, evaluate=True))
     # Memorised means "loss down to a tenth", which holds for a loss of the model's output and

@@ -181,15 +181,17 @@ class CannotOverfit(Check):
             return []  # BatchingBug's finding
         units = _units_cause(ev)
         if units is None:  # the units learn: the wiring
-            return [Finding("train.cannot_overfit_small", Severity.ERROR, message, evidence,
-                            "check that inputs and labels are paired and hooked up right, that "
-                            "the loss gets the model's output and the targets in the shapes it "
-                            "expects, and that no layer cuts the gradient (detach, argmax, "
-                            "frozen parameters)", family="loss")]
-        family, cause = units
-        return [Finding("train.cannot_overfit_small", Severity.ERROR,
-                        f"{message}; likely cause: {cause}", evidence, _FLAT_FIX[family],
+            family, fix = "loss", _WIRING_FIX
+        else:
+            family, fix = units[0], _FLAT_FIX[units[0]]
+            message += f"; likely cause: {units[1]}"
+        return [Finding("train.cannot_overfit_small", Severity.ERROR, message, evidence, fix,
                         family=family)]
+
+
+_WIRING_FIX = ("check that inputs and labels are paired and hooked up right, that the loss gets "
+               "the model's output and the targets in the shapes it expects, and that no layer "
+               "cuts the gradient (detach, argmax, frozen parameters)")
 
 
 def _overfit_summary(run: Run) -> dict[str, object]:
