@@ -297,7 +297,7 @@ def sweep_command(task: str | None, space: str, trials: int, timeout: float | No
                 assert url is not None
                 job = Job(task, (target, kind, no_preprocess), space, settings, prior, url,
                           study_name)
-                summary = run_workers(job, workers, on_trial)
+                summary = run_workers(job, workers, loaded, on_trial)
     except KeyboardInterrupt:
         name = study_name or default_study(loaded, search_space)
         where = f"storage {redact(url)!r}" if url else "memory (lost: use --storage to keep it)"

@@ -19,13 +19,17 @@ import os
 import signal
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from triage.errors import SettingsError, TriageError
+from triage.errors import TriageError
 from triage.sweeper.settings import SweepSettings
 from triage.sweeper.space import LRPrior
 from triage.sweeper.summary import SweepSummary
 from triage.sweeper.worker import TrialCallback
+from triage.validate import check_positive_int
+
+if TYPE_CHECKING:
+    from triage.task import Task
 
 STOP_SECONDS = 30.0  # how long stopped workers get to queue their trials again
 
@@ -57,17 +61,18 @@ class Job:
     study_name: str | None
 
 
-def run_workers(job: Job, workers: int, on_trial: TrialCallback | None = None) -> SweepSummary:
+def run_workers(job: Job, workers: int, task: Task | None = None,
+                on_trial: TrialCallback | None = None) -> SweepSummary:
     """Run ``job`` with ``workers`` local workers; return the study's summary once it holds
-    every trial.
+    every trial. ``task``: the job's task if this process has loaded it already (the spawned
+    workers load their own).
 
     Raises:
         SettingsError: ``workers`` is not a positive integer.
         WorkerFailed: a spawned worker exited with an error (its message is on stderr).
         KeyboardInterrupt: after every worker queued its running trial again.
     """
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise SettingsError(f"workers must be a positive integer, got {workers!r}")
+    check_positive_int("workers", workers)
     threads = max(1, (os.cpu_count() or 1) // workers)
     devices = worker_devices(job.settings.device, workers)
     spawn = multiprocessing.get_context("spawn")  # fork would copy torch's thread pools
@@ -76,7 +81,7 @@ def run_workers(job: Job, workers: int, on_trial: TrialCallback | None = None) -
     for process in others:
         process.start()
     try:
-        summary = _work(job, devices[0], threads, on_trial)
+        summary = _work(job, devices[0], threads, on_trial, task)
     except BaseException:
         _stop(others)
         raise
@@ -101,7 +106,8 @@ def worker_devices(device: str, workers: int) -> list[str]:
     return [device] * workers
 
 
-def _work(job: Job, device: str, threads: int, on_trial: TrialCallback | None) -> SweepSummary:
+def _work(job: Job, device: str, threads: int, on_trial: TrialCallback | None,
+          task: Task | None = None) -> SweepSummary:
     import torch
 
     from triage.loading import TableOptions, load_task
@@ -109,9 +115,10 @@ def _work(job: Job, device: str, threads: int, on_trial: TrialCallback | None) -
     from triage.sweeper.space_file import load_space
 
     torch.set_num_threads(threads)
-    target, kind, no_preprocess = job.table
-    task = load_task(job.task, TableOptions(target, kind, not no_preprocess,
-                                            job.settings.seed))
+    if task is None:
+        target, kind, no_preprocess = job.table
+        task = load_task(job.task, TableOptions(target, kind, not no_preprocess,
+                                                job.settings.seed))
     settings = dataclasses.replace(job.settings, device=device)
     return sweep(task, load_space(job.space), settings, prior=job.prior, storage=job.storage,
                  study_name=job.study_name, on_trial=on_trial)
