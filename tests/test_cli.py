@@ -36,6 +36,7 @@ def test_lr_find_writes_config_plot_and_summary(run, tmp_path):
     assert config.task == "blobs" and config.version == 1
     assert (tmp_path / "triage.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "recommended LR" in result.output
+    assert "at once in worker processes" in result.stderr or "one at a time" in result.stderr
     doc = yaml.safe_load((tmp_path / "triage.yaml").read_text())
     assert set(doc) == {"version", "task", "optimizer", "batch_size", "init", "schedule",
                         "grad_clip_norm", "dropout", "precision", "lr_find"}
@@ -110,6 +111,8 @@ BAD = [
     ([f"{TASKS}:blobs", "--out", "missing/dir/c.yaml"], "does not exist"),
     ([f"{TASKS}:blobs", "--storage", "ftp://x"], "unknown storage scheme"),
     ([f"{TASKS}:blobs", "--device", "tpu"], "unknown device 'tpu'"),
+    ([f"{TASKS}:blobs", "--parallel", "0"], "--parallel must be auto or a positive integer"),
+    ([f"{TASKS}:blobs", "--parallel", "many"], "--parallel must be auto or a positive integer"),
 ]
 
 
@@ -188,3 +191,12 @@ def test_interrupt_exits_130_and_writes_nothing(run, tmp_path, monkeypatch):
 def test_step_options_are_validated(run, args, message):
     result = run("lr-find", f"{TASKS}:blobs", *args)
     assert result.exit_code == 2 and message in result.stderr
+
+
+@pytest.mark.parametrize(("parallel", "says"), [("1", "probes one at a time (--parallel 1)"),
+                                                ("2", "2 probes at once in worker processes")])
+def test_lr_find_says_how_probes_run(run, parallel, says):
+    result = run("lr-find", f"{TASKS}:blobs", "--no-plot", "--device", "cpu", "--parallel",
+                 parallel, *FAST)
+    assert result.exit_code == 0, result.output
+    assert says in result.stderr

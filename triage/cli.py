@@ -82,6 +82,10 @@ def cli(debug: bool) -> None:
               help="Probe length that defines divergence (the documents' first 100 iterations).")
 @click.option("--max-steps", type=int, default=2000, show_default=True,
               help="Training steps all probes together may use.")
+@click.option("--parallel", default="auto", show_default=True,
+              help="Probes trained at once: auto (up to 3 in worker processes on a multi-core "
+                   "CPU, 1 on a GPU) or N (1: one after another). The recommendation does not "
+                   "depend on it.")
 @click.option("--storage", default=None,
               help="Optuna storage (sqlite:///f.db, postgresql://…, redis://…, or a journal file "
                    "path); rerunning resumes from it. Default: in memory.")
@@ -97,8 +101,9 @@ def cli(debug: bool) -> None:
 def lr_find_command(task: str | None, optimizer: str | None, momentum: float, nesterov: bool,
                     batch_size: int, init: str, seed: int, device: str, precision: str,
                     target: str | None, kind: str | None, no_preprocess: bool, steps: int,
-                    max_steps: int, storage: str | None, study_name: str | None, out: str,
-                    plot: str | None, no_plot: bool, as_json: bool, debug: bool) -> None:
+                    max_steps: int, parallel: str, storage: str | None, study_name: str | None,
+                    out: str, plot: str | None, no_plot: bool, as_json: bool,
+                    debug: bool) -> None:
     """Find a learning rate: three-LR probe, divergence boundary, back-off, by evidence."""
     from rich.console import Console
 
@@ -111,7 +116,8 @@ def lr_find_command(task: str | None, optimizer: str | None, momentum: float, ne
     err = Console(stderr=True)
     settings = LRFindSettings(optimizer=optimizer, momentum=momentum, nesterov=nesterov,
                               batch_size=batch_size, init=init, seed=seed, device=device,
-                              steps=steps, max_steps=max_steps, precision=precision)
+                              steps=steps, max_steps=max_steps, precision=precision,
+                              parallel=parallel)
     plot_path = None if no_plot else plot or str(Path(out).with_suffix(".png"))
     check_writable(out, "config")
     if plot_path:
@@ -124,7 +130,8 @@ def lr_find_command(task: str | None, optimizer: str | None, momentum: float, ne
     quiet_optuna()
     with report.lr_find_progress(err, max_steps) as on_probe:
         config = lr_find(loaded, settings, storage=storage, study_name=study_name,
-                         on_probe=on_probe)
+                         on_probe=on_probe,
+                         on_plan=lambda p: err.print(p.describe(), highlight=False))
     config.save(out)
     if plot_path:
         report.plot_lr_find(config, plot_path)

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+CUDA = True  # False in forked probe workers, which must not initialise CUDA
+
 
 @contextmanager
 def seeded(seed: int) -> Iterator[torch.Generator]:
@@ -21,7 +23,8 @@ def seeded(seed: int) -> Iterator[torch.Generator]:
     np_state = np.random.get_state()
     # Fork every CUDA device's generator too, so a probe that touches CUDA cannot change the
     # caller's CUDA random stream (this initialises CUDA on machines that have it).
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    devices = (list(range(torch.cuda.device_count()))
+               if CUDA and torch.cuda.is_available() else [])
     with torch.random.fork_rng(devices=devices):
         try:
             random.seed(seed)

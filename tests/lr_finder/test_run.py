@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import pytest
@@ -111,3 +112,53 @@ def test_out_of_memory_stops_with_advice(monkeypatch):
     monkeypatch.setattr("triage.probe.runner.dead_relu_fraction", oom)
     with pytest.raises(ProbeError, match=r"ran out of memory .* lower --batch-size"):
         lr_find(tasks.blobs(), CPU)
+
+
+@pytest.fixture
+def one_thread(monkeypatch):
+    """Workers train with one thread; so does this process here, so that probes agree bit for
+    bit and the comparison tests the procedure, not the arithmetic's thread count."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    monkeypatch.setattr("triage.probe.parallel.os.cpu_count", lambda: 2)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_probes_at_once_give_the_same_config_as_one_at_a_time(one_thread, optimizer):
+    settings = LRFindSettings(seed=1, device="cpu", optimizer=optimizer, max_steps=1200)
+    alone = lr_find(tasks.blobs(), dataclasses.replace(settings, parallel=1))
+    for workers in (2, 3):
+        assert lr_find(tasks.blobs(), dataclasses.replace(settings, parallel=workers)) == alone
+
+
+def test_ctrl_c_stops_the_workers_and_leaves_no_trial_running(tmp_path, one_thread):
+    import multiprocessing
+
+    from optuna.trial import TrialState
+
+    storage = str(tmp_path / "probes.log")
+    seen = []
+
+    def interrupt(phase, result, reused):
+        seen.append(phase)
+        if phase == "nan_boundary":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        lr_find(tasks.blobs(), LRFindSettings(device="cpu", parallel=2), storage=storage,
+                on_probe=interrupt)
+    assert not [p for p in multiprocessing.active_children()
+                if p.name.startswith("triage-probe")]
+    from triage.storage.studies import open_study
+
+    trials = open_study(storage, "triage-lr-find-blobs").get_trials(deepcopy=False)
+    assert trials and not [t for t in trials if t.state == TrialState.RUNNING]
+    # and the run resumes from what was recorded
+    resumed = []
+    lr_find(tasks.blobs(), LRFindSettings(device="cpu", parallel=2), storage=storage,
+            on_probe=lambda phase, result, reused: resumed.append(reused))
+    assert resumed[:3] == [True, True, True] and not all(resumed)

@@ -9,6 +9,7 @@ Gradient clipping stays off throughout. Every probe is a trial of one Optuna stu
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +18,11 @@ from triage.config import Config
 from triage.errors import ProbeError, SettingsError
 from triage.lr_finder.strategies import BackOff, Boundary, Choice, Context, NanBoundary, ThreeLR
 from triage.lr_finder.strategies.base import ProbeRunner
+from triage.lr_finder.strategies.three_lr import THREE_LRS
 from triage.lr_finder.trials import StudyProbeRunner
 from triage.probe import ProbeResult, ProbeSettings
+from triage.probe.parallel import Parallelism, check_parallel, count_parameters, plan
+from triage.probe.pool import ProbePool
 from triage.storage import redact
 from triage.storage.studies import open_study
 from triage.task import Task
@@ -41,6 +45,8 @@ class LRFindSettings:
         max_steps: training steps all probes together may use.
         boundary_ratio: narrow the boundary until divergence_lr / max_finite_lr is at most this.
         precision: ``32``, ``bf16`` or ``16-mixed`` (it moves the divergence boundary).
+        parallel: ``auto`` or how many probes run at once (see ``triage.probe.parallel``);
+            the recommendation does not depend on it.
     """
 
     optimizer: str | None = None
@@ -54,8 +60,10 @@ class LRFindSettings:
     max_steps: int = 2000
     boundary_ratio: float = 2.0
     precision: str = "32"
+    parallel: str | int = "auto"
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "parallel", check_parallel(self.parallel))
         check_positive_int("steps", self.steps)
         check_positive_int("max_steps", self.max_steps)
         if self.max_steps < 3 * self.steps:
@@ -81,6 +89,7 @@ def lr_find(
     storage: str | None = None,
     study_name: str | None = None,
     on_probe: OnProbe | None = None,
+    on_plan: Callable[[Parallelism], None] | None = None,
 ) -> Config:
     """Find a learning rate for ``task`` and return it as a recommended Config.
 
@@ -90,6 +99,7 @@ def lr_find(
         storage: Optuna storage URL (None: in memory); rerunning resumes from it.
         study_name: study to create or resume (default ``triage-lr-find-<task name>``).
         on_probe: called with (phase, result, reused) after each probe.
+        on_plan: called with how probes will run, once the task is validated.
 
     Raises:
         TriageError: bad settings or task; ``DivergesEverywhere`` when no LR is stable.
@@ -100,11 +110,25 @@ def lr_find(
         raise SettingsError(f"batch size {settings.batch_size} is larger than the "
                             f"{prepared.n_train} training samples; use a smaller --batch-size")
     name = study_name or f"triage-lr-find-{task.name}"
-    runner = StudyProbeRunner(open_study(storage, name), prepared, on_probe)
-    context = Context(prepared, settings.probe_base(task), _stop_on_oom(runner), settings.max_steps)
-    ThreeLR(settings.steps).run(context)
-    boundary = NanBoundary(settings.steps, settings.boundary_ratio).run(context)
-    choice = BackOff(boundary).run(context)
+    base = settings.probe_base(task)
+    parallelism = plan(settings.parallel, base.device, count_parameters(task))
+    if on_plan is not None:
+        on_plan(parallelism)
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if parallelism.workers > 1:
+            pool = stack.enter_context(ProbePool(prepared, parallelism.workers))
+        runner = StudyProbeRunner(open_study(storage, name), prepared, on_probe, pool)
+        stack.callback(runner.close)  # spare probes still running are recorded as failed
+        context = Context(prepared, base, _stop_on_oom(runner), settings.max_steps,
+                          width=runner.width)
+        search = NanBoundary(settings.steps, settings.boundary_ratio)
+        spare = search.guesses({lr: False for lr in THREE_LRS},
+                               settings.max_steps - len(THREE_LRS) * settings.steps,
+                               settings.max_steps, context.width)
+        ThreeLR(settings.steps, spare=tuple(spare)).run(context)
+        boundary = search.run(context)
+        choice = BackOff(boundary).run(context)
     return Config.from_settings(
         context.base.with_(lr=choice.lr), task=task.name,  # exactly the LR measured
         data=dict(task.data) if task.data else None,
@@ -114,8 +138,9 @@ def lr_find(
 def _stop_on_oom(runner: ProbeRunner) -> ProbeRunner:
     """Running out of memory says nothing about the LR: stop with advice instead."""
 
-    def run(settings: Sequence[ProbeSettings], phase: str) -> list[ProbeResult]:
-        results = runner(settings, phase)
+    def run(settings: Sequence[ProbeSettings], phase: str,
+            spare: Sequence[ProbeSettings] = ()) -> list[ProbeResult]:
+        results = runner(settings, phase, spare)
         for result in results:
             if result.oom:
                 s = result.settings

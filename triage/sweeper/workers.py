@@ -82,11 +82,11 @@ def run_workers(job: Job, workers: int, task: Task | None = None,
         process.start()
     try:
         summary = _work(job, devices[0], threads, on_trial, task)
-    except BaseException:
+        for process in others:
+            process.join()
+    except BaseException:  # Ctrl-C may come while this worker waits for the others, too
         _stop(others)
         raise
-    for process in others:
-        process.join()
     failed = [p.name for p in others if p.exitcode not in (0, None)]
     if failed:
         raise WorkerFailed(f"{', '.join(failed)} exited with an error (see above); the study "

@@ -13,11 +13,12 @@ import math
 from dataclasses import dataclass, field
 
 from triage.errors import SettingsError
-from triage.lr_finder.strategies.base import Context, Strategy
+from triage.lr_finder.strategies.base import Context, Strategy, lookahead
 from triage.lr_finder.strategies.nan_boundary import LR_FLOOR, Boundary
-from triage.probe import ProbeResult
+from triage.probe import ProbeResult, ProbeSettings
 
 MIN_CANDIDATE_STEPS = 20
+_Rungs = tuple[dict[float, float], int]  # (validation loss per rung, steps left)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,30 @@ class BackOff(Strategy[Choice]):
         self.boundary, self.factor, self.patience = boundary, factor, patience
         self.candidate_steps, self.expected = candidate_steps, expected_candidates
 
+    def next_rung(self, losses: dict[float, float], steps_left: int, steps: int,
+                  top: float) -> float | None:
+        """The ladder position to validate next, given validation losses so far (inf: the
+        run diverged), or None when done: rungs 1 and 2 (3x and 9x below ``top``); then one
+        more rung down while the best is among the last ``patience + 1``; then half rungs
+        either side of the best."""
+        def can_try(k: float) -> bool:
+            return steps_left >= steps and top / self.factor**k >= LR_FLOOR
+
+        for k in (1.0, 2.0):  # the budget was checked for these before the ladder started
+            if k not in losses:
+                return k
+        ladder = [k for k in losses if k == int(k)]
+        lowest, best = max(ladder), min(ladder, key=losses.__getitem__)
+        settled = math.isfinite(losses[best]) and best < lowest - self.patience
+        if can_try(lowest + 1) and not settled:
+            return lowest + 1
+        if not math.isfinite(losses[best]):
+            return None
+        for k in (best + 0.5, best - 0.5):
+            if k >= 1 and k not in losses and can_try(k):
+                return k
+        return None
+
     def run(self, context: Context) -> Choice:
         top = self.boundary.max_finite_lr
         full = context.prepared.budget_steps(context.base.batch_size, context.base.epochs)
@@ -86,35 +111,30 @@ class BackOff(Strategy[Choice]):
                           f"documents' {self.factor:g}x back-off without further evidence")
         scores: dict[float, Candidate] = {}  # ladder position k -> candidate at top / factor**k
 
-        def score(k: float) -> float:
-            if k not in scores:
-                lr = top / self.factor**k
-                result = context.probe(
-                    [context.base.with_(lr=lr, steps=steps, evaluate=True)], self.name)[0]
-                scores[k] = Candidate(lr, top / lr, _val(result), result.steps)
-            value = scores[k].val_loss
-            return math.inf if value is None else value
+        def at(k: float) -> ProbeSettings:
+            return context.base.with_(lr=top / self.factor**k, steps=steps, evaluate=True)
 
-        def can_try(k: float) -> bool:
-            return context.steps_left >= steps and top / self.factor**k >= LR_FLOOR
+        def branches(state: _Rungs, k: float) -> list[_Rungs]:
+            """Rung k turning out worst, or best, of all so far (worst first: past the first
+            rungs, a rung further down is mostly worse than the best above it)."""
+            losses, left = state
+            finite = [v for v in losses.values() if math.isfinite(v)] or [0.0]
+            return [({**losses, k: max(finite) + 1}, left - steps),
+                    ({**losses, k: min(finite) - 1}, left - steps)]
 
-        for k in (1.0, 2.0):
-            score(k)
-        lowest = 2.0
-        # Step down while the best is among the last `patience + 1` rungs (or all diverged).
-        while can_try(lowest + 1):
-            best = min(scores, key=score)
-            if math.isfinite(score(best)) and best < lowest - self.patience:
-                break
-            lowest += 1
-            score(lowest)
-        best = min(scores, key=score)
-        for k in (best + 0.5, best - 0.5):  # refine by half rungs where the budget allows
-            if k >= 1 and can_try(k) and math.isfinite(score(best)):
-                score(k)
-        best = min(scores, key=score)
+        def next_of(state: _Rungs) -> float | None:
+            return self.next_rung(state[0], state[1], steps, top)
+
+        losses: dict[float, float] = {}
+        while (k := next_of((losses, context.steps_left))) is not None:
+            ahead = lookahead(next_of, branches, (losses, context.steps_left), context.width)
+            result = context.probe([at(k)], self.name, [at(j) for j in ahead[1:]])[0]
+            scores[k] = Candidate(at(k).lr, top / at(k).lr, _val(result), result.steps)
+            losses[k] = math.inf if scores[k].val_loss is None else scores[k].val_loss
+        best = min(losses, key=losses.__getitem__)
+        lowest = max(k for k in losses if k == int(k))
         candidates = [scores[k] for k in sorted(scores)]
-        if not math.isfinite(score(best)):
+        if not math.isfinite(losses[best]):
             lr = top / self.factor ** (lowest + 1)
             return Choice(lr, top / lr, "every candidate diverged in longer runs: stepped one "
                           "more factor below the lowest, unvalidated; rerun with a smaller batch "

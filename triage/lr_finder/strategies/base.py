@@ -7,11 +7,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from triage.errors import TriageError
 from triage.probe import ProbeResult, ProbeSettings
 from triage.task import PreparedTask
 
-ProbeRunner = Callable[[Sequence[ProbeSettings], str], list[ProbeResult]]
+# runner(settings, phase) -> results in order; a runner that trains several probes at once
+# also takes runner(settings, phase, spare): probes a strategy will probably ask for next,
+# started alongside when a slot is free and kept until they are asked for.
+ProbeRunner = Callable[..., list[ProbeResult]]
 R = TypeVar("R")
+S = TypeVar("S")
+X = TypeVar("X")
 
 
 @dataclass
@@ -31,6 +37,9 @@ class Context:
         base: settings every probe starts from (optimizer, batch size, init, seed, device).
         runner: runs probes (through the study); the only way a strategy trains anything.
         max_steps: training steps all strategies together may spend.
+        width: probes the runner trains at once (1: one after another). Above 1, strategies
+            name spare probes; only the probes they ask for enter the history and the step
+            count, so the search takes the same path at every width.
         history: every probe so far, in order.
     """
 
@@ -38,6 +47,7 @@ class Context:
     base: ProbeSettings
     runner: ProbeRunner
     max_steps: int
+    width: int = 1
     history: list[Probe] = field(default_factory=list)
 
     @property
@@ -48,9 +58,14 @@ class Context:
     def steps_left(self) -> int:
         return self.max_steps - self.steps_used
 
-    def probe(self, settings: Sequence[ProbeSettings], phase: str) -> list[ProbeResult]:
-        """Run probes and add them to the history."""
-        results = self.runner(settings, phase)
+    def probe(self, settings: Sequence[ProbeSettings], phase: str,
+              spare: Sequence[ProbeSettings] = ()) -> list[ProbeResult]:
+        """Run probes and add them to the history; ``spare`` ones may start alongside (only
+        when ``width`` > 1) and stay out of the history until asked for."""
+        if spare and self.width > 1:
+            results = self.runner(settings, phase, spare)
+        else:
+            results = self.runner(settings, phase)
         self.history.extend(Probe(phase, r) for r in results)
         return results
 
@@ -64,3 +79,23 @@ class Strategy(abc.ABC, Generic[R]):
     def run(self, context: Context) -> R:
         """Run the search and return its finding."""
         raise NotImplementedError
+
+
+def lookahead(next_of: Callable[[S], X | None], branches: Callable[[S, X], Sequence[S]],
+              state: S, count: int) -> list[X]:
+    """Up to ``count`` probes a search may ask for from ``state``, likeliest first: its next
+    probe, then (breadth first) the probes after it for each outcome ``branches`` imagines.
+    A search that cannot go on from an imagined state (it would raise) adds nothing there."""
+    out: list[X] = []
+    frontier = [state]
+    while frontier and len(out) < count:
+        current = frontier.pop(0)
+        try:
+            probe = next_of(current)
+        except TriageError:
+            continue
+        if probe is None or probe in out:
+            continue
+        out.append(probe)
+        frontier.extend(branches(current, probe))
+    return out

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from triage.errors import SettingsError, TriageError
 from triage.lr_finder.strategies.base import Context, Strategy
-from triage.probe import ProbeResult
+from triage.probe import ProbeResult, ProbeSettings
 
 LR_CEILING = 10.0
 LR_FLOOR = 1e-9
@@ -81,49 +81,72 @@ class NanBoundary(Strategy[Boundary]):
                    if r.ok and not r.not_learning and lr <= lo]
         return Boundary(lo, hi, self.steps, max(learned, default=None))
 
-    def _probe(self, context: Context, lr: float) -> None:
-        context.probe([context.base.with_(lr=lr, steps=self.steps, evaluate=False)], self.name)
+    def _probe(self, context: Context, lr: float, spare: list[float]) -> None:
+        def at(x: float) -> ProbeSettings:
+            return context.base.with_(lr=x, steps=self.steps, evaluate=False)
 
-    def _affordable(self, context: Context) -> bool:
-        return context.steps_left >= self.steps
+        context.probe([at(lr)], self.name, [at(x) for x in spare])
 
     def _everywhere(self) -> str:
         return (f"training diverges within {self.steps} steps at every LR down to {LR_FLOOR:g}: "
                 "the cause is the model, data or loss, not the learning rate; check for "
                 "unnormalised data and unstable layers (triage doctor)")
 
+    def next_lr(self, seen: dict[float, bool], steps_left: int, max_steps: int) -> float | None:
+        """The LR to probe next given ``seen`` (LR -> diverged), or None when the boundary is
+        found: extend the bracket by 10x while every probe agrees, then narrow it
+        geometrically while the budget keeps ``reserve`` of ``max_steps`` for later.
+
+        Raises:
+            DivergesEverywhere: every LR down to ``LR_FLOOR`` diverged.
+            SettingsError: the budget ran out before any LR stayed stable.
+        """
+        if not seen:
+            return 1e-3
+        affordable = steps_left >= self.steps
+        if not any(seen.values()):
+            top = max(seen)
+            return min(top * 10, LR_CEILING) if top < LR_CEILING and affordable else None
+        hi = min(lr for lr, diverged in seen.items() if diverged)
+        lo = max((lr for lr, diverged in seen.items() if not diverged and lr < hi), default=None)
+        if lo is None:
+            if hi <= LR_FLOOR:
+                raise DivergesEverywhere(self._everywhere())
+            if not affordable:
+                raise SettingsError(f"the step budget ran out before any LR down to {hi:g} "
+                                    "stayed stable; raise --max-steps")
+            return max(hi / 10, LR_FLOOR)
+        if hi / lo > self.precision and steps_left - self.steps >= self.reserve * max_steps:
+            return math.sqrt(lo * hi)
+        return None
+
+    def guesses(self, seen: dict[float, bool], steps_left: int, max_steps: int,
+                count: int) -> list[float]:
+        """Up to ``count`` LRs this search may probe after ``seen``, likeliest first: the
+        next probe, then the probes after it for either of its outcomes (stable first)."""
+        out: list[float] = []
+        frontier = [(seen, steps_left)]
+        while frontier and len(out) < count:
+            state, left = frontier.pop(0)
+            try:
+                lr = self.next_lr(state, left, max_steps)
+            except TriageError:
+                continue
+            if lr is None or lr in out:
+                continue
+            out.append(lr)
+            for diverged in (False, True):  # a diverged probe stops early: cost unknown
+                frontier.append(({**state, lr: diverged}, left - self.steps))
+        return out
+
     def run(self, context: Context) -> Boundary:
         seen = self._outcomes(context)
-        if not seen:
-            self._probe(context, 1e-3)
-            seen = self._outcomes(context)
-        # Extend the bracket by factors of 10 while every probe agrees.
-        while not any(seen.values()) and max(seen) < LR_CEILING and self._affordable(context):
-            self._probe(context, min(max(seen) * 10, LR_CEILING))
+        while (lr := self.next_lr(seen, context.steps_left, context.max_steps)) is not None:
+            after = self.guesses(seen, context.steps_left, context.max_steps, context.width)
+            self._probe(context, lr, after[1:])
             seen = self._outcomes(context)
         if not any(seen.values()):
             return self._boundary(context, max(seen), None)
-        while True:
-            hi = min(lr for lr, diverged in seen.items() if diverged)
-            lo = max((lr for lr, diverged in seen.items() if not diverged and lr < hi),
-                     default=None)
-            if lo is not None:
-                break
-            if hi <= LR_FLOOR:
-                raise DivergesEverywhere(self._everywhere())
-            if not self._affordable(context):
-                raise SettingsError(
-                    f"the step budget ran out before any LR down to {hi:g} stayed stable; "
-                    "raise --max-steps"
-                )
-            self._probe(context, max(hi / 10, LR_FLOOR))
-            seen = self._outcomes(context)
-        budget_floor = self.reserve * context.max_steps
-        while hi / lo > self.precision and context.steps_left - self.steps >= budget_floor:
-            mid = math.sqrt(lo * hi)
-            self._probe(context, mid)
-            if self._outcomes(context)[mid]:
-                hi = mid
-            else:
-                lo = mid
+        hi = min(lr for lr, diverged in seen.items() if diverged)
+        lo = max(lr for lr, diverged in seen.items() if not diverged and lr < hi)
         return self._boundary(context, lo, hi)

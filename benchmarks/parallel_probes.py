@@ -1,0 +1,99 @@
+"""lr-find with probes at once (``--parallel auto``) against one at a time (``--parallel 1``).
+
+Part 1, the procedure: ``lr_find()`` on every bundled example, in one process after a warm-up
+run (so imports and torch's one-time set-up are outside both), the two runners alternating,
+``--repeats`` times each; median seconds, the ratio, and whether the recommended LR is the
+same. Part 2, the whole command: ``triage lr-find benchmarks/mnist_like.py:task`` (a 1.2M
+parameter CNN on 8,000 28x28 images) as a subprocess with each runner, start-up included.
+
+    python benchmarks/parallel_probes.py [--repeats 5] [--seeds 0] [--no-command]
+
+Targets (issue 13), on two CPU cores: the procedure at most 0.65x sequential on the bundled
+examples, the whole command at most 0.65x on a model whose probes take over a minute, never
+slower, the same recommended LR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from datetime import date
+from statistics import median
+
+import torch
+import yaml
+
+from triage.examples import EXAMPLES
+from triage.lr_finder import LRFindSettings, lr_find
+from triage.storage import quiet_optuna
+
+
+def timed(name: str, parallel: str, seed: int) -> tuple[float, float]:
+    task = EXAMPLES[name]()
+    started = time.perf_counter()
+    config = lr_find(task, LRFindSettings(device="cpu", seed=seed, parallel=parallel))
+    return time.perf_counter() - started, config.optimizer.lr
+
+
+def procedure(repeats: int, seeds: list[int]) -> None:
+    timed("digits_mlp", "auto", 0)  # warm-up: imports, torch._dynamo, allocator
+    print("| example | seed | sequential s | parallel s | x sequential | same LR | LR |")
+    print("|---|---|---|---|---|---|---|")
+    ratios = []
+    for name in EXAMPLES:
+        for seed in seeds:
+            seq, par, lrs = [], [], set()
+            for _ in range(repeats):
+                s, lr_s = timed(name, "1", seed)
+                p, lr_p = timed(name, "auto", seed)
+                seq.append(s)
+                par.append(p)
+                lrs |= {lr_s, lr_p}
+            ratio = median(par) / median(seq)
+            ratios.append(ratio)
+            print(f"| {name} | {seed} | {median(seq):.3f} | {median(par):.3f} | {ratio:.2f} | "
+                  f"{'yes' if len(lrs) == 1 else 'NO'} | {', '.join(f'{x:.4g}' for x in lrs)} |",
+                  flush=True)
+    print(f"\nworst ratio {max(ratios):.2f}, best {min(ratios):.2f}")
+
+
+def command(parallel: str) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as where:
+        task = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mnist_like.py") + ":task"
+        started = time.perf_counter()
+        subprocess.run([shutil.which("triage") or "triage", "lr-find", task, "--device", "cpu",
+                        "--parallel", parallel, "--no-plot"], cwd=where, check=True,
+                       capture_output=True)
+        seconds = time.perf_counter() - started
+        with open(os.path.join(where, "triage.yaml")) as f:
+            lr = yaml.safe_load(f)["optimizer"]["lr"]
+    return seconds, lr
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--no-command", action="store_true", help="skip part 2")
+    args = parser.parse_args()
+    quiet_optuna()
+    print(f"parallel_probes  {date.today()}  {platform.machine()}  {os.cpu_count()} CPUs  "
+          f"torch {torch.__version__}  {torch.get_num_threads()} threads\n")
+    procedure(args.repeats, [int(s) for s in args.seeds.split(",")])
+    if args.no_command:
+        return
+    print("\n| command | seconds | x sequential | LR |")
+    print("|---|---|---|---|")
+    seq_s, seq_lr = command("1")
+    print(f"| mnist_like --parallel 1 | {seq_s:.1f} | 1.00 | {seq_lr:.4g} |", flush=True)
+    par_s, par_lr = command("auto")
+    print(f"| mnist_like --parallel auto | {par_s:.1f} | {par_s / seq_s:.2f} | {par_lr:.4g} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""How many probes run at once, and how: ``--parallel auto|N``.
+
+The choice depends on the device and the cores, never on the model's results, so the same
+command always makes the same choice on the same machine. Results do not depend on it either
+(see ``Context.width``): only the wall time does.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from triage.errors import SettingsError
+
+if TYPE_CHECKING:
+    from triage.task import Task
+
+AUTO = "auto"
+MAX_AUTO_WORKERS = 3  # the three-LR probe at once; beyond it spare probes are mostly wasted
+FEW_CORES = 4  # up to this many cores, workers of one thread each keep every core busy
+# Below this many parameters a training step is bound by per-operation overhead, not
+# arithmetic, so one thread trains nearly as fast as many and workers pay off on any CPU.
+SMALL_MODEL = 100_000
+
+
+@dataclass(frozen=True)
+class Parallelism:
+    """The probe runner's plan.
+
+    Attributes:
+        workers: probes trained at once (1: one after another in this process, with all
+            of torch's threads); workers use one CPU thread each (see ``ProbePool``).
+        reason: why, in words (printed by the command line).
+    """
+
+    workers: int
+    reason: str
+
+    def describe(self) -> str:
+        if self.workers == 1:
+            return f"probes one at a time ({self.reason})"
+        return (f"{self.workers} probes at once in worker processes of one CPU thread each "
+                f"({self.reason})")
+
+
+def check_parallel(value: str | int) -> str | int:
+    """``auto`` or an integer >= 1 (a numeric string counts); returns it normalised."""
+    if value == AUTO:
+        return value
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if isinstance(value, bool) or number < 1 or str(number) != str(value).strip():
+        raise SettingsError(f"--parallel must be auto or a positive integer, got {value!r}")
+    return number
+
+
+def plan(parallel: str | int, device: str, parameters: int, cores: int | None = None
+         ) -> Parallelism:
+    """Choose how probes run for ``--parallel`` on ``device`` for a model of ``parameters``.
+
+    ``auto`` runs up to three probes at once in forked processes on a CPU of two to four
+    cores, or on any CPU when the model is small (under ``SMALL_MODEL`` parameters); one at a
+    time with all threads on a GPU, on one core, and for a larger model on more cores. An
+    explicit N > 1 needs the CPU: forked processes cannot use CUDA.
+
+    Raises:
+        SettingsError: a bad value, or N > 1 on a CUDA device.
+    """
+    parallel = check_parallel(parallel)
+    cores = cores or os.cpu_count() or 1
+    on_cpu = _on_cpu(device)
+    if parallel == AUTO:
+        if not on_cpu:
+            return Parallelism(1, "--parallel auto on a GPU")
+        if cores < 2:
+            return Parallelism(1, "--parallel auto on one CPU core")
+        if cores > FEW_CORES and parameters >= SMALL_MODEL:
+            return Parallelism(1, f"--parallel auto: {parameters:,} parameters train faster "
+                                  f"on all {cores} cores")
+        return Parallelism(min(cores, MAX_AUTO_WORKERS), f"--parallel auto on {cores} CPU "
+                           f"cores, {parameters:,} parameters")
+    assert isinstance(parallel, int)
+    if parallel == 1:
+        return Parallelism(1, "--parallel 1")
+    if not on_cpu:
+        raise SettingsError(f"--parallel {parallel} runs probes in forked processes, which "
+                            f"cannot use CUDA ({device}); use --device cpu or --parallel 1")
+    return Parallelism(parallel, f"--parallel {parallel}")
+
+
+def count_parameters(task: Task) -> int:
+    """The model's parameters, from one model built under a fixed seed (the caller's random
+    state is left as it was)."""
+    from triage.rng import seeded
+    from triage.task import build_model
+
+    with seeded(0):
+        return sum(p.numel() for p in build_model(task).parameters())
+
+
+def _on_cpu(device: str) -> bool:
+    if device == "cpu":
+        return True
+    if device != "auto":
+        return False
+    import torch
+
+    return not torch.cuda.is_available()
