@@ -91,8 +91,10 @@ def main() -> None:
     print("|---|---|---|---|")
     seq_s, seq_lr = command("1")
     print(f"| mnist_like --parallel 1 | {seq_s:.1f} | 1.00 | {seq_lr:.4g} |", flush=True)
-    par_s, par_lr = command("auto")
-    print(f"| mnist_like --parallel auto | {par_s:.1f} | {par_s / seq_s:.2f} | {par_lr:.4g} |")
+    for parallel in ("2", "auto"):
+        par_s, par_lr = command(parallel)
+        print(f"| mnist_like --parallel {parallel} | {par_s:.1f} | {par_s / seq_s:.2f} | "
+              f"{par_lr:.4g} |", flush=True)
 
 
 if __name__ == "__main__":

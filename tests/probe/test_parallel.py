@@ -7,11 +7,11 @@ import tasks
 
 
 @pytest.mark.parametrize(("parallel", "device", "parameters", "cores", "workers"), [
-    ("auto", "cpu", 10**6, 2, 2),          # two cores: both busy either way
-    ("auto", "cpu", 10**6, 4, 3),
-    ("auto", "cpu", 10**6, 1, 1),          # nothing to share
+    ("auto", "cpu", 10**4, 2, 2),
+    ("auto", "cpu", 10**4, 4, 3),
+    ("auto", "cpu", 10**4, 1, 1),          # nothing to share
     ("auto", "cpu", SMALL_MODEL - 1, 16, 3),  # a small model: one thread loses little
-    ("auto", "cpu", SMALL_MODEL, 16, 1),   # a larger one trains faster on all 16 cores
+    ("auto", "cpu", SMALL_MODEL, 2, 1),    # a larger one uses the cores in one probe
     (1, "cpu", 100, 16, 1),
     ("1", "cpu", 100, 2, 1),
     (4, "cpu", 100, 2, 4),

@@ -18,9 +18,11 @@ if TYPE_CHECKING:
 
 AUTO = "auto"
 MAX_AUTO_WORKERS = 3  # the three-LR probe at once; beyond it spare probes are mostly wasted
-FEW_CORES = 4  # up to this many cores, workers of one thread each keep every core busy
 # Below this many parameters a training step is bound by per-operation overhead, not
-# arithmetic, so one thread trains nearly as fast as many and workers pay off on any CPU.
+# arithmetic: one thread trains nearly as fast as many, so workers of one thread each pay off.
+# Above it, torch's own threads already use the cores (a 1.2M-parameter CNN on two cores:
+# 2 workers took 0.84x the sequential time and, with arithmetic summed in another order,
+# recommended the neighbouring half rung; benchmarks/RESULTS.md).
 SMALL_MODEL = 100_000
 
 
@@ -61,10 +63,10 @@ def plan(parallel: str | int, device: str, parameters: int, cores: int | None = 
          ) -> Parallelism:
     """Choose how probes run for ``--parallel`` on ``device`` for a model of ``parameters``.
 
-    ``auto`` runs up to three probes at once in forked processes on a CPU of two to four
-    cores, or on any CPU when the model is small (under ``SMALL_MODEL`` parameters); one at a
-    time with all threads on a GPU, on one core, and for a larger model on more cores. An
-    explicit N > 1 needs the CPU: forked processes cannot use CUDA.
+    ``auto`` runs up to three probes at once in forked processes on a CPU of two cores or more
+    when the model is small (under ``SMALL_MODEL`` parameters); one at a time with all threads
+    on a GPU, on one core, and for a larger model. An explicit N > 1 needs the CPU: forked
+    processes cannot use CUDA.
 
     Raises:
         SettingsError: a bad value, or N > 1 on a CUDA device.
@@ -77,9 +79,9 @@ def plan(parallel: str | int, device: str, parameters: int, cores: int | None = 
             return Parallelism(1, "--parallel auto on a GPU")
         if cores < 2:
             return Parallelism(1, "--parallel auto on one CPU core")
-        if cores > FEW_CORES and parameters >= SMALL_MODEL:
-            return Parallelism(1, f"--parallel auto: {parameters:,} parameters train faster "
-                                  f"on all {cores} cores")
+        if parameters >= SMALL_MODEL:
+            return Parallelism(1, f"--parallel auto: {parameters:,} parameters use all "
+                                  f"{cores} cores in one probe")
         return Parallelism(min(cores, MAX_AUTO_WORKERS), f"--parallel auto on {cores} CPU "
                            f"cores, {parameters:,} parameters")
     assert isinstance(parallel, int)
