@@ -128,10 +128,9 @@ def lr_find_command(task: str | None, optimizer: str | None, momentum: float, ne
     loaded = load(task, target, kind, no_preprocess, seed)
     _notes(loaded, err)
     quiet_optuna()
-    with report.lr_find_progress(err, max_steps) as on_probe:
+    with report.lr_find_progress(err, max_steps) as (on_plan, on_probe):
         config = lr_find(loaded, settings, storage=storage, study_name=study_name,
-                         on_probe=on_probe,
-                         on_plan=lambda p: err.print(p.describe(), highlight=False))
+                         on_probe=on_probe, on_plan=on_plan)
     config.save(out)
     if plot_path:
         report.plot_lr_find(config, plot_path)

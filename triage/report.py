@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from triage.config import Config, OptimizerConfig
     from triage.doctor import Diagnosis
+    from triage.lr_finder.plan import Plan
     from triage.probe import ProbeResult
     from triage.sweeper import SweepSummary
 
@@ -57,15 +58,21 @@ def _progress(console: Console, name: str, total: int, unit: str) -> Iterator[An
 
 @contextmanager
 def lr_find_progress(console: Console, max_steps: int) -> Iterator[Any]:
-    """A progress bar over the step budget; yields the ``on_probe`` callback for lr_find."""
+    """A progress bar over the step budget; yields lr_find's ``on_plan`` and ``on_probe``
+    callbacks (the plan is printed and sets the bar's total)."""
     with _progress(console, "lr-find", max_steps, "steps") as (progress, bar):
+
+        def on_plan(plan: Plan) -> None:
+            for line in plan.describe():
+                progress.console.print(line, highlight=False)
+            progress.update(bar, total=plan.max_steps)
 
         def on_probe(phase: str, result: ProbeResult, reused: bool) -> None:
             progress.console.print(probe_line(phase, result, reused), highlight=False)
             progress.update(bar, advance=result.steps,
                             description=f"lr-find: {PHASES.get(phase, phase)}")
 
-        yield on_probe
+        yield on_plan, on_probe
 
 
 def _updater(o: OptimizerConfig) -> str:
@@ -103,8 +110,10 @@ def lr_find_summary(config: Config) -> Table:
         table.add_row("update:param ratio", f"{chosen[0]['update_ratio_median']:.2g} per step "
                       "at the recommended LR (rule of thumb: near 1e-3)")
     table.add_row("batch size / init", f"{config.batch_size} / {config.init}")
+    full = ev.get("full_budget_steps")
     table.add_row("probes / steps", f"{len(ev.get('probes', []))} probes, "
-                  f"{ev.get('steps_used')} of {ev.get('max_steps')} steps")
+                  f"{ev.get('steps_used')} of {ev.get('max_steps')} steps"
+                  + (f" (your full training: {full} steps)" if full else ""))
     return table
 
 

@@ -16,12 +16,13 @@ from typing import Any
 
 from triage.config import Config
 from triage.errors import ProbeError, SettingsError
+from triage.lr_finder.plan import Plan, budget
 from triage.lr_finder.strategies import BackOff, Boundary, Choice, Context, NanBoundary, ThreeLR
 from triage.lr_finder.strategies.base import ProbeRunner
 from triage.lr_finder.strategies.three_lr import THREE_LRS
 from triage.lr_finder.trials import StudyProbeRunner
 from triage.probe import ProbeResult, ProbeSettings
-from triage.probe.parallel import Parallelism, check_parallel, count_parameters, plan
+from triage.probe.parallel import check_parallel, count_parameters, plan
 from triage.probe.pool import ProbePool
 from triage.storage import redact
 from triage.storage.studies import open_study
@@ -89,7 +90,7 @@ def lr_find(
     storage: str | None = None,
     study_name: str | None = None,
     on_probe: OnProbe | None = None,
-    on_plan: Callable[[Parallelism], None] | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
 ) -> Config:
     """Find a learning rate for ``task`` and return it as a recommended Config.
 
@@ -99,7 +100,9 @@ def lr_find(
         storage: Optuna storage URL (None: in memory); rerunning resumes from it.
         study_name: study to create or resume (default ``triage-lr-find-<task name>``).
         on_probe: called with (phase, result, reused) after each probe.
-        on_plan: called with how probes will run, once the task is validated.
+        on_plan: called with the plan (the step budget, which may be below
+            ``settings.max_steps`` for a small task, and how probes run), once the task is
+            validated.
 
     Raises:
         TriageError: bad settings or task; ``DivergesEverywhere`` when no LR is stable.
@@ -111,28 +114,29 @@ def lr_find(
                             f"{prepared.n_train} training samples; use a smaller --batch-size")
     name = study_name or f"triage-lr-find-{task.name}"
     base = settings.probe_base(task)
-    parallelism = plan(settings.parallel, base.device, count_parameters(task))
+    full = prepared.budget_steps(settings.batch_size)
+    max_steps, steps, shrunk = budget(settings.max_steps, settings.steps, full)
+    the_plan = Plan(plan(settings.parallel, base.device, count_parameters(task)), max_steps,
+                    steps, full, shrunk)
     if on_plan is not None:
-        on_plan(parallelism)
+        on_plan(the_plan)
     with contextlib.ExitStack() as stack:
         pool = None
-        if parallelism.workers > 1:
-            pool = stack.enter_context(ProbePool(prepared, parallelism.workers))
+        if the_plan.parallelism.workers > 1:
+            pool = stack.enter_context(ProbePool(prepared, the_plan.parallelism.workers))
         runner = StudyProbeRunner(open_study(storage, name), prepared, on_probe, pool)
         stack.callback(runner.close)  # spare probes still running are recorded as failed
-        context = Context(prepared, base, _stop_on_oom(runner), settings.max_steps,
-                          width=runner.width)
-        search = NanBoundary(settings.steps, settings.boundary_ratio)
+        context = Context(prepared, base, _stop_on_oom(runner), max_steps, width=runner.width)
+        search = NanBoundary(steps, settings.boundary_ratio)
         spare = search.guesses({lr: False for lr in THREE_LRS},
-                               settings.max_steps - len(THREE_LRS) * settings.steps,
-                               settings.max_steps, context.width)
-        ThreeLR(settings.steps, spare=tuple(spare)).run(context)
+                               max_steps - len(THREE_LRS) * steps, max_steps, context.width)
+        ThreeLR(steps, spare=tuple(spare)).run(context)
         boundary = search.run(context)
         choice = BackOff(boundary).run(context)
     return Config.from_settings(
         context.base.with_(lr=choice.lr), task=task.name,  # exactly the LR measured
         data=dict(task.data) if task.data else None,
-        lr_find=_evidence(context, boundary, choice, storage, name, settings))
+        lr_find=_evidence(context, boundary, choice, storage, name, settings, the_plan))
 
 
 def _stop_on_oom(runner: ProbeRunner) -> ProbeRunner:
@@ -158,7 +162,7 @@ def _round(value: float | None, digits: int = 4) -> float | None:
 
 
 def _evidence(context: Context, boundary: Boundary, choice: Choice, storage: str | None,
-              study: str, settings: LRFindSettings) -> dict[str, Any]:
+              study: str, settings: LRFindSettings, the_plan: Plan) -> dict[str, Any]:
     return {
         "max_stable_lr": _round(boundary.max_stable_lr),
         "max_finite_lr": _round(boundary.max_finite_lr),
@@ -167,7 +171,8 @@ def _evidence(context: Context, boundary: Boundary, choice: Choice, storage: str
         "backoff": _round(choice.backoff, 3),
         "rule": choice.rule,
         "steps_used": context.steps_used,
-        "max_steps": settings.max_steps,
+        "max_steps": the_plan.max_steps,
+        "full_budget_steps": the_plan.full_budget,
         "seed": settings.seed,
         "study": study,
         "storage": redact(storage),
