@@ -24,3 +24,32 @@ def server_url(kind: str) -> str:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{reason}; CI requires it")
         pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_proxy(database: str, port: int | None = None):  # -> (subprocess.Popen, grpc URL)
+    """``triage storage-proxy`` in front of ``database`` on a free local port, once it listens."""
+    import subprocess
+    import sys
+    import time
+
+    port = port or free_port()
+    proxy = subprocess.Popen([sys.executable, "-m", "triage.cli", "storage-proxy", "--storage",
+                              database, "--host", "127.0.0.1", "--port", str(port)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proxy, f"grpc://127.0.0.1:{port}"
+        except OSError:
+            if proxy.poll() is not None or time.monotonic() > deadline:
+                proxy.kill()
+                raise AssertionError(f"the storage proxy did not start: {proxy.stderr.read()}") \
+                    from None
+            time.sleep(0.1)

@@ -1,5 +1,6 @@
 """Many workers on one study, a worker killed mid-trial and restarted: PostgreSQL, MySQL, Redis
-journal and journal file. Workers are real `triage sweep` processes."""
+journal, journal file, and PostgreSQL through the gRPC storage proxy. Workers are real
+`triage sweep` processes."""
 
 import contextlib
 import os
@@ -20,7 +21,7 @@ from triage.sweeper import SweepSettings, sweep
 from triage.sweeper.space_file import parse_space
 
 import tasks
-from servers import server_url
+from servers import server_url, start_proxy
 
 TASK = f"{Path(tasks.__file__).resolve()}:slow_blobs"
 SPACE = {"version": 1, "params": {"lr": 0.1, "optimizer": {"choices": ["sgd_nesterov"]},
@@ -37,9 +38,23 @@ def uninterrupted():
                  storage=None)
 
 
-def _storage(kind, tmp_path):
+@pytest.fixture
+def proxies():
+    """Storage proxies started by a test, stopped after it."""
+    started = []
+    yield started
+    for proxy in started:
+        proxy.kill()
+        proxy.wait()
+
+
+def _storage(kind, tmp_path, proxies=None):
     if kind.startswith("journal"):
         return f"journal:///{tmp_path}/studies.log"
+    if kind == "grpc":  # workers reach PostgreSQL through triage storage-proxy
+        proxy, url = start_proxy(server_url("postgresql"))
+        proxies.append(proxy)
+        return url
     return server_url(kind)
 
 
@@ -67,10 +82,11 @@ def _running_trial_of(study, pid, deadline):
 
 # journal-lock: the killed worker held the journal file's lock, so every other worker's writes
 # (heartbeats too) wait 30 s for Optuna to break it; no live trial may be taken for stale then.
-@pytest.mark.parametrize("kind", ["postgresql", "mysql", "redis", "journal", "journal-lock"])
+@pytest.mark.parametrize("kind", ["postgresql", "mysql", "redis", "journal", "journal-lock",
+                                  "grpc"])
 def test_workers_share_a_study_and_a_killed_workers_trial_is_retried(kind, tmp_path,
-                                                                     uninterrupted):
-    url = _storage(kind, tmp_path)
+                                                                     uninterrupted, proxies):
+    url = _storage(kind, tmp_path, proxies)
     name = f"cluster-{uuid.uuid4().hex[:8]}"
     workers = [_worker(url, name, tmp_path, i) for i in range(3)]
     try:
@@ -121,6 +137,35 @@ def test_workers_share_a_study_and_a_killed_workers_trial_is_retried(kind, tmp_p
         if not kind.startswith("journal"):
             with contextlib.suppress(Exception):
                 optuna.delete_study(study_name=name, storage=make_storage(url))
+
+
+def test_a_worker_that_loses_the_proxy_stops_in_one_line_and_rejoins_a_new_one(tmp_path,
+                                                                               proxies):
+    database = f"sqlite:///{tmp_path}/studies.db"
+    proxy, url = start_proxy(database)
+    proxies.append(proxy)
+    worker = _worker(url, "lost", tmp_path, 0)
+    deadline = time.monotonic() + 90
+    study = None
+    while study is None:
+        with contextlib.suppress(KeyError):
+            study = optuna.load_study(study_name="lost", storage=make_storage(database))
+        assert time.monotonic() < deadline, "no worker created the study"
+        time.sleep(0.1)
+    _running_trial_of(study, worker.pid, deadline)
+    proxy.kill()
+    proxy.wait()
+    _, err = worker.communicate(timeout=120)
+    assert worker.returncode == 3, err
+    assert err.strip().splitlines()[-1].startswith("error: lost the storage proxy")
+    assert "Traceback" not in err
+    again, url = start_proxy(database, port=int(url.rsplit(":", 1)[1]))
+    proxies.append(again)
+    rerun = _worker(url, "lost", tmp_path, 1)
+    _, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    assert len({tuple(sorted(t.params.items())) for t in complete}) == len(complete) == POINTS
 
 
 def test_ctrl_c_leaves_a_resumable_study_and_says_how(tmp_path, uninterrupted):

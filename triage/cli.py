@@ -60,6 +60,19 @@ class TriageGroup(click.Group):
                 raise
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        except Exception as exc:
+            if debug or not _lost_proxy(exc):
+                raise
+            click.echo("error: lost the storage proxy (grpc://…) mid-run; the study keeps every "
+                       "finished trial and a running one is retried: start `triage "
+                       "storage-proxy` again, then rerun the same command", err=True)
+            sys.exit(3)
+
+
+def _lost_proxy(exc: BaseException) -> bool:
+    """A gRPC error from the storage proxy (grpc is only imported by a grpc:// storage)."""
+    grpc = sys.modules.get("grpc")
+    return grpc is not None and isinstance(exc, grpc.RpcError)
 
 
 @click.group(cls=TriageGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -415,6 +428,26 @@ def report_command(storage: str, study_name: str | None, out: str, table: str | 
     outputs = _check_outputs(out, table, plot, no_plot)
     summary = load_summary(storage, study_name)
     _render_sweep(summary, *outputs, as_json, Console(stderr=True))
+
+
+@cli.command("storage-proxy")
+@click.option("--storage", required=True,
+              help="The database the workers share (postgresql://…, mysql+pymysql://…, "
+                   "sqlite:///…).")
+@click.option("--host", default="0.0.0.0", show_default=True,
+              help="Address to listen on (0.0.0.0: every interface of this node).")
+@click.option("--port", type=click.IntRange(1, 65535), default=13000, show_default=True)
+@debug_option
+def storage_proxy_command(storage: str, host: str, port: int, debug: bool) -> None:
+    """Serve a database to many workers through Optuna's gRPC proxy; workers then pass
+    --storage grpc://THIS-HOST:PORT. Runs until Ctrl-C."""
+    from triage.storage import quiet_optuna, redact
+    from triage.storage.proxy import proxied_storage, serve
+
+    quiet_optuna()
+    proxied_storage(storage)  # a bad URL or a database that is down: one line, before listening
+    click.echo(f"serving {redact(storage)} on grpc://{host}:{port} (Ctrl-C stops)", err=True)
+    serve(storage, host, port)
 
 
 def _notes(task: Any, console: Any) -> None:

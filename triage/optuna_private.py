@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import optuna
-from optuna.storages import BaseStorage, JournalStorage
+from optuna.storages import BaseStorage, GrpcStorageProxy, JournalStorage
 from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.storages.journal import JournalRedisBackend
 from optuna.trial import FrozenTrial, TrialState
 
-__all__ = ["BaseHeartbeat", "FinishedTrialsView", "TimedHeartbeatJournal", "heartbeat_interval",
+__all__ = ["BaseHeartbeat", "FinishedTrialsView", "HeartbeatGrpcProxyBase", "TimedHeartbeatJournal",
+           "heartbeat_interval",
            "ping_redis", "reseed_sampler", "stored_trial", "trial_id"]
 
 
@@ -70,6 +71,19 @@ class TimedHeartbeatJournal(JournalStorage, BaseHeartbeat):
         start = time.monotonic()
         super()._write_log(op_code, extra_fields)
         self.wrote(time.monotonic() - start)
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        return self.stale_trial_ids(study_id)
+
+
+class HeartbeatGrpcProxyBase(GrpcStorageProxy, BaseHeartbeat):
+    """A ``GrpcStorageProxy`` that Optuna's heartbeat machinery drives: Optuna calls
+    ``_get_stale_trial_ids`` (``BaseHeartbeat``'s private abstract method); here it calls
+    ``stale_trial_ids``. (Optuna's proxy client has no heartbeat of its own.)"""
+
+    def stale_trial_ids(self, study_id: int) -> list[int]:
+        """The RUNNING trials of ``study_id`` whose workers count as dead."""
+        return []
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
         return self.stale_trial_ids(study_id)

@@ -5,7 +5,8 @@ import pytest
 from optuna.trial import TrialState
 
 from triage.storage import make_storage
-from triage.storage.journal import HEARTBEAT_KEY, HeartbeatJournalStorage
+from triage.storage.heartbeat import HEARTBEAT_KEY
+from triage.storage.journal import HeartbeatJournalStorage
 
 
 class Clock:

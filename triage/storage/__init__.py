@@ -59,6 +59,10 @@ def make_storage(
         try:
             if scheme in _RDB_SCHEMES:
                 return RDBStorage(url, **beat)
+            if scheme == "grpc":  # triage storage-proxy, in front of a database
+                from triage.storage.proxy import connect
+
+                return connect(url, **beat)
             if scheme in ("redis", "rediss"):
                 backend = JournalRedisBackend(url)
                 ping_redis(backend)  # fail now, with the URL in the message, not mid-sweep
@@ -69,7 +73,8 @@ def make_storage(
             if scheme:
                 raise StorageError(
                     f"unknown storage scheme {scheme!r} in {url!r}; use sqlite:///file.db, "
-                    "postgresql://…, mysql+pymysql://…, redis://…, journal:///file.log or a path"
+                    "postgresql://…, mysql+pymysql://…, redis://…, grpc://host:port (triage "
+                    "storage-proxy), journal:///file.log or a path"
                 )
             path = Path(url)
             if not path.parent.is_dir():
