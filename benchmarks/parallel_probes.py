@@ -6,11 +6,16 @@ run (so imports and torch's one-time set-up are outside both), the two runners a
 same. Part 2, the whole command: ``triage lr-find benchmarks/mnist_like.py:task`` (a 1.2M
 parameter CNN on 8,000 28x28 images) as a subprocess with each runner, start-up included.
 
+Part 3, on a GPU (or ``--fused-device cpu`` to try it): K = 1, 3, 8, 16 probes of 300 steps
+fused into one model (``run_fused``) against one probe (``run_probe``), digits MLP and CNN.
+
     python benchmarks/parallel_probes.py [--repeats 5] [--seeds 0] [--no-command]
+        [--fused-device cuda] [--only-fused]
 
 Targets (issue 13), on two CPU cores: the procedure at most 0.65x sequential on the bundled
 examples, the whole command at most 0.65x on a model whose probes take over a minute, never
-slower, the same recommended LR.
+slower, the same recommended LR. On a GPU: 8 fused probes of a model under 1M parameters at
+most 1.5x the wall time of one.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import subprocess
 import tempfile
 import time
 from datetime import date
+from functools import partial
 from statistics import median
 
 import torch
@@ -75,15 +81,53 @@ def command(parallel: str) -> tuple[float, float]:
     return seconds, lr
 
 
+def fused(device: str, repeats: int) -> None:
+    from triage.probe import ProbeSettings, run_probe
+    from triage.probe.fused import run_fused
+
+    print(f"\n| model ({device}) | K | one probe s | K fused s | x one probe |")
+    print("|---|---|---|---|---|")
+    for name in ("digits_mlp", "digits_cnn"):
+        prepared = EXAMPLES[name]().prepare(0)
+        base = ProbeSettings(lr=0.01, steps=300, device=device, evaluate=False)
+        run_fused(prepared, [base, base.with_(lr=0.02)])  # warm-up: kernels, allocator
+        run_probe(prepared, base)
+        one = median(_timed(partial(run_probe, prepared, base), device)
+                     for _ in range(repeats))
+        for k in (1, 3, 8, 16):
+            many = [base.with_(lr=0.01 * (1 + i)) for i in range(k)]
+            t = median(_timed(partial(run_fused, prepared, many), device)
+                       for _ in range(repeats))
+            print(f"| {name} | {k} | {one:.3f} | {t:.3f} | {t / one:.2f} |", flush=True)
+
+
+def _timed(run, device: str) -> float:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    run()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--no-command", action="store_true", help="skip part 2")
+    parser.add_argument("--fused-device", default="cuda" if torch.cuda.is_available() else None,
+                        help="run part 3 on this device (default: cuda when present)")
+    parser.add_argument("--only-fused", action="store_true", help="part 3 only")
     args = parser.parse_args()
     quiet_optuna()
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
     print(f"parallel_probes  {date.today()}  {platform.machine()}  {os.cpu_count()} CPUs  "
-          f"torch {torch.__version__}  {torch.get_num_threads()} threads\n")
+          f"torch {torch.__version__}  {torch.get_num_threads()} threads  {gpu}\n")
+    if args.fused_device:
+        fused(args.fused_device, args.repeats)
+    if args.only_fused:
+        return
     procedure(args.repeats, [int(s) for s in args.seeds.split(",")])
     if args.no_command:
         return

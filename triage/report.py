@@ -110,6 +110,8 @@ def lr_find_summary(config: Config) -> Table:
         table.add_row("update:param ratio", f"{chosen[0]['update_ratio_median']:.2g} per step "
                       "at the recommended LR (rule of thumb: near 1e-3)")
     table.add_row("batch size / init", f"{config.batch_size} / {config.init}")
+    if ev.get("fused_fallback"):
+        table.add_row("fused probes", f"fell back to one at a time: {ev['fused_fallback']}")
     full = ev.get("full_budget_steps")
     table.add_row("probes / steps", f"{len(ev.get('probes', []))} probes, "
                   f"{ev.get('steps_used')} of {ev.get('max_steps')} steps"

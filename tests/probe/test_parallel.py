@@ -20,10 +20,11 @@ def test_plan(parallel, device, parameters, cores, workers):
     assert plan(parallel, device, parameters, cores).workers == workers
 
 
-def test_auto_on_a_gpu_runs_one_at_a_time(monkeypatch):
+def test_auto_on_a_gpu_fuses_eight(monkeypatch):
     monkeypatch.setattr("torch.cuda.is_available", lambda: True)
-    assert plan("auto", "auto", 100, 16).workers == 1
-    assert plan("auto", "cuda:0", 100, 16).workers == 1
+    assert plan("auto", "auto", 100, 16).workers == 8
+    assert plan("auto", "cuda:0", 100, 16).fused
+    assert "fused into one model" in plan("auto", "cuda:0", 100, 16).describe()
 
 
 def test_describes_its_choice():
@@ -37,9 +38,11 @@ def test_bad_values_name_the_option(value):
         check_parallel(value)
 
 
-def test_processes_cannot_use_cuda():
-    with pytest.raises(SettingsError, match="cannot use CUDA"):
-        plan(2, "cuda", 100, 8)
+def test_on_a_gpu_probes_are_fused(monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    assert plan(4, "cuda", 100, 8) == plan(4, "cuda", 10**7, 8)
+    assert plan(4, "cuda", 100, 8).fused and plan(4, "cuda", 100, 8).workers == 4
+    assert plan("auto", "auto", 10**7, 2).fused
 
 
 def test_counts_parameters_without_touching_the_callers_random_state():

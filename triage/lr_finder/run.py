@@ -22,7 +22,8 @@ from triage.lr_finder.strategies.base import ProbeRunner
 from triage.lr_finder.strategies.three_lr import THREE_LRS
 from triage.lr_finder.trials import StudyProbeRunner
 from triage.probe import ProbeResult, ProbeSettings
-from triage.probe.parallel import check_parallel, count_parameters, plan
+from triage.probe.fused import FusedPool, fusable
+from triage.probe.parallel import Parallelism, check_parallel, count_parameters, plan
 from triage.probe.pool import ProbePool
 from triage.storage import redact
 from triage.storage.studies import open_study
@@ -116,14 +117,19 @@ def lr_find(
     base = settings.probe_base(task)
     full = prepared.budget_steps(settings.batch_size)
     max_steps, steps, shrunk = budget(settings.max_steps, settings.steps, full)
-    the_plan = Plan(plan(settings.parallel, base.device, count_parameters(task)), max_steps,
-                    steps, full, shrunk)
+    parallelism = plan(settings.parallel, base.device, count_parameters(task))
+    if parallelism.fused:
+        unfusable = fusable(prepared, [base.with_(steps=steps, evaluate=False)])
+        if unfusable is not None:
+            parallelism = Parallelism(1, f"cannot fuse: {unfusable}")
+    the_plan = Plan(parallelism, max_steps, steps, full, shrunk)
     if on_plan is not None:
         on_plan(the_plan)
     with contextlib.ExitStack() as stack:
-        pool = None
-        if the_plan.parallelism.workers > 1:
-            pool = stack.enter_context(ProbePool(prepared, the_plan.parallelism.workers))
+        pool: ProbePool | FusedPool | None = None
+        if parallelism.workers > 1:
+            kind = FusedPool if parallelism.fused else ProbePool
+            pool = stack.enter_context(kind(prepared, parallelism.workers))
         runner = StudyProbeRunner(open_study(storage, name), prepared, on_probe, pool)
         stack.callback(runner.close)  # spare probes still running are recorded as failed
         context = Context(prepared, base, _stop_on_oom(runner), max_steps, width=runner.width)
@@ -133,10 +139,12 @@ def lr_find(
         ThreeLR(steps, spare=tuple(spare)).run(context)
         boundary = search.run(context)
         choice = BackOff(boundary).run(context)
+    evidence = _evidence(context, boundary, choice, storage, name, settings, the_plan)
+    if isinstance(pool, FusedPool) and pool.fell_back:
+        evidence["fused_fallback"] = pool.fell_back
     return Config.from_settings(
         context.base.with_(lr=choice.lr), task=task.name,  # exactly the LR measured
-        data=dict(task.data) if task.data else None,
-        lr_find=_evidence(context, boundary, choice, storage, name, settings, the_plan))
+        data=dict(task.data) if task.data else None, lr_find=evidence)
 
 
 def _stop_on_oom(runner: ProbeRunner) -> ProbeRunner:

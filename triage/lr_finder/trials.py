@@ -16,6 +16,7 @@ import optuna
 from optuna.trial import TrialState
 
 from triage.probe import ProbeResult, ProbeSettings, run_probe
+from triage.probe.fused import FusedPool
 from triage.probe.pool import ProbePool
 from triage.task import PreparedTask
 
@@ -35,7 +36,8 @@ class StudyProbeRunner:
         prepared: the task.
         on_result: called with (phase, result, read back from storage) for each probe asked
             for, in order (never for a spare probe nobody asked for).
-        pool: trains probes at once; None trains them one after another in this process.
+        pool: trains probes at once (worker processes, or fused copies on a GPU); None
+            trains them one after another in this process.
     """
 
     def __init__(
@@ -43,7 +45,7 @@ class StudyProbeRunner:
         study: optuna.Study,
         prepared: PreparedTask,
         on_result: Callable[[str, ProbeResult, bool], None] | None = None,
-        pool: ProbePool | None = None,
+        pool: ProbePool | FusedPool | None = None,
     ) -> None:
         self.study = study
         self.prepared = prepared

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 AUTO = "auto"
 MAX_AUTO_WORKERS = 3  # the three-LR probe at once; beyond it spare probes are mostly wasted
+FUSED = 8  # copies fused on a GPU: for small models about the cost of one
 # Below this many parameters a training step is bound by per-operation overhead, not
 # arithmetic: one thread trains nearly as fast as many, so workers of one thread each pay off.
 # Above it, torch's own threads already use the cores (a 1.2M-parameter CNN on two cores:
@@ -33,15 +34,20 @@ class Parallelism:
     Attributes:
         workers: probes trained at once (1: one after another in this process, with all
             of torch's threads); workers use one CPU thread each (see ``ProbePool``).
+        fused: on a GPU, the probes run as copies of one model (see ``FusedPool``).
         reason: why, in words (printed by the command line).
     """
 
     workers: int
     reason: str
+    fused: bool = False
 
     def describe(self) -> str:
         if self.workers == 1:
             return f"probes one at a time ({self.reason})"
+        if self.fused:
+            return (f"up to {self.workers} probes at once, fused into one model with torch.func "
+                    f"({self.reason})")
         return (f"{self.workers} probes at once in worker processes of one CPU thread each "
                 f"({self.reason})")
 
@@ -63,20 +69,21 @@ def plan(parallel: str | int, device: str, parameters: int, cores: int | None = 
          ) -> Parallelism:
     """Choose how probes run for ``--parallel`` on ``device`` for a model of ``parameters``.
 
-    ``auto`` runs up to three probes at once in forked processes on a CPU of two cores or more
-    when the model is small (under ``SMALL_MODEL`` parameters); one at a time with all threads
-    on a GPU, on one core, and for a larger model. An explicit N > 1 needs the CPU: forked
-    processes cannot use CUDA.
+    ``auto`` fuses up to ``FUSED`` probes into one model on a GPU; on a CPU of two cores or
+    more it runs up to three at once in forked processes when the model is small (under
+    ``SMALL_MODEL`` parameters); one at a time with all threads on one core and for a larger
+    model. An explicit N > 1 fuses N on a GPU and runs N processes on a CPU. (Whether the
+    model can be fused is the caller's to check: ``triage.probe.fused.fusable``.)
 
     Raises:
-        SettingsError: a bad value, or N > 1 on a CUDA device.
+        SettingsError: a bad value.
     """
     parallel = check_parallel(parallel)
     cores = cores or os.cpu_count() or 1
     on_cpu = _on_cpu(device)
     if parallel == AUTO:
         if not on_cpu:
-            return Parallelism(1, "--parallel auto on a GPU")
+            return Parallelism(FUSED, "--parallel auto on a GPU", fused=True)
         if cores < 2:
             return Parallelism(1, "--parallel auto on one CPU core")
         if parameters >= SMALL_MODEL:
@@ -88,8 +95,7 @@ def plan(parallel: str | int, device: str, parameters: int, cores: int | None = 
     if parallel == 1:
         return Parallelism(1, "--parallel 1")
     if not on_cpu:
-        raise SettingsError(f"--parallel {parallel} runs probes in forked processes, which "
-                            f"cannot use CUDA ({device}); use --device cpu or --parallel 1")
+        return Parallelism(parallel, f"--parallel {parallel} on a GPU", fused=True)
     return Parallelism(parallel, f"--parallel {parallel}")
 
 
