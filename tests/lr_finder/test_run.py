@@ -162,3 +162,13 @@ def test_ctrl_c_stops_the_workers_and_leaves_no_trial_running(tmp_path, one_thre
     lr_find(tasks.blobs(), LRFindSettings(device="cpu", parallel=2), storage=storage,
             on_probe=lambda phase, result, reused: resumed.append(reused))
     assert resumed[:3] == [True, True, True] and not all(resumed)
+
+
+@pytest.mark.parametrize("example", ["digits_mlp", "digits_cnn", "digits_lstm", "diabetes_mlp",
+                                     "breast_cancer_mlp", "friedman_mlp"])
+def test_the_bundled_examples_get_the_same_config_at_any_width(one_thread, example):
+    from triage.examples import EXAMPLES
+
+    alone = lr_find(EXAMPLES[example](), LRFindSettings(device="cpu", parallel=1))
+    together = lr_find(EXAMPLES[example](), LRFindSettings(device="cpu", parallel=2))
+    assert together == alone
