@@ -94,7 +94,7 @@ def test_lr_find_with_fused_probes_recommends_what_it_does_one_at_a_time(monkeyp
     settings = LRFindSettings(device="cpu", seed=2, max_steps=900)
     alone = lr_find(tasks.blobs(), LRFindSettings(device="cpu", seed=2, max_steps=900,
                                                   parallel=1))
-    monkeypatch.setattr("triage.lr_finder.run.plan",
+    monkeypatch.setattr("triage.lr_finder.plan.plan",
                         lambda *a, **k: Parallelism(8, "test", fused=True))
     fused = lr_find(tasks.blobs(), settings)
     assert fused.optimizer.lr == alone.optimizer.lr

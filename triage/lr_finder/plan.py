@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from triage.probe.parallel import Parallelism
+from triage.probe.fused import fusable
+from triage.probe.parallel import Parallelism, count_parameters, plan
+from triage.probe.settings import ProbeSettings
+from triage.task import PreparedTask
 
 BUDGET_TIMES = 2
 MIN_BUDGET = 300  # below it the three LRs and a boundary cannot both be probed
@@ -54,3 +57,17 @@ def budget(max_steps: int, steps: int, full_budget: int) -> tuple[int, int, bool
         return max_steps, steps, False
     window = min(steps, max(MIN_WINDOW, round(steps * cap / max_steps)))
     return cap, window, True
+
+
+def make_plan(prepared: PreparedTask, base: ProbeSettings, max_steps: int, steps: int,
+              parallel: str | int) -> Plan:
+    """The plan for lr-find on ``prepared``: the budget for its size, and how probes run
+    (``--parallel``'s choice, one at a time where a GPU's fused probes cannot be fused)."""
+    full = prepared.budget_steps(base.batch_size)
+    cap, window, shrunk = budget(max_steps, steps, full)
+    parallelism = plan(parallel, base.device, count_parameters(prepared.task))
+    if parallelism.fused:
+        unfusable = fusable(prepared, [base.with_(steps=window, evaluate=False)])
+        if unfusable is not None:
+            parallelism = Parallelism(1, f"cannot fuse: {unfusable}")
+    return Plan(parallelism, cap, window, full, shrunk)

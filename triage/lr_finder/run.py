@@ -16,14 +16,14 @@ from typing import Any
 
 from triage.config import Config
 from triage.errors import ProbeError, SettingsError
-from triage.lr_finder.plan import Plan, budget
+from triage.lr_finder.plan import Plan, make_plan
 from triage.lr_finder.strategies import BackOff, Boundary, Choice, Context, NanBoundary, ThreeLR
 from triage.lr_finder.strategies.base import ProbeRunner
 from triage.lr_finder.strategies.three_lr import THREE_LRS
 from triage.lr_finder.trials import StudyProbeRunner
 from triage.probe import ProbeResult, ProbeSettings
-from triage.probe.fused import FusedPool, fusable
-from triage.probe.parallel import Parallelism, check_parallel, count_parameters, plan
+from triage.probe.fused import FusedPool
+from triage.probe.parallel import check_parallel
 from triage.probe.pool import ProbePool
 from triage.storage import redact
 from triage.storage.studies import open_study
@@ -115,16 +115,10 @@ def lr_find(
                             f"{prepared.n_train} training samples; use a smaller --batch-size")
     name = study_name or f"triage-lr-find-{task.name}"
     base = settings.probe_base(task)
-    full = prepared.budget_steps(settings.batch_size)
-    max_steps, steps, shrunk = budget(settings.max_steps, settings.steps, full)
-    parallelism = plan(settings.parallel, base.device, count_parameters(task))
-    if parallelism.fused:
-        unfusable = fusable(prepared, [base.with_(steps=steps, evaluate=False)])
-        if unfusable is not None:
-            parallelism = Parallelism(1, f"cannot fuse: {unfusable}")
-    the_plan = Plan(parallelism, max_steps, steps, full, shrunk)
+    the_plan = make_plan(prepared, base, settings.max_steps, settings.steps, settings.parallel)
     if on_plan is not None:
         on_plan(the_plan)
+    max_steps, steps, parallelism = the_plan.max_steps, the_plan.steps, the_plan.parallelism
     with contextlib.ExitStack() as stack:
         pool: ProbePool | FusedPool | None = None
         if parallelism.workers > 1:
