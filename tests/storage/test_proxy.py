@@ -1,5 +1,6 @@
 import optuna
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from triage.cli import cli
@@ -7,6 +8,7 @@ from triage.errors import StorageError
 from triage.storage import make_storage
 from triage.storage.proxy import HeartbeatGrpcProxy, parse_grpc_url
 
+import tasks
 from servers import free_port, start_proxy
 
 
@@ -53,6 +55,24 @@ def test_studies_and_reports_work_through_the_proxy(tmp_path):
         study.optimize(lambda t: (t.suggest_float("x", -1, 1)) ** 2, n_trials=4)
         again = optuna.load_study(study_name="through", storage=make_storage(url))
         assert [t.value for t in again.trials] == [t.value for t in study.trials]
+    finally:
+        proxy.kill()
+        proxy.wait()
+
+
+def test_sweep_and_report_through_the_proxy(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    proxy, url = start_proxy(f"sqlite:///{tmp_path}/s.db")
+    try:
+        runner = CliRunner()
+        swept = runner.invoke(cli, ["sweep", f"{tasks.__file__}:blobs", "--trials", "3",
+                                    "--no-plot", "--storage", url])
+        assert swept.exit_code == 0, swept.output
+        again = runner.invoke(cli, ["report", "--storage", url, "--out", "again.yaml",
+                                    "--no-plot"])
+        assert again.exit_code == 0, again.output
+        assert yaml.safe_load((tmp_path / "again.yaml").read_text()) == \
+            yaml.safe_load((tmp_path / "triage-sweep.yaml").read_text())
     finally:
         proxy.kill()
         proxy.wait()
