@@ -5,15 +5,15 @@ arithmetic, so K copies stacked along a new leading dimension and run by one ``v
 forward and backward cost about what one copy costs. The copies share the initial weights (one
 model built under the probe's seed, as a sequential probe builds it) and every batch (one data
 order, as sequential probes see it); each has its own parameters, its own optimizer with its
-own learning rate (so every updater works, not only SGD), its own instruments and its own
+own learning rate (so every updater works, not only SGD), its own buffers (BatchNorm's running
+statistics, stacked into the call and written back after it), its own instruments and its own
 divergence watch. A copy that diverges stops counting and is left out of the stack; its NaNs
 never reach the others, whose gradients do not depend on it.
 
 What cannot be fused runs one probe at a time instead (``fusable`` says why): probes that differ
 in more than the LR, epoch-based or scheduled probes, gradient clipping, float16 loss scaling,
-optimizers that step with a closure, and models whose training forward changes buffers in
-place (BatchNorm) or draws random numbers (dropout: its masks would differ from the
-sequential probe's).
+optimizers that step with a closure, and models whose training forward draws random numbers
+(dropout: its masks would differ from the sequential probe's).
 """
 
 from __future__ import annotations
@@ -54,8 +54,6 @@ def fusable(prepared: PreparedTask, settings: Sequence[ProbeSettings]) -> str | 
     with seeded(first.seed):
         model = apply_dropout(apply_init(build_model(prepared.task), first.init), first.dropout)
     for module in model.modules():
-        if getattr(module, "track_running_stats", False):
-            return f"{type(module).__name__} updates running statistics in place"
         if isinstance(module, _RANDOM) and module.p > 0:
             return f"{type(module).__name__} draws random masks"
     probe = make_optimizer(first.optimizer, model.parameters(), first.lr,
@@ -125,14 +123,15 @@ def _train(prepared: PreparedTask, first: ProbeSettings, template: nn.Module,
            device: torch.device, generator: torch.Generator) -> list[int]:
     """The shared loop; returns each copy's steps."""
     proxy = _Functional(template)
-    buffers = dict(template.named_buffers())
     params = [dict(c.named_parameters()) for c in copies]
+    buffers = [dict(c.named_buffers()) for c in copies]  # per copy: BatchNorm updates them
 
-    def loss_of(tensors: dict[str, torch.Tensor], batch: object) -> torch.Tensor:
-        proxy.tensors = {**tensors, **buffers}
+    def loss_of(tensors: dict[str, torch.Tensor], state: dict[str, torch.Tensor],
+                batch: object) -> torch.Tensor:
+        proxy.tensors = {**tensors, **state}
         return prepared.step(proxy, batch).loss
 
-    fused = torch.func.vmap(loss_of, in_dims=(0, None), randomness="error")
+    fused = torch.func.vmap(loss_of, in_dims=(0, 0, None), randomness="error")
     amp = autocast(first.precision, device)
     train = _place(prepared.train, device)
     total, step = first.steps or 0, 0
@@ -145,8 +144,14 @@ def _train(prepared: PreparedTask, first: ProbeSettings, template: nn.Module,
             interrupt.check()
             stacked = {name: torch.stack([params[k][name] for k in alive])
                        for name in params[0]}
+            state = {name: torch.stack([buffers[k][name] for k in alive])
+                     for name in buffers[0]}
             with amp:
-                losses = fused(stacked, batch)
+                losses = fused(stacked, state, batch)
+            with torch.no_grad():  # running statistics updated in place, copy by copy
+                for name, stack in state.items():
+                    for i, k in enumerate(alive):
+                        buffers[k][name].copy_(stack[i])
             for k in alive:
                 optimizers[k].zero_grad(set_to_none=True)
             losses.sum().backward()  # each copy's gradient is its own loss's
