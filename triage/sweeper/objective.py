@@ -17,7 +17,7 @@ from triage.probe.device import memory_signature, resolve_device
 from triage.sweeper.pruning import Pruning, SnapshotPruner
 from triage.sweeper.settings import SweepSettings
 from triage.sweeper.space import LRPrior, SearchSpace
-from triage.sweeper.worker import WORKER, SurplusTrial, surplus
+from triage.sweeper.worker import SurplusTrial, surplus, worker_id
 from triage.task import PreparedTask
 
 FEASIBLE = "feasible"  # constraint name: > 0 means infeasible
@@ -48,7 +48,7 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         reseed(trial.study.sampler, self.settings.seed, trial.number)
-        trial.set_user_attr("worker", WORKER)
+        trial.set_user_attr("worker", worker_id())
         # One read of the study serves the target, the OOM check and every pruning decision.
         trials = trial.study.get_trials(deepcopy=False)
         if (self.grid and trial.user_attrs.get("origin") != "grid") or surplus(

@@ -16,7 +16,11 @@ from optuna.trial import FrozenTrial, TrialState
 from triage import interrupt, optuna_private
 from triage.errors import ProbeError, TriageError
 
-WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+def worker_id() -> str:
+    """This worker process as trials name it: host and pid (read each time: a forked worker
+    has its own pid)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 TrialCallback = Callable[[FrozenTrial], None]
 
 
@@ -139,7 +143,7 @@ def _retried(trials: list[FrozenTrial]) -> set[int]:
 def _requeue_interrupted(study: optuna.Study) -> None:
     """Queue the trial this worker was running when interrupted again, with its parameters."""
     mine = [t for t in counted(study.get_trials(deepcopy=False)) if t.state == TrialState.FAIL
-            and t.user_attrs.get("worker") == WORKER and "error" not in t.user_attrs]
+            and t.user_attrs.get("worker") == worker_id() and "error" not in t.user_attrs]
     if mine:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

@@ -75,9 +75,14 @@ def run_workers(job: Job, workers: int, task: Task | None = None,
     check_positive_int("workers", workers)
     threads = max(1, (os.cpu_count() or 1) // workers)
     devices = worker_devices(job.settings.device, workers)
-    spawn = multiprocessing.get_context("spawn")  # fork would copy torch's thread pools
-    others = [spawn.Process(target=_child, args=(job, i, devices[i], threads),
-                            name=f"triage-sweep-worker-{i}") for i in range(1, workers)]
+    # A forked worker starts at once with the task this process loaded (no imports, no
+    # loading again); it must train with one thread (OpenMP with more hangs in a forked
+    # child) and on the CPU (CUDA cannot be forked). Otherwise workers are spawned.
+    fork = task is not None and threads == 1 and all(_cpu(d) for d in devices)
+    context = multiprocessing.get_context("fork" if fork else "spawn")
+    inherited = task if fork else None
+    others = [context.Process(target=_child, args=(job, i, devices[i], threads, inherited),
+                              name=f"triage-sweep-worker-{i}") for i in range(1, workers)]
     for process in others:
         process.start()
     try:
@@ -92,6 +97,12 @@ def run_workers(job: Job, workers: int, task: Task | None = None,
         raise WorkerFailed(f"{', '.join(failed)} exited with an error (see above); the study "
                            "keeps every finished trial: rerun the same command to finish it")
     return summary
+
+
+def _cpu(device: str) -> bool:
+    import torch
+
+    return device == "cpu" or (device == "auto" and not torch.cuda.is_available())
 
 
 def worker_devices(device: str, workers: int) -> list[str]:
@@ -124,13 +135,14 @@ def _work(job: Job, device: str, threads: int, on_trial: TrialCallback | None,
                  study_name=job.study_name, on_trial=on_trial)
 
 
-def _child(job: Job, index: int, device: str, threads: int) -> None:
-    """A spawned worker: one line on stderr for a TriageError (exit 2), quiet on Ctrl-C."""
+def _child(job: Job, index: int, device: str, threads: int, task: Task | None = None) -> None:
+    """A worker process: one line on stderr for a TriageError (exit 2), quiet on Ctrl-C.
+    ``task``: the parent's, when forked (spawned workers load their own)."""
     from triage.storage import quiet_optuna
 
     quiet_optuna(logging.ERROR)  # as the command's own worker: no per-trial lines
     try:
-        _work(job, device, threads, None)
+        _work(job, device, threads, None, task)
     except KeyboardInterrupt:
         sys.exit(130)  # its trial is queued again (work); the parent reports the interrupt
     except TriageError as exc:
