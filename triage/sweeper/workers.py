@@ -4,7 +4,8 @@ Each worker is the same loop cluster workers run (``triage.sweeper.worker.work``
 storage: the study hands out trials, so nothing is split by hand and a worker that dies leaves
 its trial to the heartbeat retry. The first worker runs in this process (its trials drive the
 progress display, and its summary, taken when the study holds every trial, is the output); the
-others are spawned processes that rebuild the task from the same command-line inputs. CPU
+others are forked with the loaded task when each trains on the CPU with one thread, else
+spawned processes that rebuild the task from the same command-line inputs. CPU
 threads are divided among the workers so that the cores are not oversubscribed, and with
 ``--device auto`` each worker takes its own GPU when several are visible. Ctrl-C stops them all:
 each queues its running trial again before it exits.
