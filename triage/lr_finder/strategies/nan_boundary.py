@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 
 from triage.errors import SettingsError, TriageError
-from triage.lr_finder.strategies.base import Context, Strategy
+from triage.lr_finder.strategies.base import Context, Strategy, lookahead
 from triage.probe import ProbeResult, ProbeSettings
 
 LR_CEILING = 10.0
@@ -124,20 +124,16 @@ class NanBoundary(Strategy[Boundary]):
                 count: int) -> list[float]:
         """Up to ``count`` LRs this search may probe after ``seen``, likeliest first: the
         next probe, then the probes after it for either of its outcomes (stable first)."""
-        out: list[float] = []
-        frontier = [(seen, steps_left)]
-        while frontier and len(out) < count:
-            state, left = frontier.pop(0)
-            try:
-                lr = self.next_lr(state, left, max_steps)
-            except TriageError:
-                continue
-            if lr is None or lr in out:
-                continue
-            out.append(lr)
-            for diverged in (False, True):  # a diverged probe stops early: cost unknown
-                frontier.append(({**state, lr: diverged}, left - self.steps))
-        return out
+        def next_of(state: tuple[dict[float, bool], int]) -> float | None:
+            return self.next_lr(state[0], state[1], max_steps)
+
+        def branches(state: tuple[dict[float, bool], int],
+                     lr: float) -> list[tuple[dict[float, bool], int]]:
+            # a diverged probe stops early: its cost is unknown, so count it in full
+            return [({**state[0], lr: diverged}, state[1] - self.steps)
+                    for diverged in (False, True)]
+
+        return lookahead(next_of, branches, (seen, steps_left), count)
 
     def run(self, context: Context) -> Boundary:
         seen = self._outcomes(context)
