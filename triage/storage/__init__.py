@@ -23,7 +23,24 @@ from triage.storage.journal import HeartbeatJournalStorage
 
 __all__ = ["HeartbeatJournalStorage", "make_storage", "quiet_optuna", "redact"]
 
-_RDB_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "oracle", "mssql")
+RDB_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "oracle", "mssql")
+
+
+def scheme_of(url: str) -> str:
+    """A storage URL's scheme without its driver (``mysql+pymysql://`` -> ``mysql``); "" for a
+    plain path."""
+    return url.split(":", 1)[0].split("+", 1)[0].lower() if "://" in url else ""
+
+
+def opening_error(url: str, exc: Exception) -> StorageError:
+    """The one line for a storage that could not be opened: a missing driver, or anything else
+    the driver or server said."""
+    if isinstance(exc, ImportError):
+        return StorageError(
+            f"no driver for storage {url!r} ({exc}); pip install 'triage[cluster]' (psycopg, "
+            "pymysql, redis) and use postgresql://, mysql+pymysql:// or redis:// URLs")
+    return StorageError(f"cannot open storage {url!r}: {first_line(exc)}; check the URL, the "
+                        "driver and that the server is running")
 
 
 def make_storage(
@@ -48,7 +65,7 @@ def make_storage(
     """
     if url is None:
         return None
-    scheme = url.split(":", 1)[0].split("+", 1)[0].lower() if "://" in url else ""
+    scheme = scheme_of(url)
     beat: dict[str, Any] = {}
     with warnings.catch_warnings():  # Optuna marks journal backends and retries experimental
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -57,7 +74,7 @@ def make_storage(
                     "heartbeat_stale_trial_callback": None if max_retry == 0 else
                     RetryHeartbeatStaleTrialCallback(max_retry)}
         try:
-            if scheme in _RDB_SCHEMES:
+            if scheme in RDB_SCHEMES:
                 return RDBStorage(url, **beat)
             if scheme == "grpc":  # triage storage-proxy, in front of a database
                 from triage.storage.proxy import connect
@@ -83,16 +100,8 @@ def make_storage(
             return HeartbeatJournalStorage(JournalFileBackend(str(path)), **beat)
         except StorageError:
             raise
-        except ImportError as exc:
-            raise StorageError(
-                f"no driver for storage {url!r} ({exc}); pip install 'triage[cluster]' (psycopg, "
-                "pymysql, redis) and use postgresql://, mysql+pymysql:// or redis:// URLs"
-            ) from exc
         except Exception as exc:
-            raise StorageError(
-                f"cannot open storage {url!r}: {first_line(exc)}; check the URL, the driver and "
-                "that the server is running"
-            ) from exc
+            raise opening_error(url, exc) from exc
 
 
 def redact(url: str | None) -> str | None:

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 DEFAULT_PORT = 13000
 CONNECT_SECONDS = 10.0
-RDB_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "oracle", "mssql")
 
 
 class HeartbeatGrpcProxy(AttrHeartbeat, HeartbeatGrpcProxyBase):
@@ -95,21 +94,16 @@ def proxied_storage(url: str) -> BaseStorage:
     """
     import optuna
 
-    from triage.errors import first_line
+    from triage.storage import RDB_SCHEMES, opening_error, scheme_of
 
-    scheme = url.split(":", 1)[0].split("+", 1)[0].lower() if "://" in url else ""
-    if scheme not in RDB_SCHEMES:
+    if scheme_of(url) not in RDB_SCHEMES:
         raise StorageError(f"the storage proxy serves a database (postgresql://, "
                            f"mysql+pymysql://, sqlite:///), not {url!r}: Optuna's gRPC proxy "
                            "does not support journal storages; give workers the journal directly")
     try:
         return optuna.storages.get_storage(url)
-    except ImportError as exc:
-        raise StorageError(f"no driver for storage {url!r} ({exc}); pip install "
-                           "'triage[cluster]'") from exc
     except Exception as exc:
-        raise StorageError(f"cannot open storage {url!r}: {first_line(exc)}; check the URL "
-                           "and that the server is running") from exc
+        raise opening_error(url, exc) from exc
 
 
 def serve(url: str, host: str, port: int) -> None:
