@@ -30,6 +30,12 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def on_cpu(name: str) -> bool:
+    """Whether device ``name`` trains on the CPU (``auto`` without CUDA), without resolving
+    (or validating) an explicit CUDA device."""
+    return name == "cpu" or (name == "auto" and not torch.cuda.is_available())
+
+
 def check_precision(precision: str, device_name: str) -> None:
     """The device can train in ``precision``: float16 with loss scaling needs CUDA, bfloat16 a
     CPU or a GPU that supports it.

@@ -80,9 +80,11 @@ def plan(parallel: str | int, device: str, parameters: int, cores: int | None = 
     """
     parallel = check_parallel(parallel)
     cores = cores or os.cpu_count() or 1
-    on_cpu = _on_cpu(device)
+    from triage.probe.device import on_cpu  # imports torch
+
+    cpu = on_cpu(device)
     if parallel == AUTO:
-        if not on_cpu:
+        if not cpu:
             return Parallelism(FUSED, "--parallel auto on a GPU", fused=True)
         if cores < 2:
             return Parallelism(1, "--parallel auto on one CPU core")
@@ -94,7 +96,7 @@ def plan(parallel: str | int, device: str, parameters: int, cores: int | None = 
     assert isinstance(parallel, int)
     if parallel == 1:
         return Parallelism(1, "--parallel 1")
-    if not on_cpu:
+    if not cpu:
         return Parallelism(parallel, f"--parallel {parallel} on a GPU", fused=True)
     return Parallelism(parallel, f"--parallel {parallel}")
 
@@ -107,13 +109,3 @@ def count_parameters(task: Task) -> int:
 
     with seeded(0):
         return sum(p.numel() for p in build_model(task).parameters())
-
-
-def _on_cpu(device: str) -> bool:
-    if device == "cpu":
-        return True
-    if device != "auto":
-        return False
-    import torch
-
-    return not torch.cuda.is_available()

@@ -76,10 +76,12 @@ def run_workers(job: Job, workers: int, task: Task | None = None,
     check_positive_int("workers", workers)
     threads = max(1, (os.cpu_count() or 1) // workers)
     devices = worker_devices(job.settings.device, workers)
+    from triage.probe.device import on_cpu
+
     # A forked worker starts at once with the task this process loaded (no imports, no
     # loading again); it must train with one thread (OpenMP with more hangs in a forked
     # child) and on the CPU (CUDA cannot be forked). Otherwise workers are spawned.
-    fork = task is not None and threads == 1 and all(_cpu(d) for d in devices)
+    fork = task is not None and threads == 1 and all(on_cpu(d) for d in devices)
     context = multiprocessing.get_context("fork" if fork else "spawn")
     inherited = task if fork else None
     others = [context.Process(target=_child, args=(job, i, devices[i], threads, inherited),
@@ -98,12 +100,6 @@ def run_workers(job: Job, workers: int, task: Task | None = None,
         raise WorkerFailed(f"{', '.join(failed)} exited with an error (see above); the study "
                            "keeps every finished trial: rerun the same command to finish it")
     return summary
-
-
-def _cpu(device: str) -> bool:
-    import torch
-
-    return device == "cpu" or (device == "auto" and not torch.cuda.is_available())
 
 
 def worker_devices(device: str, workers: int) -> list[str]:
