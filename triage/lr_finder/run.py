@@ -24,7 +24,7 @@ from triage.lr_finder.trials import StudyProbeRunner
 from triage.probe import ProbeResult, ProbeSettings
 from triage.probe.fused import FusedPool
 from triage.probe.parallel import check_parallel
-from triage.probe.pool import ProbePool
+from triage.probe.pool import Pool, ProbePool
 from triage.storage import redact
 from triage.storage.studies import open_study
 from triage.task import Task
@@ -120,7 +120,7 @@ def lr_find(
         on_plan(the_plan)
     max_steps, steps, parallelism = the_plan.max_steps, the_plan.steps, the_plan.parallelism
     with contextlib.ExitStack() as stack:
-        pool: ProbePool | FusedPool | None = None
+        pool: Pool | None = None
         if parallelism.workers > 1:
             kind = FusedPool if parallelism.fused else ProbePool
             pool = stack.enter_context(kind(prepared, parallelism.workers))

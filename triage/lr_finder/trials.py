@@ -1,7 +1,7 @@
 """lr-find's probes as trials of one Optuna study, so that an interrupted run resumes.
 
 Every probe is one trial: its settings and evidence live in the trial's user attributes, and
-completed probes are read back instead of being trained again. With a ``ProbePool`` the
+completed probes are read back instead of being trained again. With a ``Pool`` the
 runner trains several probes at once, spare ones included (see ``Context.width``); every
 trial is still asked and told here, in this process.
 """
@@ -16,8 +16,7 @@ import optuna
 from optuna.trial import TrialState
 
 from triage.probe import ProbeResult, ProbeSettings, run_probe
-from triage.probe.fused import FusedPool
-from triage.probe.pool import ProbePool
+from triage.probe.pool import Pool
 from triage.task import PreparedTask
 
 
@@ -45,7 +44,7 @@ class StudyProbeRunner:
         study: optuna.Study,
         prepared: PreparedTask,
         on_result: Callable[[str, ProbeResult, bool], None] | None = None,
-        pool: ProbePool | FusedPool | None = None,
+        pool: Pool | None = None,
     ) -> None:
         self.study = study
         self.prepared = prepared

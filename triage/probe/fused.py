@@ -32,6 +32,7 @@ from triage.data import batches, first_batch, to_device
 from triage.optimizers import make_optimizer, needs_closure
 from triage.probe.device import autocast, resolve_device
 from triage.probe.monitor import DivergenceWatch, GradientMonitor, dead_relu_fraction
+from triage.probe.pool import Pool
 from triage.probe.result import ProbeResult
 from triage.probe.runner import _place, evaluate
 from triage.probe.settings import ProbeSettings
@@ -178,7 +179,7 @@ def _train(prepared: PreparedTask, first: ProbeSettings, template: nn.Module,
     return steps
 
 
-class FusedPool:
+class FusedPool(Pool):
     """Runs probes fused, with the interface of ``ProbePool``: submitted probes wait until a
     result is asked for, then every waiting probe that differs only in LR from it (up to
     ``size``) trains in one fused run. A model ``vmap`` cannot run (data-dependent control
@@ -191,24 +192,17 @@ class FusedPool:
     """
 
     def __init__(self, prepared: PreparedTask, size: int) -> None:
-        self.prepared, self.size = prepared, size
+        super().__init__(prepared, size)
         self.fell_back: str | None = None
         self._queue: dict[int, ProbeSettings] = {}
         self._done: dict[int, ProbeResult] = {}
-        self._next = 0
-
-    def __enter__(self) -> FusedPool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @property
     def busy(self) -> int:
         return len(self._queue)
 
     def submit(self, settings: ProbeSettings) -> int:
-        ticket, self._next = self._next, self._next + 1
+        ticket = self._ticket()
         self._queue[ticket] = settings
         return ticket
 

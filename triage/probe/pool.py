@@ -12,12 +12,13 @@ decision stay in the parent process.
 
 from __future__ import annotations
 
+import abc
 import multiprocessing
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import Any, Self
 
 from triage.errors import ProbeError, SettingsError, TriageError
 from triage.probe.device import resolve_device
@@ -29,6 +30,48 @@ from triage.validate import check_positive_int
 _prepared: PreparedTask | None = None  # the task a worker forked with
 
 
+class Pool(abc.ABC):
+    """Trains probes of one prepared task at once: ``submit`` settings for a ticket, then
+    ``result(ticket)``; a context manager whose exit stops whatever still runs.
+
+    Args:
+        prepared: the task every probe trains on.
+        size: probes trained at once.
+    """
+
+    def __init__(self, prepared: PreparedTask, size: int) -> None:
+        check_positive_int("workers", size)
+        self.prepared, self.size = prepared, size
+        self._next = 0
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _ticket(self) -> int:
+        ticket, self._next = self._next, self._next + 1
+        return ticket
+
+    @property
+    @abc.abstractmethod
+    def busy(self) -> int:
+        """Probes submitted whose results were not taken yet."""
+
+    @abc.abstractmethod
+    def submit(self, settings: ProbeSettings) -> int:
+        """Queue one probe; returns its ticket for ``result``."""
+
+    @abc.abstractmethod
+    def result(self, ticket: int) -> ProbeResult:
+        """Wait for a probe and return its result (a training error is raised here)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Stop: probes still queued or running are abandoned."""
+
+
 @dataclass
 class _Worker:
     process: Any  # multiprocessing.process.BaseProcess
@@ -36,7 +79,7 @@ class _Worker:
     job: int | None = None  # the ticket it is running
 
 
-class ProbePool:
+class ProbePool(Pool):
     """``workers`` forked processes that run probes of one prepared task.
 
     Use as a context manager; leaving it (normally, on an error or on Ctrl-C) stops every
@@ -48,37 +91,25 @@ class ProbePool:
     """
 
     def __init__(self, prepared: PreparedTask, workers: int) -> None:
-        check_positive_int("workers", workers)
-        self.prepared = prepared
-        self.size = workers
+        super().__init__(prepared, workers)
         self._workers: list[_Worker] = []
         self._queue: list[tuple[int, ProbeSettings]] = []
         self._done: dict[int, ProbeResult | BaseException] = {}
-        self._next = 0
-
-    def __enter__(self) -> ProbePool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @property
     def busy(self) -> int:
-        """Probes submitted and not yet finished."""
         return len(self._queue) + sum(w.job is not None for w in self._workers)
 
     def submit(self, settings: ProbeSettings) -> int:
-        """Queue one probe; returns its ticket for ``result``."""
         if resolve_device(settings.device).type != "cpu":
             raise SettingsError(f"probes in worker processes run on the CPU, not on "
                                 f"{settings.device!r}; use --device cpu or --parallel 1")
-        ticket, self._next = self._next, self._next + 1
+        ticket = self._ticket()
         self._queue.append((ticket, settings))
         self._dispatch()
         return ticket
 
     def result(self, ticket: int) -> ProbeResult:
-        """Wait for a probe and return its result (a training error is raised here)."""
         while ticket not in self._done:
             self._receive()
         outcome = self._done.pop(ticket)
@@ -86,8 +117,7 @@ class ProbePool:
             raise outcome
         return outcome
 
-    def close(self) -> None:
-        """Stop every worker (a probe still running is abandoned)."""
+    def close(self) -> None:  # kills every worker, busy or not
         for worker in self._workers:
             if worker.process.is_alive():
                 worker.process.kill()
