@@ -27,17 +27,16 @@ import torch
 from torch import nn
 
 from triage import interrupt
-from triage.builders import apply_dropout, apply_init
 from triage.data import batches, first_batch, to_device
 from triage.optimizers import make_optimizer, needs_closure
 from triage.probe.device import autocast, resolve_device
 from triage.probe.monitor import DivergenceWatch, GradientMonitor, dead_relu_fraction
 from triage.probe.pool import Pool
 from triage.probe.result import ProbeResult
-from triage.probe.runner import _place, evaluate
+from triage.probe.runner import _place, evaluate, probe_model
 from triage.probe.settings import ProbeSettings
 from triage.rng import seeded
-from triage.task import PreparedTask, build_model
+from triage.task import PreparedTask
 
 _RANDOM = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
 
@@ -53,7 +52,7 @@ def fusable(prepared: PreparedTask, settings: Sequence[ProbeSettings]) -> str | 
     if first.precision == "16-mixed":
         return "float16 loss scaling"
     with seeded(first.seed):
-        model = apply_dropout(apply_init(build_model(prepared.task), first.init), first.dropout)
+        model = probe_model(prepared, first)
     for module in model.modules():
         if isinstance(module, _RANDOM) and module.p > 0:
             return f"{type(module).__name__} draws random masks"
@@ -88,8 +87,7 @@ def run_fused(prepared: PreparedTask, settings: Sequence[ProbeSettings]) -> list
     first = settings[0]
     device = resolve_device(first.device)
     with seeded(first.seed) as generator:
-        template = apply_init(build_model(prepared.task), first.init)
-        template = apply_dropout(template, first.dropout).to(device)
+        template = probe_model(prepared, first).to(device)
         copies = [copy.deepcopy(template) for _ in settings]
         optimizers = [make_optimizer(s.optimizer, c.parameters(), s.lr, momentum=s.momentum,
                                      nesterov=s.nesterov, weight_decay=s.weight_decay,

@@ -96,8 +96,7 @@ def _instrumented_run(
     watch: DivergenceWatch,
     callbacks: Sequence[ProbeCallback],
 ) -> ProbeResult:
-    model = apply_init(build_model(prepared.task), settings.init)
-    model = apply_dropout(model, settings.dropout).to(device)
+    model = probe_model(prepared, settings).to(device)
     monitor = GradientMonitor(model)
     per_epoch = prepared.steps_per_epoch(settings.batch_size)
     epoch_losses: list[float | None] = []
@@ -128,6 +127,12 @@ def _instrumented_run(
     batch = to_device(first_batch(prepared.train, 256), device)
     result.dead_relu_fraction = dead_relu_fraction(model, lambda: prepared.step(model, batch))
     return result
+
+
+def probe_model(prepared: PreparedTask, settings: ProbeSettings) -> nn.Module:
+    """A fresh model as a probe with ``settings`` trains it: the task's factory, then the
+    settings' init and dropout (the caller seeds it)."""
+    return apply_dropout(apply_init(build_model(prepared.task), settings.init), settings.dropout)
 
 
 def _train(
