@@ -114,6 +114,7 @@ def lr_find(
         raise SettingsError(f"batch size {settings.batch_size} is larger than the "
                             f"{prepared.n_train} training samples; use a smaller --batch-size")
     name = study_name or f"triage-lr-find-{task.name}"
+    study = open_study(storage, name)  # a bad storage fails before the plan is announced
     base = settings.probe_base(task)
     the_plan = make_plan(prepared, base, settings.max_steps, settings.steps, settings.parallel)
     if on_plan is not None:
@@ -124,7 +125,7 @@ def lr_find(
         if parallelism.workers > 1:
             kind = FusedPool if parallelism.fused else ProbePool
             pool = stack.enter_context(kind(prepared, parallelism.workers))
-        runner = StudyProbeRunner(open_study(storage, name), prepared, on_probe, pool)
+        runner = StudyProbeRunner(study, prepared, on_probe, pool)
         stack.callback(runner.close)  # spare probes still running are recorded as failed
         context = Context(prepared, base, _stop_on_oom(runner), max_steps, width=runner.width)
         search = NanBoundary(steps, settings.boundary_ratio)
