@@ -298,15 +298,18 @@ def deep_tanh_flat() -> Task:
 
 
 class _ChaoticRNN(nn.Module):
-    """A tanh RNN over 32 steps whose recurrent weights are three times orthogonal: chaotic dynamics
-    whose gradients spike on a few batches (the documents: RNNs need gradient clipping)."""
+    """A tanh RNN over 32 steps whose recurrent weights are 2.5 times orthogonal: chaotic dynamics
+    whose gradients spike on a few batches (the documents: RNNs need gradient clipping). At three
+    times the units saturate too, and the typical step's first-over-last gradient ratio sat at
+    the vanishing threshold (0.00085 on one CPU, above 1e-3 on another), so which of the two
+    warnings came first depended on the CPU's kernels."""
 
     def __init__(self) -> None:
         super().__init__()
         self.rnn = nn.RNN(2, 32, batch_first=True)
         with torch.no_grad():
             q, _ = torch.linalg.qr(torch.randn(32, 32))
-            self.rnn.weight_hh_l0.copy_(q * 3.0)
+            self.rnn.weight_hh_l0.copy_(q * 2.5)
         self.head = nn.Linear(32, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
