@@ -193,7 +193,7 @@ def test_step_options_are_validated(run, args, message):
     assert result.exit_code == 2 and message in result.stderr
 
 
-@pytest.mark.parametrize(("parallel", "says"), [("1", "probes one at a time (--parallel 1)"),
+@pytest.mark.parametrize(("parallel", "says"), [("1", "probes one at a time, one CPU thread"),
                                                 ("2", "2 probes at once in worker processes")])
 def test_lr_find_says_how_probes_run(run, parallel, says):
     result = run("lr-find", f"{TASKS}:blobs", "--no-plot", "--device", "cpu", "--parallel",

@@ -116,14 +116,15 @@ def test_out_of_memory_stops_with_advice(monkeypatch):
 
 @pytest.fixture
 def one_thread(monkeypatch):
-    """Workers train with one thread; so does this process here, so that probes agree bit for
-    bit and the comparison tests the procedure, not the arithmetic's thread count."""
+    """Two cores and torch's two threads in this process: lr-find itself must give a small
+    model's probes one thread here, as its workers have, and give the caller's two back."""
     import torch
 
     before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(2)
     monkeypatch.setattr("triage.probe.parallel.os.cpu_count", lambda: 2)
     yield
+    assert torch.get_num_threads() == 2
     torch.set_num_threads(before)
 
 

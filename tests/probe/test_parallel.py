@@ -20,6 +20,19 @@ def test_plan(parallel, device, parameters, cores, workers):
     assert plan(parallel, device, parameters, cores).workers == workers
 
 
+@pytest.mark.parametrize("parallel", ["auto", 1, 2])
+@pytest.mark.parametrize("cores", [1, 2, 16])
+def test_a_small_model_trains_with_one_thread_at_every_width(parallel, cores):
+    # the same arithmetic one at a time as in the one-thread workers: the same recommendation
+    assert plan(parallel, "cpu", SMALL_MODEL - 1, cores).threads == 1
+    assert plan(parallel, "cpu", SMALL_MODEL, cores).threads is None  # torch's threads
+
+
+def test_a_gpu_keeps_torchs_threads(monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    assert plan(1, "cuda", 100, 2).threads is None
+
+
 def test_auto_on_a_gpu_fuses_eight(monkeypatch):
     monkeypatch.setattr("torch.cuda.is_available", lambda: True)
     assert plan("auto", "auto", 100, 16).workers == 8
@@ -29,7 +42,9 @@ def test_auto_on_a_gpu_fuses_eight(monkeypatch):
 
 def test_describes_its_choice():
     assert "2 probes at once" in plan("auto", "cpu", 100, 2).describe()
-    assert "one at a time (--parallel 1)" in plan(1, "cpu", 100, 2).describe()
+    assert "one at a time, one CPU thread (--parallel 1: 100 parameters" in plan(
+        1, "cpu", 100, 2).describe()
+    assert "one at a time (--parallel 1)" in plan(1, "cpu", SMALL_MODEL, 2).describe()
 
 
 @pytest.mark.parametrize("value", ["0", 0, -2, "x", "2.5", True, None])

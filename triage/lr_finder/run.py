@@ -22,6 +22,7 @@ from triage.lr_finder.strategies.base import ProbeRunner
 from triage.lr_finder.strategies.three_lr import THREE_LRS
 from triage.lr_finder.trials import StudyProbeRunner
 from triage.probe import ProbeResult, ProbeSettings
+from triage.probe.device import torch_threads
 from triage.probe.fused import FusedPool
 from triage.probe.parallel import check_parallel
 from triage.probe.pool import Pool, ProbePool
@@ -125,6 +126,7 @@ def lr_find(
         if parallelism.workers > 1:
             kind = FusedPool if parallelism.fused else ProbePool
             pool = stack.enter_context(kind(prepared, parallelism.workers))
+        stack.enter_context(torch_threads(parallelism.threads))
         runner = StudyProbeRunner(study, prepared, on_probe, pool)
         stack.callback(runner.close)  # spare probes still running are recorded as failed
         context = Context(prepared, base, _stop_on_oom(runner), max_steps, width=runner.width)

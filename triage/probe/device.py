@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import torch
@@ -34,6 +34,19 @@ def on_cpu(name: str) -> bool:
     """Whether device ``name`` trains on the CPU (``auto`` without CUDA), without resolving
     (or validating) an explicit CUDA device."""
     return name == "cpu" or (name == "auto" and not torch.cuda.is_available())
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Train with ``threads`` intra-op CPU threads inside the block (None: as set), then
+    restore the caller's setting."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def check_precision(precision: str, device_name: str) -> None:
