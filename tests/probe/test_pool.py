@@ -38,17 +38,6 @@ def test_results_equal_an_in_process_probe_with_the_same_threads(one_thread):
         assert result.steps == alone.steps == 30
 
 
-def test_a_probe_not_started_can_be_cancelled(one_thread):
-    prepared = tasks.blobs().prepare()
-    with ProbePool(prepared, workers=1) as pool:
-        running = pool.submit(CPU.with_(lr=0.3))
-        queued = pool.submit(CPU.with_(lr=0.03))
-        assert pool.cancel(queued) and pool.busy == 1
-        assert not pool.cancel(running)  # it trains on, and its result can still be taken
-        assert pool.result(running).losses == run_probe(prepared, CPU.with_(lr=0.3)).losses
-        assert pool.busy == 0
-
-
 def test_workers_inherit_a_task_that_cannot_be_pickled():
     scale = 0.5  # a closure over a local: spawn would have to pickle it
 

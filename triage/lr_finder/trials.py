@@ -69,27 +69,13 @@ class StudyProbeRunner:
                  spare: Sequence[ProbeSettings] = ()) -> list[ProbeResult]:
         if self.pool is None:
             return [self._one(item, phase) for item in settings]
-        # Spares queued earlier that this round neither asks for nor names were wrong guesses:
-        # drop them, so that nothing queues ahead of this round (one already training runs on:
-        # it may still be asked for later). Then spares fill the workers this round leaves
-        # idle, and complete its last round of workers, no more.
-        self._cancel({_key(item) for item in (*settings, *spare)})
         for item in settings:
             self._start(item, phase)
-        for item in spare:
-            busy = self.pool.busy
-            if busy and busy % self.pool.size == 0:
+        for item in spare:  # fill the last round of workers, no more
+            if self.pool.busy % self.pool.size == 0:
                 break
             self._start(item, phase)
         return [self._one(item, phase) for item in settings]
-
-    def _cancel(self, keep: set[str]) -> None:
-        assert self.pool is not None
-        for key in [k for k in self._running if k not in keep]:
-            trial, ticket = self._running[key]
-            if self.pool.cancel(ticket):
-                del self._running[key]
-                self.study.tell(trial, state=TrialState.FAIL)
 
     def close(self) -> None:
         """Record probes still running (spare ones, or all after an error) as failed."""

@@ -213,9 +213,6 @@ class FusedPool(Pool):
             self._done.update(zip(group, self._train(settings), strict=True))
         return self._done.pop(ticket)
 
-    def cancel(self, ticket: int) -> bool:
-        return self._queue.pop(ticket, None) is not None  # nothing starts before it is asked
-
     def close(self) -> None:
         self._queue.clear()
 

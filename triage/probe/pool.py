@@ -57,7 +57,7 @@ class Pool(abc.ABC):
     @property
     @abc.abstractmethod
     def busy(self) -> int:
-        """Probes submitted that have not finished training (queued or running)."""
+        """Probes submitted whose results were not taken yet."""
 
     @abc.abstractmethod
     def submit(self, settings: ProbeSettings) -> int:
@@ -66,11 +66,6 @@ class Pool(abc.ABC):
     @abc.abstractmethod
     def result(self, ticket: int) -> ProbeResult:
         """Wait for a probe and return its result (a training error is raised here)."""
-
-    @abc.abstractmethod
-    def cancel(self, ticket: int) -> bool:
-        """Drop a probe that has not started; returns whether it was dropped (a started one
-        runs on, and its result can still be taken)."""
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -103,7 +98,6 @@ class ProbePool(Pool):
 
     @property
     def busy(self) -> int:
-        self._collect()
         return len(self._queue) + sum(w.job is not None for w in self._workers)
 
     def submit(self, settings: ProbeSettings) -> int:
@@ -122,11 +116,6 @@ class ProbePool(Pool):
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome
-
-    def cancel(self, ticket: int) -> bool:
-        queued = len(self._queue)
-        self._queue = [(t, s) for t, s in self._queue if t != ticket]
-        return len(self._queue) < queued
 
     def close(self) -> None:  # kills every worker, busy or not
         for worker in self._workers:
@@ -164,11 +153,6 @@ class ProbePool(Pool):
         worker = _Worker(process, ours)
         self._workers.append(worker)
         return worker
-
-    def _collect(self) -> None:
-        """Take the results of probes that have finished, without waiting."""
-        if any(w.job is not None and w.conn.poll() for w in self._workers):
-            self._receive()
 
     def _receive(self) -> None:
         running = {w.conn: w for w in self._workers if w.job is not None}

@@ -127,7 +127,7 @@ class BackOff(Strategy[Choice]):
 
         losses: dict[float, float] = {}
         while (k := next_of((losses, context.steps_left))) is not None:
-            ahead = lookahead(next_of, branches, (losses, context.steps_left), 2 * context.width)
+            ahead = lookahead(next_of, branches, (losses, context.steps_left), context.width)
             result = context.probe([at(k)], self.name, [at(j) for j in ahead[1:]])[0]
             scores[k] = Candidate(at(k).lr, top / at(k).lr, _val(result), result.steps)
             losses[k] = math.inf if scores[k].val_loss is None else scores[k].val_loss

@@ -38,9 +38,8 @@ class Context:
         runner: runs probes (through the study); the only way a strategy trains anything.
         max_steps: training steps all strategies together may spend.
         width: probes the runner trains at once (1: one after another). Above 1, strategies
-            name spare probes, up to twice the width (enough to fill every worker when the
-            probe asked for already ran as a spare); only the probes they ask for enter the
-            history and the step count, so the search takes the same path at every width.
+            name spare probes; only the probes they ask for enter the history and the step
+            count, so the search takes the same path at every width.
         history: every probe so far, in order.
     """
 

@@ -138,7 +138,7 @@ class NanBoundary(Strategy[Boundary]):
     def run(self, context: Context) -> Boundary:
         seen = self._outcomes(context)
         while (lr := self.next_lr(seen, context.steps_left, context.max_steps)) is not None:
-            after = self.guesses(seen, context.steps_left, context.max_steps, 2 * context.width)
+            after = self.guesses(seen, context.steps_left, context.max_steps, context.width)
             self._probe(context, lr, after[1:])
             seen = self._outcomes(context)
         if not any(seen.values()):
