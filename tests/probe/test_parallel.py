@@ -42,7 +42,7 @@ def test_auto_on_a_gpu_fuses_eight(monkeypatch):
 
 def test_describes_its_choice():
     assert "2 probes at once" in plan("auto", "cpu", 100, 2).describe()
-    assert "one at a time, one CPU thread (--parallel 1: 100 parameters" in plan(
+    assert "one at a time, one CPU thread (--parallel 1; 100 parameters train" in plan(
         1, "cpu", 100, 2).describe()
     assert "one at a time (--parallel 1)" in plan(1, "cpu", SMALL_MODEL, 2).describe()
 

@@ -109,8 +109,8 @@ def plan(parallel: str | int, device: str, parameters: int, cores: int | None = 
                            f"cores, {parameters:,} parameters", threads=threads)
     assert isinstance(parallel, int)
     if parallel == 1:
-        return Parallelism(1, "--parallel 1" + (f": {parameters:,} parameters, the arithmetic "
-                                                "of --parallel auto" if small else ""),
+        return Parallelism(1, "--parallel 1" + (f"; {parameters:,} parameters train on one "
+                                                "thread at every width" if small else ""),
                            threads=threads)
     if not cpu:
         return Parallelism(parallel, f"--parallel {parallel} on a GPU", fused=True)
