@@ -115,7 +115,7 @@ def test_out_of_memory_stops_with_advice(monkeypatch):
 
 
 @pytest.fixture
-def one_thread(monkeypatch):
+def two_cores(monkeypatch):
     """Two cores and torch's two threads in this process: lr-find itself must give a small
     model's probes one thread here, as its workers have, and give the caller's two back."""
     import torch
@@ -129,14 +129,14 @@ def one_thread(monkeypatch):
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_probes_at_once_give_the_same_config_as_one_at_a_time(one_thread, optimizer):
+def test_probes_at_once_give_the_same_config_as_one_at_a_time(two_cores, optimizer):
     settings = LRFindSettings(seed=1, device="cpu", optimizer=optimizer, max_steps=1200)
     alone = lr_find(tasks.blobs(), dataclasses.replace(settings, parallel=1))
     for workers in (2, 3):
         assert lr_find(tasks.blobs(), dataclasses.replace(settings, parallel=workers)) == alone
 
 
-def test_ctrl_c_stops_the_workers_and_leaves_no_trial_running(tmp_path, one_thread):
+def test_ctrl_c_stops_the_workers_and_leaves_no_trial_running(tmp_path, two_cores):
     import multiprocessing
 
     from optuna.trial import TrialState
@@ -167,7 +167,7 @@ def test_ctrl_c_stops_the_workers_and_leaves_no_trial_running(tmp_path, one_thre
 
 @pytest.mark.parametrize("example", ["digits_mlp", "digits_cnn", "digits_lstm", "diabetes_mlp",
                                      "breast_cancer_mlp", "friedman_mlp"])
-def test_the_bundled_examples_get_the_same_config_at_any_width(one_thread, example):
+def test_the_bundled_examples_get_the_same_config_at_any_width(two_cores, example):
     from triage.examples import EXAMPLES
 
     alone = lr_find(EXAMPLES[example](), LRFindSettings(device="cpu", parallel=1))
