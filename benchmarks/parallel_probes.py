@@ -21,6 +21,7 @@ most 1.5x the wall time of one.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import shutil
@@ -30,6 +31,7 @@ import time
 from datetime import date
 from functools import partial
 from statistics import median
+from unittest import mock
 
 import torch
 import yaml
@@ -43,17 +45,12 @@ def timed(name: str, parallel: str, seed: int, all_threads: bool = False
           ) -> tuple[float, float]:
     """Seconds and LR of one lr_find; ``all_threads``: one probe at a time with torch's own
     threads, as ``--parallel 1`` trained every model before small ones got one thread."""
-    import triage.probe.parallel as parallel_plan
-
     task = EXAMPLES[name]()
-    small, parallel_plan.SMALL_MODEL = parallel_plan.SMALL_MODEL, 0 if all_threads else \
-        parallel_plan.SMALL_MODEL
-    try:
+    with (mock.patch("triage.probe.parallel.SMALL_MODEL", 0) if all_threads
+          else contextlib.nullcontext()):
         started = time.perf_counter()
         config = lr_find(task, LRFindSettings(device="cpu", seed=seed, parallel=parallel))
-        return time.perf_counter() - started, config.optimizer.lr
-    finally:
-        parallel_plan.SMALL_MODEL = small
+    return time.perf_counter() - started, config.optimizer.lr
 
 
 def procedure(repeats: int, seeds: list[int]) -> None:

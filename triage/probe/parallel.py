@@ -11,7 +11,7 @@ differently and a probe at the edge of stability can then diverge, or validate, 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from triage.errors import SettingsError
@@ -96,25 +96,30 @@ def plan(parallel: str | int, device: str, parameters: int, cores: int | None = 
 
     cpu = on_cpu(device)
     small = cpu and parameters < SMALL_MODEL
-    threads = 1 if small else None
+    return replace(_choose(parallel, cpu, small, parameters, cores),
+                   threads=1 if small else None)
+
+
+def _choose(parallel: str | int, cpu: bool, small: bool, parameters: int,
+            cores: int) -> Parallelism:
+    """``plan``'s choice of width, before the thread count (which follows ``small`` alone)."""
     if parallel == AUTO:
         if not cpu:
             return Parallelism(FUSED, "--parallel auto on a GPU", fused=True)
         if cores < 2:
-            return Parallelism(1, "--parallel auto on one CPU core", threads=threads)
+            return Parallelism(1, "--parallel auto on one CPU core")
         if not small:
             return Parallelism(1, f"--parallel auto: {parameters:,} parameters use all "
                                   f"{cores} cores in one probe")
         return Parallelism(min(cores, MAX_AUTO_WORKERS), f"--parallel auto on {cores} CPU "
-                           f"cores, {parameters:,} parameters", threads=threads)
+                           f"cores, {parameters:,} parameters")
     assert isinstance(parallel, int)
     if parallel == 1:
         return Parallelism(1, "--parallel 1" + (f"; {parameters:,} parameters train on one "
-                                                "thread at every width" if small else ""),
-                           threads=threads)
+                                                "thread at every width" if small else ""))
     if not cpu:
         return Parallelism(parallel, f"--parallel {parallel} on a GPU", fused=True)
-    return Parallelism(parallel, f"--parallel {parallel}", threads=threads)
+    return Parallelism(parallel, f"--parallel {parallel}")
 
 
 def count_parameters(task: Task) -> int:
