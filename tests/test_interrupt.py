@@ -46,3 +46,44 @@ def test_the_training_loop_raises_a_lost_ctrl_c(default_sigint, blobs, monkeypat
         monkeypatch.setattr(interrupt, "_pending", True)
         with pytest.raises(KeyboardInterrupt):
             run_probes(blobs, [ProbeSettings(lr=0.1, steps=5, device="cpu")])
+
+
+def test_a_ctrl_c_during_a_journal_write_is_raised_once_the_write_is_done(default_sigint,
+                                                                         tmp_path, monkeypatch):
+    """Optuna releases the journal file's lock in two steps (rename, unlink); an interrupt
+    right after the unlink made its clean-up unlink again and raise FileNotFoundError instead
+    of the interrupt (a traceback and exit code 1 instead of 130)."""
+    import os
+
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    from triage.storage import HeartbeatJournalStorage
+
+    storage = HeartbeatJournalStorage(JournalFileBackend(str(tmp_path / "j.log")))
+    study = optuna.create_study(storage=storage)
+    real, hits = os.unlink, []
+
+    def interrupted_after(path, *args, **kwargs):
+        real(path, *args, **kwargs)
+        if str(path).endswith(".rename") and not hits:
+            hits.append(path)
+            signal.raise_signal(signal.SIGINT)  # lands inside Optuna's lock release
+
+    with interrupt.recorded():
+        monkeypatch.setattr(os, "unlink", interrupted_after)
+        with pytest.raises(KeyboardInterrupt):
+            study.set_user_attr("key", "value")
+        monkeypatch.setattr(os, "unlink", real)
+    assert hits and optuna.load_study(study_name=study.study_name,
+                                      storage=storage).user_attrs == {"key": "value"}
+
+
+def test_the_clean_up_after_a_ctrl_c_writes_without_raising_it_again(default_sigint):
+    with interrupt.recorded():
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+        with interrupt.deferred():  # queuing the interrupted trial again, say
+            pass
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.check()  # the loops still see it

@@ -6,23 +6,54 @@ finaliser (a ``__del__``, a weakref callback, a garbage-collection run) it is pr
 command line therefore installs ``handler``, which also records the interrupt, and the long
 loops (each training step, each sweep trial) call ``check``, which raises it again if it was
 lost. Library callers who never install the handler see Python's own behaviour.
+
+A few blocks must not be cut in half: a write to Optuna's journal file takes a lock file and
+releases it in two steps, and an interrupt between them makes Optuna's own clean-up fail with
+``FileNotFoundError`` instead of the interrupt. Inside ``deferred()`` the handler only records
+the interrupt, which is raised as the block ends.
 """
 
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
 _pending = False
+_deferring = 0  # blocks of the main thread inside deferred()
+_held = False  # an interrupt arrived inside them
 
 
 def handler(signum: int, frame: FrameType | None) -> None:
-    """SIGINT handler: remember the interrupt, then raise it as Python's own handler does."""
-    global _pending
+    """SIGINT handler: remember the interrupt, then raise it as Python's own handler does
+    (unless the main thread is inside ``deferred()``, whose end raises it)."""
+    global _pending, _held
     _pending = True
-    raise KeyboardInterrupt
+    if _deferring:
+        _held = True
+    else:
+        raise KeyboardInterrupt
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold an interrupt that arrives inside the block until the block ends (main thread only:
+    signals are handled there). An interrupt from before the block is not raised again here:
+    the clean-up after an interrupt writes through such blocks too."""
+    global _deferring, _held
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+    if not _deferring and _held:
+        _held = False
+        raise KeyboardInterrupt
 
 
 def check() -> None:
@@ -35,7 +66,7 @@ def check() -> None:
 def recorded() -> Iterator[None]:
     """Install ``handler`` for the block, unless SIGINT is ignored (a background job) or
     handled by someone else; the previous handler and state come back afterwards."""
-    global _pending
+    global _pending, _held
     previous = signal.getsignal(signal.SIGINT)
     install = previous is signal.default_int_handler
     if install:
@@ -45,4 +76,4 @@ def recorded() -> Iterator[None]:
     finally:
         if install:
             signal.signal(signal.SIGINT, previous)
-        _pending = False
+        _pending = _held = False

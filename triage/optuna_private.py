@@ -18,6 +18,8 @@ from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.storages.journal import JournalRedisBackend
 from optuna.trial import FrozenTrial, TrialState
 
+from triage import interrupt
+
 __all__ = ["BaseHeartbeat", "FinishedTrialsView", "HeartbeatGrpcProxyBase", "TimedHeartbeatJournal",
            "heartbeat_interval",
            "ping_redis", "reseed_sampler", "stored_trial", "trial_id"]
@@ -57,7 +59,8 @@ class TimedHeartbeatJournal(JournalStorage, BaseHeartbeat):
 
     Optuna calls ``_get_stale_trial_ids`` (``BaseHeartbeat``'s private abstract method) to find
     dead workers' trials; here it calls ``stale_trial_ids``. Every journal write goes through
-    ``JournalStorage._write_log``; here each is timed and handed to ``wrote``.
+    ``JournalStorage._write_log``; here each is timed and handed to ``wrote``, and a Ctrl-C
+    arriving during it is raised once it is done (``interrupt.deferred``).
     """
 
     def wrote(self, seconds: float) -> None:
@@ -69,7 +72,8 @@ class TimedHeartbeatJournal(JournalStorage, BaseHeartbeat):
 
     def _write_log(self, op_code: int, extra_fields: dict[str, Any]) -> None:
         start = time.monotonic()
-        super()._write_log(op_code, extra_fields)
+        with interrupt.deferred():  # Ctrl-C mid-write would leave the file lock half-released
+            super()._write_log(op_code, extra_fields)
         self.wrote(time.monotonic() - start)
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
