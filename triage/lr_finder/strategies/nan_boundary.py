@@ -57,16 +57,24 @@ class NanBoundary(Strategy[Boundary]):
         steps: probe length; divergence within it means 'too high'.
         precision: stop when divergence_lr / max_stable_lr is at most this (> 1).
         reserve: fraction of the step budget to leave for later strategies.
+        start: the first LR probed when no probe of this length ran yet.
+        expand: the factor the bracket is extended by while every probe agrees (the sweep
+            starts near a boundary it already knows for a neighbouring setting and extends by
+            less than lr-find, which starts blind).
     """
 
     name = "nan_boundary"
 
-    def __init__(self, steps: int = 100, precision: float = 2.0, reserve: float = 0.4) -> None:
+    def __init__(self, steps: int = 100, precision: float = 2.0, reserve: float = 0.4,
+                 start: float = 1e-3, expand: float = 10.0) -> None:
         if not precision > 1:
             raise SettingsError(f"boundary precision must be > 1, got {precision!r}")
         if not 0 <= reserve < 1:
             raise SettingsError(f"reserve must be in [0, 1), got {reserve!r}")
+        if not (start > 0 and expand > 1):
+            raise SettingsError(f"need start > 0 and expand > 1, got {start!r} and {expand!r}")
         self.steps, self.precision, self.reserve = steps, precision, reserve
+        self.start, self.expand = start, expand
 
     def _runs(self, context: Context) -> dict[float, ProbeResult]:
         return {p.result.settings.lr: p.result for p in context.history
@@ -94,7 +102,7 @@ class NanBoundary(Strategy[Boundary]):
 
     def next_lr(self, seen: dict[float, bool], steps_left: int, max_steps: int) -> float | None:
         """The LR to probe next given ``seen`` (LR -> diverged), or None when the boundary is
-        found: extend the bracket by 10x while every probe agrees, then narrow it
+        found: extend the bracket by ``expand`` while every probe agrees, then narrow it
         geometrically while the budget keeps ``reserve`` of ``max_steps`` for later.
 
         Raises:
@@ -102,11 +110,11 @@ class NanBoundary(Strategy[Boundary]):
             SettingsError: the budget ran out before any LR stayed stable.
         """
         if not seen:
-            return 1e-3
+            return self.start
         affordable = steps_left >= self.steps
         if not any(seen.values()):
             top = max(seen)
-            return min(top * 10, LR_CEILING) if top < LR_CEILING and affordable else None
+            return min(top * self.expand, LR_CEILING) if top < LR_CEILING and affordable else None
         hi = min(lr for lr, diverged in seen.items() if diverged)
         lo = max((lr for lr, diverged in seen.items() if not diverged and lr < hi), default=None)
         if lo is None:
@@ -115,7 +123,7 @@ class NanBoundary(Strategy[Boundary]):
             if not affordable:
                 raise SettingsError(f"the step budget ran out before any LR down to {hi:g} "
                                     "stayed stable; raise --max-steps")
-            return max(hi / 10, LR_FLOOR)
+            return max(hi / self.expand, LR_FLOOR)
         if hi / lo > self.precision and steps_left - self.steps >= self.reserve * max_steps:
             return math.sqrt(lo * hi)
         return None
