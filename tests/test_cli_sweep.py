@@ -11,19 +11,26 @@ TASKS = Path(__file__).parent / "tasks.py"
 
 
 def test_sweep_writes_config_table_plot_and_resumes(run, tmp_path):
-    result = run("sweep", f"{TASKS}:blobs", "--trials", "4", "--table", "trials.csv")
+    result = run("sweep", f"{TASKS}:blobs", "--budget", "60", "--trials", "4", "--table",
+                 "trials.csv")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "triage-studies.log").exists()  # the default, persistent storage
     config = load_config(tmp_path / "triage-sweep.yaml")
-    assert config.sweep["trials"] == {"complete": 4} and config.schedule is not None
     table = pd.read_csv(tmp_path / "trials.csv")
-    assert len(table) == 4 and {"outcome", "value", "lr", "batch_size", "init"} <= set(table)
+    assert (table["stage"] == "search").sum() == 4
+    finals = table[table["stage"].str.startswith("final")]
+    assert len(finals) and (finals["epochs"] == 3).all()  # the full budget, never pruned
+    assert sum(config.sweep["trials"].values()) == len(table)
+    assert {"outcome", "value", "lr", "batch_size", "init", "backoff", "boundary"} <= set(table)
+    assert config.sweep["steps"]["total"] <= 60 * 9 and config.sweep["budget"]["trainings"] == 60
     assert (tmp_path / "triage-sweep.png").read_bytes()[:4] == b"\x89PNG"
-    assert "best" in result.output and "#3" in result.output
-    again = run("sweep", f"{TASKS}:blobs", "--trials", "6", "--table", "more.parquet")
+    assert "best" in result.output and "#3" in result.output and "budget: 60" in result.output
+    again = run("sweep", f"{TASKS}:blobs", "--budget", "60", "--trials", "6", "--table",
+                "more.parquet")
     assert again.exit_code == 0, again.output
-    assert "#3" not in again.output and "#5" in again.output  # only the two new trials ran
-    assert len(pd.read_parquet(tmp_path / "more.parquet")) == 6
+    assert "#3 " not in again.output  # only the two new search trials (and their finals) ran
+    more = pd.read_parquet(tmp_path / "more.parquet")
+    assert (more["stage"] == "search").sum() == 6 and more["trial"].is_unique
 
 
 def test_report_rebuilds_from_storage_alone(run, tmp_path):
@@ -36,23 +43,33 @@ def test_report_rebuilds_from_storage_alone(run, tmp_path):
     assert (tmp_path / "again.png").exists() and (tmp_path / "t.csv").exists()
 
 
-def test_from_centres_the_lr_on_an_lr_find_config(run, tmp_path):
+def test_from_starts_at_lr_finds_configuration_and_counts_its_steps(run, tmp_path):
     run("lr-find", f"{TASKS}:blobs", "--max-steps", "600", "--no-plot")
-    lr = load_config(tmp_path / "triage.yaml").optimizer.lr
-    result = run("sweep", f"{TASKS}:blobs", "--trials", "6", "--from", "triage.yaml",
-                 "--no-plot", "--json", "--table", "t.csv")
+    found = load_config(tmp_path / "triage.yaml")
+    result = run("sweep", f"{TASKS}:blobs", "--budget", "80", "--trials", "6", "--from",
+                 "triage.yaml", "--no-plot", "--json", "--table", "t.csv")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert (doc["sweep"]["lr_center"], doc["sweep"]["lr_updater"]) == (lr, "sgd_nesterov")
+    assert (doc["sweep"]["lr_center"], doc["sweep"]["lr_updater"]) == (found.optimizer.lr,
+                                                                        "sgd_nesterov")
+    assert doc["sweep"]["steps"]["lr_find"] == found.lr_find["steps_used"]  # counted
     table = pd.read_csv(tmp_path / "t.csv")
-    assert (table.loc[0, "optimizer"], table.loc[0, "lr"]) == ("sgd", lr)  # the start point
-    sgd = table[table["optimizer"] == "sgd"]["lr"]
-    assert sgd.between(lr / 10, lr * 10).all()
+    first = table.iloc[0]  # lr-find's own configuration, at its boundary: nothing re-measured
+    assert (first["optimizer"], first["batch_size"], first["init"]) == ("sgd", 32, "default")
+    assert first["lr"] == pytest.approx(found.optimizer.lr)
+    assert first["boundary"] == found.lr_find["max_finite_lr"] and first["boundary_steps"] == 0
+    search = table[table["stage"] == "search"].dropna(subset=["boundary"])
+    assert (search["lr"] <= search["boundary"] * (1 + 1e-9)).all()  # never above a boundary
 
 
 @pytest.mark.parametrize(("args", "message"), [
     (["sweep", "--space", "nope"], "search space 'nope' not found"),
     (["sweep", "--trials", "0"], "trials must be a positive integer"),
+    (["sweep", "--budget", "0"], "budget must be a number of full trainings >= 1, got 0"),
+    (["sweep", "--budget", "-1"], "budget must be a number of full trainings >= 1, got -1"),
+    (["sweep", "--budget", "abc"], "Invalid value for '--budget': 'abc' is not a valid"),
+    (["sweep", "--budget", "1.5"], "is too small: the search and the final stage need at "
+                                   "least 2 more; use --budget 2 or more"),
     (["sweep", "--sampler", "cmaes"], "unknown sampler 'cmaes'"),
     (["sweep", "--pruner", "asha"], "unknown pruner 'asha'"),
     (["sweep", "--from", "missing.yaml"], "config file 'missing.yaml' does not exist"),
@@ -68,6 +85,7 @@ def test_bad_input_is_one_line_and_exit_2(run, tmp_path, args, message):
     assert result.exit_code == 2, result.output
     assert message in result.output and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "triage-sweep.yaml").exists()
+    assert not (tmp_path / "triage-studies.log").exists() or args[0] == "report"
 
 
 def test_bad_space_file_names_file_key_and_value(run, tmp_path):

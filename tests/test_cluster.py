@@ -28,14 +28,23 @@ SPACE = {"version": 1, "params": {"lr": 0.1, "optimizer": {"choices": ["sgd_nest
                                   "batch_size": {"choices": [16, 32]},
                                   "init": {"choices": ["xavier", "he", "lecun"]}}}
 POINTS = 6
+BUDGET = 20  # trainings: the six points (81 steps) and a final stage fit in its 180 steps
+
+
+def _search(trials):
+    return [t for t in trials if t.user_attrs.get("stage") != "final"]
+
+
+def _finals(trials):
+    return [t for t in trials if t.user_attrs.get("stage") == "final"]
 
 
 @pytest.fixture(scope="module")
 def uninterrupted():
     """The same sweep in one process, in memory: what every cluster run must reproduce."""
     return sweep(tasks.slow_blobs(), parse_space(SPACE, "grid6"),
-                 SweepSettings(trials=POINTS, sampler="grid", pruner="none", device="cpu"),
-                 storage=None)
+                 SweepSettings(trials=POINTS, budget=BUDGET, sampler="grid", pruner="none",
+                               device="cpu"), storage=None)
 
 
 @pytest.fixture
@@ -63,7 +72,8 @@ def _worker(url, study, tmp_path, index, *extra):
     if not space.exists():
         space.write_text(yaml.safe_dump(SPACE))
     command = [sys.executable, "-m", "triage.cli", "sweep", TASK, "--space", str(space),
-               "--sampler", "grid", "--pruner", "none", "--trials", str(POINTS), "--storage",
+               "--sampler", "grid", "--pruner", "none", "--trials", str(POINTS), "--budget",
+               str(BUDGET), "--storage",
                url, "--study", study, "--heartbeat", "1", "--device", "cpu", "--no-plot",
                "--out", str(tmp_path / f"best{index}.yaml"), *extra]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -117,8 +127,12 @@ def test_workers_share_a_study_and_a_killed_workers_trial_is_retried(kind, tmp_p
         assert [t.number for t in failed if not t.user_attrs.get("surplus")] == [killed], [
             (t.number, t.user_attrs, t.system_attrs) for t in failed]
         assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
-        assert len(complete) == POINTS  # every grid point once: nothing lost, none repeated
-        assert len({tuple(sorted(t.params.items())) for t in complete}) == POINTS
+        search = _search(complete)
+        assert len(search) == POINTS  # every grid point once: nothing lost, none repeated
+        assert len({tuple(sorted(t.params.items())) for t in search}) == POINTS
+        finals = _finals(complete)  # the final stage, queued once whoever got there first
+        assert len(finals) == uninterrupted.table["stage"].str.startswith("final").sum()
+        assert len({t.system_attrs["fixed_params"]["final"] for t in finals}) == len(finals)
         retried = [t for t in complete if t.system_attrs.get("retry_history") == [killed]]
         # the retry runs the killed trial's grid point (it may have died mid-way through
         # recording its parameters, so compare the queued point itself)
@@ -129,7 +143,8 @@ def test_workers_share_a_study_and_a_killed_workers_trial_is_retried(kind, tmp_p
         expected = uninterrupted.best.to_dict()
         for key in ("optimizer", "batch_size", "init", "schedule"):
             assert best[key] == expected[key]
-        assert best["sweep"]["val_loss"] == pytest.approx(expected["sweep"]["val_loss"])
+        for key in ("val_loss", "score"):  # a retry trains on its original's seed
+            assert best["sweep"][key] == pytest.approx(expected["sweep"][key])
     finally:
         for worker in workers:
             if worker.poll() is None:
@@ -164,7 +179,7 @@ def test_a_worker_that_loses_the_proxy_stops_in_one_line_and_rejoins_a_new_one(t
     rerun = _worker(url, "lost", tmp_path, 1)
     _, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    complete = _search(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     assert len({tuple(sorted(t.params.items())) for t in complete}) == len(complete) == POINTS
 
 
@@ -186,10 +201,11 @@ def test_ctrl_c_leaves_a_resumable_study_and_says_how(tmp_path, uninterrupted):
     rerun = _worker(url, "interrupted", tmp_path, 1)
     _, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    complete = _search(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     assert len({tuple(sorted(t.params.items())) for t in complete}) == len(complete) == POINTS
     best = yaml.safe_load((tmp_path / "best1.yaml").read_text())
     assert best["batch_size"] == uninterrupted.best.batch_size
+    assert best["sweep"]["score"] == pytest.approx(uninterrupted.best.sweep["score"])
 
 
 def test_ctrl_c_stops_every_local_worker_and_queues_their_trials_again(tmp_path, uninterrupted):
@@ -221,7 +237,7 @@ def test_ctrl_c_stops_every_local_worker_and_queues_their_trials_again(tmp_path,
         rerun = _worker(url, "local", tmp_path, 1, "--workers", "2")
         _, err = rerun.communicate(timeout=120)
         assert rerun.returncode == 0, err
-        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        complete = _search(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
         assert len({tuple(sorted(t.params.items())) for t in complete}) == len(complete) == POINTS
     finally:
         if parent.poll() is None:

@@ -5,7 +5,11 @@ import os
 import subprocess
 from pathlib import Path
 
+import optuna
 import yaml
+from optuna.trial import TrialState
+
+from triage.storage import make_storage
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "examples" / "slurm" / "sweep.sbatch"
@@ -18,7 +22,8 @@ def test_array_tasks_share_one_study(tmp_path):
     (shim / "srun").chmod(0o755)
     storage = f"journal:///{tmp_path}/studies.log"
     base = {**os.environ, "PATH": f"{shim}:{os.environ['PATH']}", "TRIAGE_STORAGE": storage,
-            "TASK": f"{ROOT}/tests/tasks.py:blobs", "TRIALS": "4", "OUT_DIR": str(tmp_path),
+            "TASK": f"{ROOT}/tests/tasks.py:blobs", "TRIALS": "4", "BUDGET": "60",
+            "OUT_DIR": str(tmp_path),
             "SLURM_LOCALID": "0"}
     workers = [subprocess.Popen(["bash", str(SCRIPT)], cwd=tmp_path, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -28,7 +33,12 @@ def test_array_tasks_share_one_study(tmp_path):
         assert worker.returncode == 0, err
     configs = [yaml.safe_load((tmp_path / f"best-{i}.yaml").read_text()) for i in range(2)]
     assert configs[0] == configs[1]  # both report the same study's best trial
-    assert sum(configs[0]["sweep"]["trials"].values()) == 4
+    assert configs[0]["sweep"]["budget"]["trainings"] == 60
+    study = optuna.load_study(study_name="triage-sweep-blobs-default",
+                              storage=make_storage(storage))
+    stages = [t.user_attrs.get("stage", "search") for t in study.get_trials(
+        states=(TrialState.COMPLETE, TrialState.PRUNED)) if not t.user_attrs.get("surplus")]
+    assert stages.count("search") == 4 and "final" in stages
 
 
 def test_missing_storage_is_refused_with_advice(tmp_path):

@@ -114,8 +114,8 @@ def test_lr_find_and_sweep_run_end_to_end(name, run, tmp_path):
     assert out.exit_code == 0, out.output
     config = yaml.safe_load((tmp_path / "triage.yaml").read_text())
     assert config["optimizer"]["lr"] > 0 and config["lr_find"]["steps_used"] <= 600
-    out = run("sweep", spec, "--trials", "4", "--storage", ":memory:", "--device", "cpu",
-              "--no-plot", "--from", "triage.yaml")
+    out = run("sweep", spec, "--trials", "4", "--budget", "80", "--storage", ":memory:",
+              "--device", "cpu", "--no-plot", "--from", "triage.yaml")
     assert out.exit_code == 0, out.output
     assert yaml.safe_load((tmp_path / "triage-sweep.yaml").read_text())["sweep"]["trials"]
 
@@ -128,8 +128,8 @@ def test_the_users_own_updater_end_to_end(run, tmp_path):
     (tmp_path / "space.yaml").write_text(yaml.safe_dump({"version": 1, "params": {
         "optimizer": {"choices": ["task", "adam"]}, "batch_size": 96,
         "lr": {"low": 1e-3, "high": 1.0, "log": True, "around_lr_find": 3}}}))
-    out = run("sweep", spec, "--space", "space.yaml", "--trials", "4", "--storage", ":memory:",
-              "--device", "cpu", "--no-plot", "--from", "triage.yaml")
+    out = run("sweep", spec, "--space", "space.yaml", "--trials", "4", "--budget", "200",
+              "--storage", ":memory:", "--device", "cpu", "--no-plot", "--from", "triage.yaml")
     assert out.exit_code == 0, out.output
     assert yaml.safe_load((tmp_path / "triage-sweep.yaml").read_text())["sweep"]["trials"]
     out = run("doctor", spec, "--batch-size", "96", "--device", "cpu")
@@ -177,7 +177,8 @@ def test_lr_find_on_every_form_resumes_from_storage_and_leaves_the_rng_alone(nam
     states = torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()
     first = lr_find(getattr(tasks, name)(), settings, storage=storage)
     diagnose(getattr(tasks, name)(), ProbeSettings(lr=0.01, device="cpu"))
-    sweep(getattr(tasks, name)(), load_space("default"), SweepSettings(trials=2), storage=None)
+    sweep(getattr(tasks, name)(), load_space("default"), SweepSettings(budget=None, trials=2),
+          storage=None)
     assert torch.equal(torch.get_rng_state(), states[0])
     assert (np.random.get_state()[1] == states[1]).all() and random.getstate() == states[2]
     reused = []
@@ -201,7 +202,7 @@ def test_a_sweep_on_a_custom_step_marks_divergence_and_out_of_memory_infeasible(
         "start": [{"batch_size": 64, "lr": 1e-3}, {"batch_size": 16, "lr": 1e4},
                   {"batch_size": 16, "lr": 1e-3}]})
     task = dataclasses.replace(tasks.vae(), step=_oom_above_32)
-    summary = sweep(task, space, SweepSettings(trials=3, seed=0), storage=None)
+    summary = sweep(task, space, SweepSettings(budget=None, trials=3, seed=0), storage=None)
     reasons = summary.table["reason"].tolist()
     assert summary.table["outcome"].tolist() == ["infeasible", "infeasible", "complete"]
     assert reasons[0] == "out of memory" and reasons[1].startswith("diverged at step")

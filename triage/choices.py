@@ -10,8 +10,8 @@ INITS = ("default", "xavier", "he", "lecun")
 DEVICES_HELP = "auto, cpu, cuda or cuda:N"
 # Numeric precision of training: float32; bfloat16 autocast; float16 autocast with loss scaling.
 PRECISIONS = ("32", "bf16", "16-mixed")
-SAMPLERS = ("tpe", "random", "grid")
-PRUNERS = ("median", "hyperband", "none")
+SAMPLERS = ("priorband", "tpe", "random", "grid")
+PRUNERS = ("hyperband", "median", "none")
 SWEEP_STORAGE = "triage-studies.log"  # the default sweep storage: a journal file, NFS-safe
 # The LR each updater is customarily started at: doctor's default when --lr is not given.
 CUSTOMARY_LR = {"sgd": 0.01, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 1e-2}

@@ -237,8 +237,11 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str | None, mo
 @click.argument("task", required=False)
 @click.option("--space", default="default", show_default=True,
               help="Search space: a YAML file, or a bundled one (default, cnn, rnn).")
-@click.option("--trials", type=int, default=20, show_default=True,
-              help="Trials the study should hold when done (shared by all workers).")
+@click.option("--budget", type=float, default=20.0, show_default=True,
+              help="Full trainings' worth of training steps the sweep may spend (lr-find's "
+                   "included with --from); the number of trials is an outcome.")
+@click.option("--trials", type=int, default=None,
+              help="At most this many search trials (shared by all workers).")
 @click.option("--timeout", type=float, default=None,
               help="Seconds after which this worker starts no new trial.")
 @click.option("--from", "from_config", default=None,
@@ -269,7 +272,8 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str | None, mo
                    "visible).")
 @sweep_outputs
 @debug_option
-def sweep_command(task: str | None, space: str, trials: int, timeout: float | None,
+def sweep_command(task: str | None, space: str, budget: float, trials: int | None,
+                  timeout: float | None,
                   from_config: str | None, sampler: str, pruner: str, storage: str | None,
                   study_name: str | None, seed: int, device: str, precision: str,
                   target: str | None, kind: str | None, no_preprocess: bool, heartbeat: int,
@@ -287,7 +291,8 @@ def sweep_command(task: str | None, space: str, trials: int, timeout: float | No
     from triage.sweeper.workers import Job, run_workers
 
     err = Console(stderr=True)
-    settings = SweepSettings(trials=trials, timeout=timeout, sampler=sampler, pruner=pruner,
+    settings = SweepSettings(trials=trials, budget=budget, timeout=timeout, sampler=sampler,
+                             pruner=pruner,
                              seed=seed, device=device, heartbeat_interval=heartbeat,
                              max_retry=max_retry, precision=precision)
     search_space = load_space(space)
@@ -308,15 +313,15 @@ def sweep_command(task: str | None, space: str, trials: int, timeout: float | No
                   highlight=False)
     quiet_optuna(logging.ERROR)
     try:
-        with report.sweep_progress(err, trials) as on_trial:
+        with report.sweep_progress(err, trials) as (on_budget, on_trial):
             if workers == 1:
                 summary = sweep(loaded, search_space, settings, prior=prior, storage=url,
-                                study_name=study_name, on_trial=on_trial)
+                                study_name=study_name, on_trial=on_trial, on_budget=on_budget)
             else:
                 assert url is not None
                 job = Job(task, (target, kind, no_preprocess), space, settings, prior, url,
                           study_name)
-                summary = run_workers(job, workers, loaded, on_trial)
+                summary = run_workers(job, workers, loaded, on_trial, on_budget)
     except KeyboardInterrupt:
         name = study_name or default_study(loaded, search_space)
         where = f"storage {redact(url)!r}" if url else "memory (lost: use --storage to keep it)"
@@ -481,7 +486,7 @@ def _render_sweep(summary: Any, out: str, table: str | None, plot: str | None, a
     if table:
         write_table(summary.table, table)
     if plot and len(summary.table):
-        report.plot_sweep(summary.table, summary.study, plot)
+        report.plot_sweep(summary, plot)
     if summary.best is not None:
         summary.best.save(out)
     console = err if as_json else Console()

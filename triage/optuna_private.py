@@ -20,9 +20,9 @@ from optuna.trial import FrozenTrial, TrialState
 
 from triage import interrupt
 
-__all__ = ["BaseHeartbeat", "FinishedTrialsView", "HeartbeatGrpcProxyBase", "TimedHeartbeatJournal",
-           "heartbeat_interval",
-           "ping_redis", "reseed_sampler", "stored_trial", "trial_id"]
+__all__ = ["BaseHeartbeat", "FinishedTrialsView", "HeartbeatGrpcProxyBase", "SubsetView",
+           "TimedHeartbeatJournal", "heartbeat_interval", "ping_redis", "reseed_sampler",
+           "stored_trial", "trial_id"]
 
 
 def trial_id(trial: FrozenTrial | optuna.Trial) -> int:
@@ -110,3 +110,22 @@ class FinishedTrialsView:
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(f"the pruning snapshot has no {name!r}; use the study's pruner "
                              "directly")
+
+
+class SubsetView:
+    """A study as Optuna's ``SuccessiveHalvingPruner`` uses it, holding only some of its
+    trials: it reads ``get_trials`` and ``direction``, and records the rung a trial completed
+    through ``_storage`` (passed through to the study's storage). Which members the pruner uses
+    is Optuna's implementation, not its API."""
+
+    def __init__(self, study: optuna.Study, trials: list[FrozenTrial]) -> None:
+        self.direction = study.direction
+        self._storage = study._storage
+        self._trials = trials
+
+    def get_trials(self, deepcopy: bool = False,
+                   states: Sequence[TrialState] | None = None) -> list[FrozenTrial]:
+        return [t for t in self._trials if states is None or t.state in states]
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"the bracket's view has no {name!r}")

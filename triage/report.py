@@ -16,7 +16,6 @@ from triage import atomic
 from triage.choices import TASK_OPTIMIZER
 
 if TYPE_CHECKING:
-    import pandas as pd
     from optuna.trial import FrozenTrial
 
     from triage.config import Config, OptimizerConfig
@@ -24,8 +23,11 @@ if TYPE_CHECKING:
     from triage.lr_finder.plan import Plan
     from triage.probe import ProbeResult
     from triage.sweeper import SweepSummary
+    from triage.sweeper.budget import Budget
 
 PHASES = {"three_lr": "three-LR", "nan_boundary": "boundary", "backoff": "back-off"}
+SPENT = (("lr_find", "lr-find"), ("boundaries", "boundaries"), ("search", "search"),
+         ("final", "final stage"))
 
 
 def probe_line(phase: str, result: ProbeResult, reused: bool) -> str:
@@ -48,12 +50,13 @@ def probe_line(phase: str, result: ProbeResult, reused: bool) -> str:
 
 
 @contextmanager
-def _progress(console: Console, name: str, total: int, unit: str) -> Iterator[Any]:
-    """A transient progress bar on ``console``; yields (progress, task id)."""
+def _progress(console: Console, name: str, total: int | None, unit: str) -> Iterator[Any]:
+    """A transient progress bar on ``console``; yields (progress, task id). The unit is the
+    task's field ``unit`` (``progress.update(bar, unit=...)`` changes it)."""
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn(unit), TimeElapsedColumn(), console=console,
+                  TextColumn("{task.fields[unit]}"), TimeElapsedColumn(), console=console,
                   transient=True) as progress:
-        yield progress, progress.add_task(name, total=total)
+        yield progress, progress.add_task(name, total=total, unit=unit)
 
 
 @contextmanager
@@ -240,19 +243,42 @@ def trial_line(trial: FrozenTrial) -> str:
         reason = trial.user_attrs.get("error") or stale
         text = f"[red]{kind}[/]: {reason}"
     settings = _hyperparameters(trial.user_attrs.get("settings") or {})
-    return f"#{trial.number:<4} {text}  [dim]{settings} ({result.get('steps', 0)} steps)[/]"
+    stage = (f"final ({trial.user_attrs['variant']} of #{trial.user_attrs['of']}) "
+             if trial.user_attrs.get("stage") == "final" else "")
+    measured = (trial.user_attrs.get("boundary") or {}).get("steps")
+    cost = f"{result.get('steps', 0)} steps" + (f" + {measured} measuring its boundary"
+                                                 if measured else "")
+    return f"#{trial.number:<4} {stage}{text}  [dim]{settings} ({cost})[/]"
 
 
 @contextmanager
-def sweep_progress(console: Console, trials: int) -> Iterator[Any]:
-    """A progress bar over this worker's trials; yields the ``on_trial`` callback for sweep."""
+def sweep_progress(console: Console, trials: int | None) -> Iterator[Any]:
+    """A progress bar over the budget's training steps (over ``trials`` without a budget);
+    yields sweep's ``on_budget`` and ``on_trial`` callbacks."""
     with _progress(console, "sweep", trials, "trials") as (progress, bar):
+        steps = []
+
+        def on_budget(budget: Budget) -> None:
+            steps.append(True)
+            progress.console.print(budget_line(budget), highlight=False)
+            progress.update(bar, total=budget.total, completed=budget.before, unit="steps")
 
         def on_trial(trial: FrozenTrial) -> None:
             progress.console.print(trial_line(trial), highlight=False)
-            progress.update(bar, advance=1)
+            result = trial.user_attrs.get("result") or {}
+            measured = (trial.user_attrs.get("boundary") or {}).get("steps") or 0
+            progress.update(bar, advance=(result.get("steps") or 0) + measured if steps else 1)
 
-        yield on_trial
+        yield on_budget, on_trial
+
+
+def budget_line(budget: Budget) -> str:
+    """What the sweep may spend, said before it starts."""
+    line = (f"budget: {budget.trainings:g} trainings of {budget.training_steps} steps "
+            f"({budget.total} steps)")
+    if budget.before:
+        line += f"; lr-find spent {budget.before}"
+    return line + f"; the final stage keeps about {budget.final_runs} of them"
 
 
 def sweep_summary(summary: SweepSummary) -> Table:
@@ -262,6 +288,11 @@ def sweep_summary(summary: SweepSummary) -> Table:
     table.add_column()
     counts = ", ".join(f"{n} {k}" for k, n in sorted(summary.counts.items()))
     table.add_row("trials", f"{counts or 'none'} ({summary.steps} training steps)")
+    if summary.budget is not None:
+        parts = ", ".join(f"{summary.spent[k]} {name}" for k, name in SPENT if summary.spent[k])
+        b = summary.budget
+        table.add_row("budget", f"{b['spent_trainings']:g} of {b['trainings']:g} trainings "
+                      f"spent ({summary.spent['total']} steps: {parts})")
     config = summary.best
     if config is None:
         table.add_row("[red]best[/]", "[red]no feasible trial finished[/]")
@@ -272,6 +303,8 @@ def sweep_summary(summary: SweepSummary) -> Table:
     if ev.get("val_accuracy") is not None:
         best += f", accuracy {ev['val_accuracy']:.1%}"
     table.add_row("[green]best[/]", best)
+    if summary.rule:
+        table.add_row("chosen by", summary.rule)
     table.add_row("optimizer", f"{_updater(o)}, lr {o.lr:.3g}, L2 {o.weight_decay:.2g}")
     table.add_row("batch size / init", f"{config.batch_size} / {config.init}")
     if config.schedule is not None:
@@ -282,37 +315,56 @@ def sweep_summary(summary: SweepSummary) -> Table:
         table.add_row("dropout", f"{config.dropout:.3g}")
     if config.grad_clip_norm is not None:
         table.add_row("grad clip", f"{config.grad_clip_norm:.3g}")
+    if summary.importances:
+        table.add_row("what mattered", ", ".join(
+            f"{name} {share:.0%}" for name, share in list(summary.importances.items())[:4]))
+    for name, item in summary.fixed.items():
+        table.add_row("fixed early", f"{name} = {item['value']}: {item['why']}")
     for warning in summary.edges:
         table.add_row("[yellow]edge[/]", f"[yellow]{warning}[/]")
     return table
 
 
-def plot_sweep(table: pd.DataFrame, title: str, path: str) -> None:
-    """Objective per trial with the running best, and the LR against the objective (PNG)."""
+def plot_sweep(summary: SweepSummary, path: str) -> None:
+    """The optimisation history over the training steps spent, the loss against the LR, and
+    what mattered (each setting's importance for validation loss), as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (history, lr) = plt.subplots(1, 2, figsize=(12, 4.5))
+    table = summary.table
+    fig, (history, lr, mattered) = plt.subplots(1, 3, figsize=(16, 4.5))
+    if len(table):
+        cost = table["steps"].fillna(0) + table["boundary_steps"].fillna(0)
+        table = table.assign(spent=summary.spent.get("lr_find", 0) + cost.cumsum())
     styles = {"complete": ("o", "tab:blue"), "pruned": ("x", "tab:gray"),
               "infeasible": ("v", "tab:red")}
     for kind, (marker, color) in styles.items():
         rows = table[table["outcome"] == kind] if len(table) else table
         ys = rows["value"] if kind != "pruned" else rows["val_loss"]
-        history.scatter(rows["trial"], ys, marker=marker, color=color, label=kind, s=18)
+        xs = rows["spent"] if len(rows) else rows["trial"]
+        history.scatter(xs, ys, marker=marker, color=color, label=kind, s=18)
         lr.scatter(rows["lr"], ys, marker=marker, color=color, label=kind, s=18)
-    done = table[table["outcome"] == "complete"].sort_values("trial") if len(table) else table
+    done = table[table["outcome"] == "complete"] if len(table) else table
     if len(done):
-        history.step(done["trial"], done["value"].cummin(), where="post", color="tab:green",
+        history.step(done["spent"], done["value"].cummin(), where="post", color="tab:green",
                      label="best so far")
-    history.set(xlabel="trial", ylabel="validation loss (infeasible: penalty)",
-                title="trials (pruned: loss when stopped)")
+    history.set(xlabel="training steps spent (lr-find, boundaries and trials)",
+                ylabel="validation loss (infeasible: penalty)",
+                title="history (pruned: loss when stopped)")
+    if summary.budget is not None:
+        history.axvline(summary.budget["trainings"] * summary.budget["training_steps"],
+                        color="black", ls=":", label="budget")
     lr.set_xscale("log")
     lr.set(xlabel="learning rate", ylabel="validation loss", title="loss against LR")
+    names = list(summary.importances)[::-1]
+    mattered.barh(names, [summary.importances[n] for n in names], color="tab:purple")
+    mattered.set(xlabel="importance for validation loss (PED-ANOVA)",
+                 title="what mattered" if names else "what mattered (too few trials)")
     for ax in (history, lr):
         ax.legend(fontsize=7)
-    fig.suptitle(f"triage sweep: {title}")
+    fig.suptitle(f"triage sweep: {summary.study}")
     _save(fig, path)
 
 

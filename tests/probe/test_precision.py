@@ -55,8 +55,8 @@ def test_the_config_records_the_precision(tmp_path, run):
 def test_sweep_trials_run_in_the_precision_asked(blobs):
     from triage import SweepSettings, load_space, sweep
 
-    summary = sweep(blobs, load_space("default"), SweepSettings(trials=2, precision="bf16"),
-                    storage=None)
+    summary = sweep(blobs, load_space("default"),
+                    SweepSettings(budget=None, trials=2, precision="bf16"), storage=None)
     assert summary.best is not None and summary.best.precision == "bf16"
 
 

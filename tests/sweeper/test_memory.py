@@ -23,8 +23,8 @@ def test_memory_held_between_trials_does_not_grow():
         gpu = torch.cuda.memory_allocated() if DEVICE.startswith("cuda") else 0
         held.append((tensors, gpu))
 
-    sweep(tasks.blobs(), load_space("default"), SweepSettings(trials=20, device=DEVICE),
-          storage=None, on_trial=measure)
+    sweep(tasks.blobs(), load_space("default"),
+          SweepSettings(budget=None, trials=20, device=DEVICE), storage=None, on_trial=measure)
     assert len(held) == 20
     assert held[19][0] <= held[1][0], held  # live tensor objects in this process
     assert held[19][1] <= held[1][1], held  # bytes the CUDA allocator hands out

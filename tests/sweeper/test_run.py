@@ -32,7 +32,7 @@ def _same(a, b):
 
 
 def test_same_seed_same_sweep_and_a_feasible_best(blobs):
-    settings = SweepSettings(trials=6, seed=3)
+    settings = SweepSettings(budget=None, trials=6, seed=3)
     first = sweep(blobs, load_space("default"), settings, storage=None)
     second = sweep(tasks.blobs(), load_space("default"), settings, storage=None)
     assert _same(first, second)
@@ -41,14 +41,14 @@ def test_same_seed_same_sweep_and_a_feasible_best(blobs):
     assert first.best.sweep["val_loss"] == pytest.approx(best)
     assert first.best.schedule is not None and first.best.schedule.factor == 1.5
     assert first.best.schedule.after_epochs > first.best.schedule.every_epochs
-    other = sweep(tasks.blobs(), load_space("default"), SweepSettings(trials=6, seed=4),
-                  storage=None)
+    other = sweep(tasks.blobs(), load_space("default"),
+                  SweepSettings(budget=None, trials=6, seed=4), storage=None)
     assert not _same(other, first)
 
 
 def test_divergence_is_infeasible_with_a_finite_penalty_never_nan():
     summary = sweep(tasks.quadratic(10.0), _space(lr={"low": 0.1, "high": 1.0, "log": True}),
-                    SweepSettings(trials=3, sampler="random"), storage=None)
+                    SweepSettings(budget=None, trials=3, sampler="random"), storage=None)
     assert set(summary.table["outcome"]) == {"infeasible"}
     assert summary.table["value"].map(math.isfinite).all()
     assert summary.table["reason"].str.startswith("diverged at step").all()
@@ -58,7 +58,7 @@ def test_divergence_is_infeasible_with_a_finite_penalty_never_nan():
 def test_infeasible_trials_are_constraint_violations_the_sampler_sees(tmp_path):
     storage = f"journal:///{tmp_path}/s.log"
     sweep(tasks.quadratic(10.0), _space(lr={"low": 1e-3, "high": 1.0, "log": True}),
-          SweepSettings(trials=8, sampler="random"), storage=storage, study_name="q")
+          SweepSettings(budget=None, trials=8, sampler="random"), storage=storage, study_name="q")
     study = optuna.load_study(study_name="q", storage=make_storage(storage))
     for trial in study.trials:
         bad = "infeasible" in trial.user_attrs
@@ -76,7 +76,7 @@ def test_out_of_memory_marks_larger_batches_infeasible_without_training(blobs, m
 
     monkeypatch.setattr(objective, "run_probe", fake_probe)
     space = _space(start={"batch_size": 32}, batch_size={"choices": [32, 64, 128]})
-    summary = sweep(blobs, space, SweepSettings(trials=6, sampler="tpe"), storage=None)
+    summary = sweep(blobs, space, SweepSettings(budget=None, trials=6, sampler="tpe"), storage=None)
     assert trained == [32]  # only the first ran; every later batch size is >= 32
     reasons = summary.table["reason"].tolist()
     assert reasons[0] == "out of memory"
@@ -96,7 +96,8 @@ def test_a_smaller_batch_is_still_tried_after_an_out_of_memory(blobs, monkeypatc
 
     monkeypatch.setattr(objective, "run_probe", oom_above_32)
     space = _space(start={"batch_size": 64}, batch_size={"choices": [16, 32, 64]})
-    summary = sweep(blobs, space, SweepSettings(trials=8, sampler="random"), storage=None)
+    summary = sweep(blobs, space, SweepSettings(budget=None, trials=8, sampler="random"),
+                    storage=None)
     assert trained.count(64) == 1  # tried once (the start point), then known to be too big
     feasible = summary.table[summary.table["outcome"] == "complete"]
     assert len(feasible) and (feasible["batch_size"] <= 32).all()
@@ -108,7 +109,8 @@ def test_pruning_stops_bad_trials_early(pruner, pruned):
     task = tasks.blobs()
     task.epochs = 6
     summary = sweep(task, _space(lr={"low": 1e-5, "high": 0.3, "log": True}),
-                    SweepSettings(trials=14, sampler="random", pruner=pruner), storage=None)
+                    SweepSettings(budget=None, trials=14, sampler="random", pruner=pruner),
+                    storage=None)
     rows = summary.table[summary.table["outcome"] == "pruned"]
     assert bool(len(rows)) is pruned
     assert (rows["epochs"] < 6).all()
@@ -120,7 +122,8 @@ def test_pruning_stops_bad_trials_early(pruner, pruned):
 def test_grid_runs_every_point_once_and_stops(blobs):
     space = _space(lr=0.05, batch_size={"choices": [16, 32]},
                    init={"choices": ["xavier", "he"]})
-    summary = sweep(blobs, space, SweepSettings(trials=10, sampler="grid"), storage=None)
+    summary = sweep(blobs, space, SweepSettings(budget=None, trials=10, sampler="grid"),
+                    storage=None)
     assert len(summary.table) == 4
     assert set(zip(summary.table["batch_size"], summary.table["init"], strict=True)) == {
         (16, "xavier"), (16, "he"), (32, "xavier"), (32, "he")}
@@ -141,7 +144,8 @@ def test_a_trial_beyond_the_target_is_given_back(blobs, monkeypatch):
         return finished, waiting, running
 
     monkeypatch.setattr(worker, "tally", raced)
-    summary = sweep(blobs, _space(), SweepSettings(trials=2, sampler="random", pruner="none"),
+    summary = sweep(blobs, _space(),
+                    SweepSettings(budget=None, trials=2, sampler="random", pruner="none"),
                     storage=None)
     assert stale and summary.counts == {"complete": 2} and len(summary.table) == 2
     assert worker.surplus([], 0, 1) is False
@@ -149,9 +153,9 @@ def test_a_trial_beyond_the_target_is_given_back(blobs, monkeypatch):
 
 def test_dropout_is_tuned_only_where_the_model_has_it(blobs):
     space = _space(dropout={"low": 0.0, "high": 0.5})
-    plain = sweep(blobs, space, SweepSettings(trials=2), storage=None)
+    plain = sweep(blobs, space, SweepSettings(budget=None, trials=2), storage=None)
     assert plain.table["dropout"].isna().all() and plain.best.dropout is None
-    tuned = sweep(tasks.dropout_blobs(), space, SweepSettings(trials=2), storage=None)
+    tuned = sweep(tasks.dropout_blobs(), space, SweepSettings(budget=None, trials=2), storage=None)
     assert tuned.table["dropout"].between(0, 0.5).all()
     assert tuned.best.dropout is not None
 
@@ -167,7 +171,7 @@ def test_a_training_error_fails_its_trial_and_the_sweep_goes_on(blobs, monkeypat
 
     monkeypatch.setattr(objective, "run_probe", breaks_at_16)
     space = _space(batch_size={"choices": [16, 32]})
-    summary = sweep(blobs, space, SweepSettings(trials=6, sampler="random", seed=1),
+    summary = sweep(blobs, space, SweepSettings(budget=None, trials=6, sampler="random", seed=1),
                     storage=None)
     failed = summary.table[summary.table["outcome"] == "failed"]
     assert len(failed) and failed["reason"].str.contains("boom").all()
@@ -185,7 +189,7 @@ def test_an_interrupted_trial_is_queued_again_and_a_rerun_completes(tmp_path, mo
         return real(prepared, settings, callbacks)
 
     monkeypatch.setattr(objective, "run_probe", interrupt_third)
-    settings = SweepSettings(trials=5, sampler="random", pruner="none")
+    settings = SweepSettings(budget=None, trials=5, sampler="random", pruner="none")
     space = _space(batch_size={"choices": [16, 32]})
     with pytest.raises(KeyboardInterrupt):
         sweep(tasks.blobs(), space, settings, storage=storage)
@@ -215,7 +219,7 @@ def test_a_trial_failed_elsewhere_as_stale_is_reported_and_the_worker_goes_on(pr
         return real(prepared, settings, callbacks)
 
     monkeypatch.setattr(objective, "run_probe", stalls_on_the_second)
-    settings = SweepSettings(trials=4, sampler="random", pruner=pruner)
+    settings = SweepSettings(budget=None, trials=4, sampler="random", pruner=pruner)
     summary = sweep(tasks.blobs(), _space(), settings, storage=None, on_trial=seen.append)
     assert summary.counts == {"complete": 4, "failed": 1}
     assert [t.state for t in seen].count(TrialState.FAIL) == 1 and len(seen) == 5
@@ -229,20 +233,20 @@ def test_an_objective_error_still_propagates(monkeypatch):
 
     monkeypatch.setattr(objective, "run_probe", broken)
     with pytest.raises(RuntimeError, match="a bug in the objective"):
-        sweep(tasks.blobs(), _space(), SweepSettings(trials=2), storage=None)
+        sweep(tasks.blobs(), _space(), SweepSettings(budget=None, trials=2), storage=None)
 
 
 def test_settings_are_validated_before_any_work():
     with pytest.raises(SettingsError, match="unknown sampler 'cmaes'"):
-        SweepSettings(trials=5, sampler="cmaes")
+        SweepSettings(budget=None, trials=5, sampler="cmaes")
     with pytest.raises(SettingsError, match="trials must be a positive integer"):
-        SweepSettings(trials=0)
+        SweepSettings(budget=None, trials=0)
     with pytest.raises(SettingsError, match="timeout must be > 0"):
-        SweepSettings(trials=3, timeout=-1)
+        SweepSettings(budget=None, trials=3, timeout=-1)
     with pytest.raises(SettingsError, match="max_retry must be a non-negative integer"):
-        SweepSettings(trials=3, max_retry=-1)
+        SweepSettings(budget=None, trials=3, max_retry=-1)
     with pytest.raises(SettingsError, match="unknown device"):
-        SweepSettings(trials=3, device="tpu")
+        SweepSettings(budget=None, trials=3, device="tpu")
 
 
 def test_probe_settings_follow_the_documents():
@@ -308,13 +312,13 @@ def test_joining_checks_that_the_study_is_this_sweep(tmp_path):
 
 def test_report_rebuilds_the_summary_from_storage(tmp_path, blobs):
     storage = f"journal:///{tmp_path}/r.log"
-    ran = sweep(blobs, load_space("default"), SweepSettings(trials=3), storage=storage)
+    ran = sweep(blobs, load_space("default"), SweepSettings(budget=None, trials=3), storage=storage)
     again = load_summary(storage)
     assert again.best.to_dict() == ran.best.to_dict()
     assert again.table.drop(columns="wall_time").equals(ran.table.drop(columns="wall_time"))
     with pytest.raises(StorageError, match="no study 'nope'"):
         load_summary(storage, "nope")
-    sweep(blobs, load_space("cnn"), SweepSettings(trials=1), storage=storage)
+    sweep(blobs, load_space("cnn"), SweepSettings(budget=None, trials=1), storage=storage)
     with pytest.raises(StorageError, match="holds 2 sweep studies"):
         load_summary(storage)
 
@@ -338,7 +342,8 @@ def test_edges_flag_a_best_value_at_the_end_of_its_range(tmp_path):
 
 
 def test_best_config_round_trips_through_yaml(tmp_path, blobs):
-    summary = sweep(blobs, load_space("default"), SweepSettings(trials=2), storage=None)
+    summary = sweep(blobs, load_space("default"), SweepSettings(budget=None, trials=2),
+                    storage=None)
     path = tmp_path / "best.yaml"
     summary.best.save(path)
     doc = yaml.safe_load(path.read_text())
@@ -350,21 +355,23 @@ def test_hyperband_and_timeout_are_honoured():
     task = tasks.blobs()
     task.epochs = 6
     summary = sweep(task, _space(lr={"low": 1e-5, "high": 0.3, "log": True}),
-                    SweepSettings(trials=10, sampler="random", pruner="hyperband"), storage=None)
+                    SweepSettings(budget=None, trials=10, sampler="random", pruner="hyperband"),
+                    storage=None)
     assert len(summary.table) == 10 and summary.counts.get("pruned", 0) >= 1
-    short = sweep(tasks.slow_blobs(), _space(), SweepSettings(trials=50, timeout=0.5),
+    short = sweep(tasks.slow_blobs(), _space(),
+                  SweepSettings(budget=None, trials=50, timeout=0.5),
                   storage=None)
     assert 1 <= len(short.table) < 50  # stops starting trials after the timeout
 
 
 def test_a_prior_for_an_updater_the_space_does_not_run_is_refused(blobs):
     with pytest.raises(SettingsError, match="updater 'adamw', which space 'default' does not"):
-        sweep(blobs, load_space("default"), SweepSettings(trials=1),
+        sweep(blobs, load_space("default"), SweepSettings(budget=None, trials=1),
               prior=LRPrior(0.01, "adamw"), storage=None)
 
 
 def test_schedules_and_their_edge_warnings_follow_the_budget(blobs):
-    summary = sweep(blobs, load_space("default"), SweepSettings(trials=6, seed=1),
+    summary = sweep(blobs, load_space("default"), SweepSettings(budget=None, trials=6, seed=1),
                     storage=None)  # blobs trains for 3 epochs: k can only be 2
     ran = summary.table.dropna(subset=["schedule_after"])
     assert len(ran) and (ran["schedule_after"] <= 2).all()
@@ -375,7 +382,7 @@ def test_a_space_can_search_the_tasks_own_updater_and_any_torch_one():
     space = _space(optimizer={"choices": ["task", "NAdam"]}, batch_size=96,
                    lr={"low": 1e-3, "high": 1.0, "log": True},
                    start=[{"optimizer": "task", "lr": 0.8}, {"optimizer": "NAdam", "lr": 2e-3}])
-    summary = sweep(tasks.lbfgs_regression(), space, SweepSettings(trials=4, seed=2),
+    summary = sweep(tasks.lbfgs_regression(), space, SweepSettings(budget=None, trials=4, seed=2),
                     storage=None)
     assert set(summary.table["optimizer"]) == {"task", "NAdam"}
     assert len(summary.table) == 4 and summary.best is not None
@@ -387,7 +394,8 @@ def test_a_trial_about_to_be_given_back_is_not_in_the_summary(blobs, tmp_path):
     from triage.sweeper.summary import summarize
 
     storage = f"journal:///{tmp_path}/s.log"
-    done = sweep(blobs, _space(), SweepSettings(trials=2), storage=storage, study_name="s")
+    done = sweep(blobs, _space(), SweepSettings(budget=None, trials=2), storage=storage,
+                 study_name="s")
     study = optuna.load_study(study_name="s", storage=make_storage(storage))
     study.ask()  # a third trial, running: a worker with target 2 is about to give it back
     assert summarize(study).counts.get("running") == 1  # what `triage report` shows

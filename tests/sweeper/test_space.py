@@ -18,22 +18,55 @@ def test_bundled_spaces_load_and_sample(name):
         assert values["schedule_after"] > values["schedule_every"] >= 1
         assert values["batch_size"] in (16, 32, 64, 128)
         assert values["weight_decay"] == 0.0 or 1e-6 <= values["weight_decay"] <= 1e-3
-        study.tell(trial, values["lr"])
+        assert values["lr"] is None and 1.5 <= values["backoff"] <= 1000  # below the boundary
+        study.tell(trial, values["backoff"])
 
 
 def test_documents_ranges_in_the_default_space():
     space = load_space("default")
     assert set(space.params["optimizer"].distribution.choices) == {
         "sgd_nesterov", "rmsprop", "adagrad", "adam"}
-    assert set(space.params["init"].distribution.choices) == {"xavier", "he", "lecun"}
-    assert space.start[0] == {"optimizer": "sgd_nesterov", "batch_size": 32}  # the default
-    assert [p["optimizer"] for p in space.start] == ["sgd_nesterov", "adam", "rmsprop", "adagrad"]
+    assert set(space.params["init"].distribution.choices) == {"default", "xavier", "he",
+                                                              "lecun"}
+    assert space.relative and space.lr_bounds() == (0.0, float("inf"))
+    assert space.start[0] == {"optimizer": "sgd_nesterov", "batch_size": 32,  # the default,
+                              "backoff": 10.0}                            # 10x below
+    assert [p["optimizer"] for p in space.start] == ["sgd_nesterov", "adam"]
     assert all(p["batch_size"] == 32 for p in space.start)  # the documents' starting size
     assert "grad_clip_norm" in load_space("rnn").params
 
 
-def test_lr_is_centred_on_an_lr_find_result_for_its_updater_only():
+def test_a_backoff_space_starts_from_lr_finds_configuration():
     space = load_space("default")
+    prior = LRPrior(0.02, "sgd_nesterov", boundary=0.5, batch_size=64, init="he")
+    assert prior.backoff == 25.0
+    assert space.start_points(prior)[0] == {"optimizer": "sgd_nesterov", "batch_size": 64,
+                                            "init": "he", "backoff": 25.0}
+    assert space.prior_values(prior) == {**space.start_points(prior)[0],
+                                         "weight_decay_on": False}
+    odd = LRPrior(0.02, "adamw", boundary=10.0, batch_size=48, init="default")
+    assert space.start_points(odd)[0] == {"init": "default", "backoff": 500.0}  # what it holds
+    assert space.start_points(LRPrior(0.02, "adam"))[0]["optimizer"] == "sgd_nesterov"
+    assert space.grid(has_dropout=False, schedule=False)[0].keys() == {
+        "optimizer", "backoff", "batch_size", "init", "weight_decay_on"}
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"backoff": {"low": 0.5, "high": 10, "log": True}}, "must be >= 1 (no trial above"),
+    ({"backoff": 10, "lr": 0.1}, "lr is fixed at 0.1, which leaves backoff nothing"),
+    ({"backoff": 10, "lr": {"low": 1e-4, "high": 1, "log": True, "around_lr_find": 3}},
+     "lr.around_lr_find does not apply when params.backoff sets the LR"),
+])
+def test_invalid_backoffs_name_the_key(params, message):
+    with pytest.raises(SpaceError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        parse_space({"version": 1, "params": params})
+    with pytest.raises(SpaceError, match="give backoff, not lr"):
+        parse_space({"version": 1, "params": {"backoff": {"low": 2, "high": 20}, "lr": {
+            "low": 1e-4, "high": 1.0}}, "start": {"lr": 0.01}})
+
+
+def test_lr_is_centred_on_an_lr_find_result_for_its_updater_only():
+    space = parse_space(_absolute())
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
     prior = LRPrior(0.02, "sgd_nesterov")
     draws = [space.suggest(study.ask(), prior) for _ in range(400)]
@@ -80,8 +113,20 @@ def test_grid_enumerates_choices_levels_and_valid_schedules():
     assert all("dropout" not in p for p in centred)
 
 
-def test_grid_points_replay_through_suggest():
-    space = load_space("default")
+@pytest.mark.parametrize("relative", [False, True])
+def test_grid_points_replay_through_suggest(relative):
+    if relative:  # the bundled space: back-offs are an axis of their own, the LR is not one
+        space = load_space("default")
+        grid = space.grid(has_dropout=False)
+        assert sorted({p["backoff"] for p in grid}) == pytest.approx([1.5, 38.73, 1000],
+                                                                   rel=1e-3)
+        assert not any(name.startswith("lr") for p in grid for name in p)
+        study = optuna.create_study()
+        study.enqueue_trial(grid[5])
+        values = space.suggest(study.ask(), has_dropout=False)
+        assert all(values[k] == v for k, v in grid[5].items() if not k.endswith("_on"))
+        return
+    space = parse_space(_absolute())
     prior = LRPrior(0.01, "adam")
     grid = space.grid(prior)
     adam = {p["lr_adam"] for p in grid if p["optimizer"] == "adam"}
@@ -197,3 +242,16 @@ def test_no_room_for_a_schedule_means_a_constant_lr():
     assert values["schedule_every"] is None and values["schedule_after"] is None
     assert space.schedule_bounds(2) is None and space.schedule_bounds(3) == (1, 1, 2, 2)
     assert space.updaters() == ("sgd_nesterov", "rmsprop", "adagrad", "adam")
+    unscheduled = space.suggest(study.ask(), epochs=10, schedule=False)  # the final stage's
+    assert unscheduled["schedule_every"] is None and "schedule_every" not in study.trials[-1].params
+
+
+def _absolute():
+    """The default space as it was before the LR became a back-off: its LR sampled per
+    updater around each one's customary value."""
+    doc = load_space("default").raw
+    params = {k: v for k, v in doc["params"].items() if k != "backoff"}
+    params["lr"] = {"low": 1e-5, "high": 1.0, "log": True, "around_lr_find": 10, "by_updater": {
+        "adam": {"low": 1e-4, "high": 1e-2}, "rmsprop": {"low": 1e-4, "high": 1e-2},
+        "adagrad": {"low": 1e-3, "high": 1e-1}}}
+    return {"version": 1, "params": params}

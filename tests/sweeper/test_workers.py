@@ -12,14 +12,17 @@ TASKS = Path(__file__).parents[1] / "tasks.py"
 
 
 def test_two_workers_fill_the_study_once(run, tmp_path):
-    result = run("sweep", f"{TASKS}:blobs", "--trials", "6", "--workers", "2", "--no-plot",
-                 "--table", "trials.csv")
+    result = run("sweep", f"{TASKS}:blobs", "--trials", "6", "--budget", "80", "--workers",
+                 "2", "--no-plot", "--table", "trials.csv")
     assert result.exit_code == 0, result.output
     config = load_config(tmp_path / "triage-sweep.yaml")
-    assert sum(config.sweep["trials"].values()) == 6
     table = pd.read_csv(tmp_path / "trials.csv")
-    assert len(table) == 6 and table["trial"].is_unique
-    assert not table.duplicated(subset=["optimizer", "lr", "batch_size", "init"]).any()
+    assert sum(config.sweep["trials"].values()) == len(table) and table["trial"].is_unique
+    search = table[table["stage"] == "search"]
+    assert len(search) == 6
+    assert not search.duplicated(subset=["optimizer", "lr", "batch_size", "init"]).any()
+    finals = table[table["stage"] != "search"]  # queued once, whoever got there first
+    assert len(finals) and not finals.duplicated(subset=["stage", "seed"]).any()
 
 
 @pytest.mark.parametrize("args, words", [

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import optuna
 
 from triage.choices import PRUNERS, SAMPLERS
 from triage.errors import SettingsError
 from triage.probe import ProbeSettings
-from triage.sweeper.pruning import SnapshotPruner
+from triage.sweeper.budget import check_budget
+from triage.sweeper.priorband import PriorBandSampler
+from triage.sweeper.pruning import PROGRESS, Hyperband, SnapshotPruner
+from triage.sweeper.sampling import FixingSampler
 from triage.validate import check_choice, check_count, check_positive_int
 
 
@@ -18,10 +22,16 @@ class SweepSettings:
     """How a sweep runs, validated at construction (before any task is loaded).
 
     Args:
-        trials: trials the study should hold when done (shared by all workers).
+        trials: at most this many search trials (shared by all workers); None: as many as the
+            budget pays for.
+        budget: full trainings' worth of training steps the sweep may spend, lr-find's
+            included when it starts from lr-find (see ``triage.sweeper.budget``); None: no
+            limit but ``trials``.
         timeout: seconds after which this worker starts no new trial; None for no limit.
-        sampler: ``tpe`` (default), ``random`` or ``grid``.
-        pruner: ``median`` (default), ``hyperband`` or ``none``.
+        sampler: ``priorband`` (default: lr-find's configuration and the documents' defaults,
+            the incumbent's neighbours and TPE, mixed), ``tpe``, ``random`` or ``grid``.
+        pruner: ``hyperband`` (default: Hyperband's brackets over epochs, every trial visible to
+            the sampler), ``median`` or ``none``.
         seed: seeds every trial's model and data order, the hold-out split and the sampler.
         device: ``auto`` (the GPU the scheduler gave this worker, else CPU), ``cpu``, ``cuda:N``.
         heartbeat_interval: seconds between heartbeats of a running trial.
@@ -31,10 +41,11 @@ class SweepSettings:
         precision: ``32``, ``bf16`` or ``16-mixed`` for every trial.
     """
 
-    trials: int
+    trials: int | None = None
+    budget: float | None = 20.0
     timeout: float | None = None
-    sampler: str = "tpe"
-    pruner: str = "median"
+    sampler: str = "priorband"
+    pruner: str = "hyperband"
     seed: int = 0
     device: str = "auto"
     heartbeat_interval: int = 60
@@ -44,7 +55,13 @@ class SweepSettings:
     precision: str = "32"
 
     def __post_init__(self) -> None:
-        check_positive_int("trials", self.trials)
+        if self.trials is None and self.budget is None:
+            raise SettingsError("a sweep needs a budget (--budget, in full trainings) or a "
+                                "number of trials (--trials)")
+        if self.trials is not None:
+            check_positive_int("trials", self.trials)
+        if self.budget is not None:
+            check_budget(self.budget)
         check_positive_int("heartbeat_interval", self.heartbeat_interval)
         check_positive_int("grid_levels", self.grid_levels)
         if self.grace_period is not None:
@@ -59,20 +76,30 @@ class SweepSettings:
                       precision=self.precision)                     # and precision
 
 
-def make_sampler(settings: SweepSettings) -> optuna.samplers.BaseSampler:
-    if settings.sampler == "tpe":
+def make_sampler(settings: SweepSettings,
+                 prior: dict[str, Any] | None = None) -> optuna.samplers.BaseSampler:
+    """PriorBand around ``prior`` (trial parameters), TPE, or random search (grid: the queued
+    points only), keeping the settings fixed early."""
+    if settings.sampler in ("tpe", "priorband"):
         # Few random start-up trials: the lr-find prior and the start point already inform it.
-        startup = min(10, max(3, settings.trials // 4))
-        return optuna.samplers.TPESampler(seed=settings.seed, n_startup_trials=startup)
-    return optuna.samplers.RandomSampler(seed=settings.seed)  # grid: enqueued points only
+        startup = 8 if settings.trials is None else min(10, max(3, settings.trials // 4))
+        base: optuna.samplers.BaseSampler = optuna.samplers.TPESampler(
+            seed=settings.seed, n_startup_trials=startup)
+    else:
+        base = optuna.samplers.RandomSampler(seed=settings.seed)
+    if settings.sampler == "priorband":
+        base = PriorBandSampler(base, prior or {}, settings.seed)
+    return FixingSampler(base)
 
 
-def make_pruner(settings: SweepSettings, epochs: int) -> optuna.pruners.BasePruner:
+def make_pruner(settings: SweepSettings) -> optuna.pruners.BasePruner:
+    """The pruner, deciding on validation losses reported in ninths of the budget
+    (``pruning.progress``)."""
     if settings.pruner == "median":
-        # No pruning in the first quarter of the budget: slow starters (small LRs, adaptive
-        # updaters) are not judged on their first epoch.
-        return SnapshotPruner(optuna.pruners.MedianPruner(
-            n_startup_trials=4, n_warmup_steps=max(1, epochs // 4)))
+        # No pruning in the first fifth of the budget: slow starters (small LRs, adaptive
+        # updaters) are not judged on their first steps.
+        return SnapshotPruner(optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=2))
     if settings.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs)
+        return Hyperband(settings.seed, min_resource=1, max_resource=PROGRESS,
+                         reduction_factor=3)
     return optuna.pruners.NopPruner()

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import optuna
 
-from triage.choices import NESTEROV, updater_name
+from triage.choices import NESTEROV
 from triage.errors import TriageError
-
-if TYPE_CHECKING:
-    from triage.config import Config
+from triage.sweeper.prior import LRPrior
 
 RANGE_ONLY = {"schedule_every", "schedule_after"}  # k > n is kept by narrowing ranges per trial
 MAX_GRID = 100_000
@@ -24,29 +22,6 @@ MAX_GRID = 100_000
 
 class SpaceError(TriageError):
     """A search space is invalid (its file, or a grid too large to run)."""
-
-
-@dataclass(frozen=True)
-class LRPrior:
-    """An ``lr-find`` result: its learning rate and the updater it was measured with.
-
-    A space whose ``lr`` has ``around_lr_find: f`` searches ``[lr/f, lr*f]`` for that updater
-    (and for all, when ``updater`` is None); other updaters, whose good LRs live on other
-    scales (Adam's near 1e-3 whatever SGD's is), keep the space's range.
-    """
-
-    lr: float
-    updater: str | None = None
-
-    @classmethod
-    def of(cls, config: Config) -> LRPrior:
-        """The prior an lr-find config gives: its LR, for its updater (Nesterov SGD is the
-        updater ``sgd_nesterov``)."""
-        o = config.optimizer
-        return cls(o.lr, updater_name(o.name, o.nesterov))
-
-    def applies(self, updater: str | None) -> bool:
-        return self.updater is None or updater is None or updater == self.updater
 
 
 @dataclass(frozen=True)
@@ -69,13 +44,29 @@ class SearchSpace:
     start: list[dict[str, Any]] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
+    @property
+    def relative(self) -> bool:
+        """The LR is a back-off below each trial's measured divergence boundary (the space has
+        a ``backoff`` range), not sampled on its own scale."""
+        return "backoff" in self.params
+
+    def lr_bounds(self) -> tuple[float, float]:
+        """The range every LR stays in: ``lr``'s ends when it is a range (with ``backoff``, the
+        LR a back-off gives is clipped into it)."""
+        lr = self.params.get("lr")
+        if lr is None or lr.distribution is None:
+            return 0.0, math.inf
+        return lr.distribution.low, lr.distribution.high  # type: ignore[attr-defined]
+
     def suggest(self, trial: optuna.Trial, prior: LRPrior | None = None,
-                has_dropout: bool = True, epochs: int | None = None) -> dict[str, Any]:
+                has_dropout: bool = True, epochs: int | None = None,
+                schedule: bool = True) -> dict[str, Any]:
         """Sample every parameter through ``trial``.
 
-        The LR is a parameter per updater (``lr_adam``, ``lr_sgd_nesterov``, ...) when the
-        updater is searched: good LRs differ by orders of magnitude between updaters, and TPE
-        models each one's separately.
+        With ``backoff`` the LR is not sampled (``lr`` comes back as None): the caller divides
+        the trial's boundary by the back-off. Otherwise the LR is a parameter per updater
+        (``lr_adam``, ``lr_sgd_nesterov``, ...) when the updater is searched: good LRs differ
+        by orders of magnitude between updaters, and TPE models each one's separately.
 
         Args:
             trial: the Optuna trial (any sampler: TPE, random, grid).
@@ -84,17 +75,20 @@ class SearchSpace:
                 searched (and comes back as None).
             epochs: the task's budget: the schedule's k stays below it (a decay that never
                 starts is no schedule), and with no room for k > n >= 1 there is none.
+            schedule: sample the step schedule (False: constant LR, None for both).
         """
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = {"lr": None} if self.relative else {}
         for name, param in self.params.items():
             if name == "dropout" and not has_dropout:
                 values[name] = None
             elif name == "lr":
-                values[name] = self._suggest_lr(trial, values.get("optimizer"), prior)
+                if not self.relative:
+                    values[name] = self._suggest_lr(trial, values.get("optimizer"), prior)
             elif name not in RANGE_ONLY:
                 values[name] = self._suggest_one(trial, param)
         if "schedule_every" in self.params:
-            values.update(self._schedule(trial, epochs))
+            values.update(self._schedule(trial, epochs) if schedule else
+                          {"schedule_every": None, "schedule_after": None})
         return values
 
     def lr_param(self, updater: str | None) -> str:
@@ -105,7 +99,8 @@ class SearchSpace:
 
     def lr_window(self, updater: str | None, prior: LRPrior | None) -> tuple[float, float] | None:
         """The log range the LR is searched in around ``prior``, or None (the space's range)."""
-        factor = self.params["lr"].options.get("around_lr_find")
+        lr = self.params.get("lr")
+        factor = None if lr is None or self.relative else lr.options.get("around_lr_find")
         if prior is None or factor is None or not prior.applies(updater):
             return None
         return prior.lr / factor, prior.lr * factor
@@ -122,25 +117,15 @@ class SearchSpace:
 
     def start_points(self, prior: LRPrior | None = None) -> list[dict[str, Any]]:
         """The first trials' parameters: the space's ``start`` points (the sampler fills in what
-        they leave out). With a prior, the point of its updater runs at its LR; when no point
-        names that updater, a point for it comes first."""
-        points = []
-        for start in self.start:
-            params: dict[str, Any] = {}
-            updater = start.get("optimizer", getattr(self.params.get("optimizer"), "fixed", None))
-            for name, value in start.items():
-                opts = self.params[name].options
-                if name == "lr":
-                    params[self.lr_param(updater)] = value
-                elif opts.get("or_zero") or opts.get("or_none"):
-                    params[f"{name}_on"] = value not in (0, None)
-                    if value not in (0, None):
-                        params[name] = value
-                else:
-                    params[name] = value
-            if prior is not None and self.lr_window(updater, prior) is not None:
-                params[self.lr_param(updater)] = prior.lr
-            points.append(params)
+        they leave out). With a prior and a ``backoff`` range, lr-find's own configuration
+        (updater, batch size, init, back-off) comes first. With a prior and an LR window, the
+        point of its updater runs at its LR; when no point names that updater, a point for it
+        comes first."""
+        points = [self._start_params(start, prior) for start in self.start]
+        if self.relative:
+            if prior is not None and prior.backoff is not None:
+                points.insert(0, self._prior_point(prior))
+            return points
         optimizer = self.params.get("optimizer")
         searched = optimizer is not None and optimizer.distribution is not None
         named = {p.get("optimizer") for p in self.start}
@@ -151,10 +136,48 @@ class SearchSpace:
             points.append({self.lr_param(None): prior.lr})
         return points
 
+    def prior_values(self, prior: LRPrior | None = None) -> dict[str, Any]:
+        """Where a search looks first, as trial parameters: the first start point (lr-find's
+        configuration when there is a prior), with the switches of ``or_zero`` and
+        ``or_none`` settings off (no L2, no clipping: the documents' defaults)."""
+        points = self.start_points(prior)
+        values = dict(points[0]) if points else {}
+        for name, param in self.params.items():
+            if param.options.get("or_zero") or param.options.get("or_none"):
+                values.setdefault(f"{name}_on", False)
+        return values
+
+    def _start_params(self, start: dict[str, Any], prior: LRPrior | None) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        updater = start.get("optimizer", getattr(self.params.get("optimizer"), "fixed", None))
+        for name, value in start.items():
+            opts = self.params[name].options
+            if name == "lr":
+                params[self.lr_param(updater)] = value
+            elif opts.get("or_zero") or opts.get("or_none"):
+                params[f"{name}_on"] = value not in (0, None)
+                if value not in (0, None):
+                    params[name] = value
+            else:
+                params[name] = value
+        if prior is not None and self.lr_window(updater, prior) is not None:
+            params[self.lr_param(updater)] = prior.lr
+        return params
+
+    def _prior_point(self, prior: LRPrior) -> dict[str, Any]:
+        """lr-find's configuration as trial parameters (those the space searches and holds)."""
+        low, high = span(self.params["backoff"])
+        values = {"optimizer": prior.updater, "batch_size": prior.batch_size,
+                  "init": prior.init, "backoff": min(max(prior.backoff or low, low), high)}
+        return {name: value for name, value in values.items()
+                if name in self.params and contains(self.params[name], value)}
+
     def grid(self, prior: LRPrior | None = None, has_dropout: bool = True,
-             levels: int = 3, epochs: int | None = None) -> list[dict[str, Any]]:
+             levels: int = 3, epochs: int | None = None,
+             schedule: bool = True) -> list[dict[str, Any]]:
         """Every combination of the choices and ``levels`` points per range (ends included,
-        log-spaced for log ranges), as trial parameters ready for ``Study.enqueue_trial``.
+        log-spaced for log ranges), as trial parameters ready for ``Study.enqueue_trial``
+        (the step schedule's too, unless ``schedule`` is False).
 
         Raises:
             SpaceError: when the grid would exceed ``MAX_GRID`` points.
@@ -165,7 +188,7 @@ class SearchSpace:
                     name == "dropout" and not has_dropout):
                 continue
             axes.append(_axis(param, levels))
-        if "schedule_every" in self.params:
+        if "schedule_every" in self.params and schedule:
             axes.append(self._schedule_axis(levels, epochs))
         size = math.prod(len(axis) for axis in axes)
         if size > MAX_GRID:
@@ -177,10 +200,13 @@ class SearchSpace:
         return points
 
     def _updater_axis(self, prior: LRPrior | None, levels: int) -> list[dict[str, Any]]:
-        """Updaters times LRs (per-updater LR parameters, windows where the prior applies)."""
-        optimizer, lr = self.params.get("optimizer"), self.params["lr"]
+        """Updaters times LRs (per-updater LR parameters, windows where the prior applies);
+        the updaters alone when the LR is a back-off (its own axis)."""
+        optimizer, lr = self.params.get("optimizer"), self.params.get("lr")
         updaters: list[dict[str, Any] | None] = (
             [None] if optimizer is None else list(_axis(optimizer, levels)))
+        if self.relative or lr is None:
+            return [dict(choice or {}) for choice in updaters]
         options = []
         for choice in updaters:
             updater = None if optimizer is None else choice.get(  # type: ignore[union-attr]
@@ -298,6 +324,16 @@ def _sample(trial: optuna.Trial, name: str, dist: Any) -> Any:
     if isinstance(dist, optuna.distributions.IntDistribution):
         return trial.suggest_int(name, dist.low, dist.high, log=dist.log, step=dist.step)
     return trial.suggest_float(name, dist.low, dist.high, log=dist.log, step=dist.step)
+
+
+def contains(param: Param, value: Any) -> bool:
+    """Whether a searched parameter can take ``value``."""
+    dist = param.distribution
+    if dist is None:
+        return False
+    if isinstance(dist, optuna.distributions.CategoricalDistribution):
+        return value in dist.choices
+    return dist.low <= value <= dist.high  # type: ignore[attr-defined]
 
 
 def span(param: Param) -> tuple[int, int]:

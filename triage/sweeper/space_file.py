@@ -31,8 +31,8 @@ from triage.optimizers import canonical_updater
 from triage.sweeper.space import RANGE_ONLY, Param, SearchSpace, SpaceError, span
 
 BUILTIN = "triage.search_spaces"  # package data: the bundled spaces, one YAML file each
-PARAMS = ("optimizer", "lr", "momentum", "batch_size", "init", "weight_decay", "dropout",
-          "grad_clip_norm", "schedule_every", "schedule_after")
+PARAMS = ("optimizer", "lr", "backoff", "momentum", "batch_size", "init", "weight_decay",
+          "dropout", "grad_clip_norm", "schedule_every", "schedule_after")
 _INT = {"batch_size", "schedule_every", "schedule_after"}
 _CHOICES_ONLY = {"optimizer": UPDATERS, "init": INITS}
 _EXTRAS = {"lr": {"around_lr_find", "by_updater"}, "weight_decay": {"or_zero"},
@@ -89,9 +89,7 @@ def parse_space(data: Any, source: str = "space") -> SearchSpace:
             raise SpaceError(f"{source}: params.{name}: unknown hyperparameter; use one of "
                              f"{', '.join(PARAMS)}")
         params[name] = _param(name, spec, f"{source}: params.{name}")
-    if "lr" not in params:
-        raise SpaceError(f"{source}: params.lr is missing; give a range (low, high, log: true) "
-                         "or a fixed value")
+    _check_lr(params, source)
     _check_schedule(params, source)
     start = data.get("start") or []
     start = [start] if isinstance(start, dict) else start
@@ -111,6 +109,8 @@ def _check_start(params: dict[str, Param], name: str, value: Any, where: str,
                  updater: str | None = None) -> None:
     """A first-trial value must be one the space could sample."""
     param = params.get(name)
+    if name == "lr" and "backoff" in params:
+        raise SpaceError(f"{where}: give backoff, not lr, in a space whose LR is a back-off")
     if param is None or param.distribution is None:
         raise SpaceError(f"{where}: {name!r} is not a searched hyperparameter of this space")
     dist = param.distribution
@@ -243,8 +243,29 @@ def _check_value(name: str, value: Any, where: str) -> None:
         raise SpaceError(f"{where}: dropout must be in [0, 1), got {value!r}")
     if name in ("lr", "grad_clip_norm") and value <= 0:
         raise SpaceError(f"{where}: {name} must be > 0, got {value!r}")
+    if name == "backoff" and value < 1:
+        raise SpaceError(f"{where}: a back-off below the divergence boundary must be >= 1 (no "
+                         f"trial above the boundary), got {value!r}")
     if name in ("momentum", "weight_decay") and value < 0:
         raise SpaceError(f"{where}: {name} must be >= 0, got {value!r}")
+
+
+def _check_lr(params: dict[str, Param], source: str) -> None:
+    """The LR is sampled (``lr``), or a back-off below the measured boundary (``backoff``, with
+    ``lr``'s range, if given, bounding it)."""
+    lr = params.get("lr")
+    if "backoff" not in params:
+        if lr is None:
+            raise SpaceError(f"{source}: params.lr is missing; give a range (low, high, log: "
+                             "true), a fixed value, or params.backoff (the LR as a back-off "
+                             "below the measured divergence boundary)")
+        return
+    if lr is not None and lr.distribution is None:
+        raise SpaceError(f"{source}: params.lr is fixed at {lr.fixed!r}, which leaves backoff "
+                         "nothing to set; remove one of them")
+    if lr is not None and lr.options:
+        raise SpaceError(f"{source}: params.lr.{sorted(lr.options)[0]} does not apply when "
+                         "params.backoff sets the LR; keep lr as a plain range (its bounds)")
 
 
 def _check_schedule(params: dict[str, Param], source: str) -> None:

@@ -18,6 +18,10 @@ from triage.errors import OutputError, StorageError
 from triage.probe import ProbeSettings
 from triage.storage import make_storage, redact
 from triage.storage.studies import READY
+from triage.sweeper.boundaries import boundary_study, probe_steps
+from triage.sweeper.budget import FINAL, spent
+from triage.sweeper.final import choose
+from triage.sweeper.importance import FIXED, measure
 from triage.sweeper.space import LRPrior, SearchSpace
 from triage.sweeper.space_file import parse_space
 from triage.sweeper.worker import surplus
@@ -34,10 +38,16 @@ class SweepSummary:
     Attributes:
         study: the study name.
         table: one row per trial (see ``trials_table``).
-        best: the best feasible trial as a recommended config, or None if there is none.
+        best: the recommended config (the final stage's choice), or None without a feasible
+            trial.
         edges: one warning per best value on the edge of its search range.
         counts: trials per outcome (complete, pruned, infeasible, failed, running, waiting).
-        steps: training steps all trials used.
+        steps: training steps all trials used (the search's and the final stage's).
+        spent: training steps by part: lr_find, boundaries, search, final, total.
+        budget: the budget in trainings and the steps of one training (None: trials only).
+        importances: each searched setting's importance for validation loss (shares of 1).
+        fixed: settings fixed early because they did not matter: value and why.
+        rule: why the recommendation won.
     """
 
     study: str
@@ -46,6 +56,11 @@ class SweepSummary:
     edges: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     steps: int = 0
+    spent: dict[str, int] = field(default_factory=dict)
+    budget: dict[str, Any] | None = None
+    importances: dict[str, float] = field(default_factory=dict)
+    fixed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rule: str | None = None
 
 
 def outcome(trial: FrozenTrial) -> str:
@@ -57,7 +72,8 @@ def outcome(trial: FrozenTrial) -> str:
 
 
 def trials_table(study: optuna.Study) -> pd.DataFrame:
-    """One row per trial: outcome, objective, evidence and the hyperparameters it ran with."""
+    """One row per trial: stage, outcome, objective, evidence and the hyperparameters it ran
+    with (the back-off and the boundary below which it ran, where the LR is a back-off)."""
     return _table(study.get_trials(deepcopy=False))
 
 
@@ -69,25 +85,33 @@ def _table(trials: list[FrozenTrial]) -> pd.DataFrame:
         settings = trial.user_attrs.get("settings") or {}
         result = trial.user_attrs.get("result") or {}
         schedule = settings.get("schedule") or {}
+        stage = trial.user_attrs.get("stage", "search")
+        if stage == FINAL:
+            stage = f"final ({trial.user_attrs['variant']} of {trial.user_attrs['of']})"
         row: dict[str, Any] = {
-            "trial": trial.number, "outcome": outcome(trial),
+            "trial": trial.number, "stage": stage, "outcome": outcome(trial),
             "value": trial.value if trial.state == TrialState.COMPLETE else None,
             "val_loss": result.get("val_loss"), "val_accuracy": result.get("val_accuracy"),
             "epochs": result.get("epochs"), "steps": result.get("steps"),
             "reason": trial.user_attrs.get("infeasible") or trial.user_attrs.get("error"),
             "retry_of": (trial.system_attrs.get("retry_history") or [None])[-1],
             "worker": trial.user_attrs.get("worker"), "wall_time": result.get("wall_time"),
+            "backoff": trial.params.get("backoff"),
+            "boundary": (trial.user_attrs.get("boundary") or {}).get("max_finite_lr"),
+            "boundary_steps": (trial.user_attrs.get("boundary") or {}).get("steps"),
+            "seed": settings.get("seed"),
         }
         for name in COLUMNS:
             row[name] = schedule.get(name.replace("schedule_", "") + "_epochs") \
                 if name.startswith("schedule_") else settings.get(name)
         rows.append(row)
-    return pd.DataFrame(rows, columns=None if rows else ["trial", "outcome", "value"])
+    return pd.DataFrame(rows, columns=None if rows else ["trial", "stage", "outcome", "value"])
 
 
 def summarize(study: optuna.Study, storage_url: str | None = None,
-              target: int | None = None) -> SweepSummary:
-    """Rebuild everything from the study alone (so ``triage report`` can, from any machine).
+              target: int | None = None, probes: optuna.Study | None = None) -> SweepSummary:
+    """Rebuild everything from the study (and its boundary probes) alone, so ``triage report``
+    can, from any machine.
 
     With the sweep's ``target``, a running trial that is one too many (another worker is
     about to give it back, see ``worker.surplus``) is not part of the summary, so every worker
@@ -103,29 +127,53 @@ def summarize(study: optuna.Study, storage_url: str | None = None,
                   if t.state != TrialState.RUNNING or not surplus(trials, t.number, target)]
     table = _table(trials)
     counts = table["outcome"].value_counts().to_dict() if len(table) else {}
-    steps = int(table["steps"].fillna(0).sum()) if "steps" in table else 0
-    feasible = [t for t in trials if outcome(t) == "complete"]
-    if not feasible:
-        return SweepSummary(study.study_name, table, None, [], counts, steps)
-    best = min(feasible, key=lambda t: (t.value, t.number))
+    used = spent(trials, 0 if probes is None else probe_steps(probes),
+                 identity.get("lr_find_steps") or 0)
+    budget = None
+    if study.user_attrs.get("budget") and identity.get("training_steps"):
+        budget = {"trainings": study.user_attrs["budget"],
+                  "training_steps": identity["training_steps"],
+                  "spent_trainings": round(used.total / identity["training_steps"], 2)}
+    found = measure(trials, min_trials=5)
+    fixed_early = study.user_attrs.get(FIXED, {})
+    summary = SweepSummary(study.study_name, table, None, [], counts,
+                           used.search + used.final, used.as_dict(), budget,
+                           found.shares, fixed_early)
+    verdict = choose(trials)
+    if verdict is None:
+        return summary
+    chosen = verdict.trial
+    source = chosen if chosen.user_attrs.get("stage") != FINAL else next(
+        t for t in trials if t.number == chosen.user_attrs["of"])
     space = parse_space(identity["space_doc"], identity["space"])
     prior = (LRPrior(identity["lr_center"], identity.get("lr_updater"))
              if identity.get("lr_center") else None)
-    edges = edge_warnings(space, best, prior, identity.get("epochs"))
-    settings = ProbeSettings.from_dict(best.user_attrs["settings"])
-    result = best.user_attrs.get("result", {})
+    edges = edge_warnings(space, source, prior, identity.get("epochs"))
+    settings = ProbeSettings.from_dict(chosen.user_attrs["settings"])
+    result = source.user_attrs.get("result", {})
     evidence = {
-        "study": study.study_name, "storage": redact(storage_url), "best_trial": best.number,
+        "study": study.study_name, "storage": redact(storage_url), "best_trial": source.number,
         "val_loss": result.get("val_loss"), "val_accuracy": result.get("val_accuracy"),
-        "epochs": result.get("epochs"), "trials": counts, "steps_used": steps,
+        "score": _round(verdict.score), "rule": verdict.rule,
+        "epochs": result.get("epochs"), "trials": counts, "steps_used": used.total,
+        "steps": used.as_dict(), "budget": budget,
         "space": identity["space"], "sampler": identity["sampler"],
         "lr_center": identity.get("lr_center"), "lr_updater": identity.get("lr_updater"),
+        "backoff": source.params.get("backoff"),
+        "boundary": (source.user_attrs.get("boundary") or {}).get("max_finite_lr"),
+        "importances": {k: round(v, 3) for k, v in found.shares.items()},
+        "fixed": {k: {"value": v["value"], "why": v["why"]} for k, v in fixed_early.items()},
         "seed": identity.get("seed"),
         "edges": edges,
     }
-    config = Config.from_settings(settings, task=identity["task"], data=identity.get("data"),
-                                  sweep=evidence)
-    return SweepSummary(study.study_name, table, config, edges, counts, steps)
+    summary.best = Config.from_settings(settings, task=identity["task"],
+                                        data=identity.get("data"), sweep=evidence)
+    summary.edges, summary.rule = edges, verdict.rule
+    return summary
+
+
+def _round(value: float, digits: int = 4) -> float:
+    return float(f"{value:.{digits}g}")
 
 
 def edge_warnings(space: SearchSpace, best: FrozenTrial, prior: LRPrior | None,
@@ -202,7 +250,11 @@ def load_summary(storage: str, study_name: str | None = None) -> SweepSummary:
     if study_name not in {s.study_name for s in studies}:
         raise StorageError(f"no study {study_name!r} in storage {redact(storage)!r}; it holds: "
                            f"{', '.join(sorted(s.study_name for s in studies)) or 'nothing'}")
-    return summarize(optuna.load_study(study_name=study_name, storage=backend), storage)
+    probes = None
+    if boundary_study(study_name) in {s.study_name for s in studies}:
+        probes = optuna.load_study(study_name=boundary_study(study_name), storage=backend)
+    return summarize(optuna.load_study(study_name=study_name, storage=backend), storage,
+                     probes=probes)
 
 
 def write_table(table: pd.DataFrame, path: str | os.PathLike[str]) -> None:

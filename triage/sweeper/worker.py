@@ -15,6 +15,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from triage import interrupt, optuna_private
 from triage.errors import ProbeError, TriageError
+from triage.sweeper.budget import FINAL
 
 
 def worker_id() -> str:
@@ -29,14 +30,28 @@ class SurplusTrial(TriageError):
     place at the same moment): it is failed, marked ``surplus`` and never counted."""
 
 
-def work(study: optuna.Study, objective: Callable[[optuna.Trial], float], trials: int,
+Room = Callable[[list[FrozenTrial]], bool]  # may another trial start, given the study's trials
+
+
+def trials_room(target: int) -> Room:
+    """Room while fewer than ``target`` counted trials have finished or are running."""
+    def room(trials: list[FrozenTrial]) -> bool:
+        finished, _, running = tally(trials)
+        return finished + len(running) < target
+
+    return room
+
+
+def work(study: optuna.Study, objective: Callable[[optuna.Trial], float], room: Room,
          timeout: float | None = None, on_trial: TrialCallback | None = None) -> None:
-    """Run trials until the study holds ``trials`` finished or pending ones, then wait for
-    those running elsewhere: a dead worker's trial goes stale, is failed and queued again
-    (Optuna's retry callback), and a waiting worker runs it. A trial interrupted here (Ctrl-C)
-    is queued again before the interrupt propagates, so a rerun picks it up. A trial failed
-    under this worker by another one (its heartbeat went stale while it ran) is reported
-    through ``on_trial`` and the worker goes on: its retry runs elsewhere."""
+    """Run trials while ``room`` says another may start (a queued trial runs then, first), or
+    a trial owed to the study is queued (a dead or interrupted worker's trial queued again, a
+    final-stage run); then wait for those running elsewhere: a dead worker's trial goes stale,
+    is failed and queued again (Optuna's retry callback), and a waiting worker runs it. A
+    trial interrupted here (Ctrl-C) is queued again before the interrupt propagates, so a rerun
+    picks it up. A trial failed under this worker by another one (its heartbeat went stale
+    while it ran) is reported through ``on_trial`` and the worker goes on: its retry runs
+    elsewhere."""
     deadline = None if timeout is None else time.monotonic() + timeout
     callbacks = [] if on_trial is None else [
         lambda _study, trial: None if trial.user_attrs.get("surplus") else on_trial(trial)]
@@ -46,10 +61,10 @@ def work(study: optuna.Study, objective: Callable[[optuna.Trial], float], trials
     idle_since = time.monotonic()
     while deadline is None or time.monotonic() < deadline:
         interrupt.check()  # a Ctrl-C lost in a finaliser is raised here
-        finished, waiting, running = tally(study.get_trials(deepcopy=False))
-        if finished >= trials and not waiting:
-            return
-        if waiting or finished + len(running) < trials:
+        trials = study.get_trials(deepcopy=False)
+        _, _, running = tally(trials)
+        if room(trials) or any(_owed(t) for t in counted(trials)
+                               if t.state == TrialState.WAITING):
             guarded.trial = guarded.raised = None
             try:
                 study.optimize(guarded, n_trials=1, catch=(ProbeError, SurplusTrial),
@@ -64,6 +79,8 @@ def work(study: optuna.Study, objective: Callable[[optuna.Trial], float], trials
                 if on_trial is not None:
                     on_trial(taken)
             continue
+        if not running:
+            return
         if beat is None:  # nobody can tell a dead worker from a slow one: do not wait forever
             return
         # study.optimize fails stale trials before each trial; a waiting worker does it here,
@@ -76,6 +93,12 @@ def work(study: optuna.Study, objective: Callable[[optuna.Trial], float], trials
         elif time.monotonic() - idle_since > 6 * beat:  # they never recorded a heartbeat
             return
         time.sleep(min(beat, 2.0))
+
+
+def _owed(trial: FrozenTrial) -> bool:
+    """A queued trial that runs whatever the room: a retry, or a final-stage run."""
+    return bool(trial.system_attrs.get("retry_history")) or trial.user_attrs.get(
+        "stage") == FINAL
 
 
 class _Guarded:
@@ -127,11 +150,39 @@ def tally(trials: list[FrozenTrial]) -> tuple[int, int, set[int]]:
 
 
 def surplus(trials: list[FrozenTrial], number: int, target: int) -> bool:
-    """Whether trial ``number`` is one too many: ``target`` counted trials come before it.
+    """Whether search trial ``number`` is one too many: ``target`` counted search trials come
+    before it (final-stage runs are not search trials).
 
     Workers that see room for one more trial at the same moment each create one; numbers are
     handed out by the storage in order, so the later ones give theirs back."""
-    return sum(t.number < number for t in counted(trials)) >= target
+    return sum(t.number < number and t.user_attrs.get("stage") != FINAL
+               for t in counted(trials)) >= target
+
+
+def places(trials: list[FrozenTrial]) -> dict[int, int]:
+    """Each trial's place in the sweep as if no trial had been interrupted or given back: a
+    retry takes its original's place; surplus trials, retries and final-stage runs take none of
+    their own (a trial's place counts the search trials before it that do). Seeds, samplers and
+    pruning brackets follow places, so a resumed sweep (or one whose worker was killed)
+    repeats an uninterrupted one."""
+    out: dict[int, int] = {}
+    taken = 0
+    ordered = sorted(trials, key=lambda t: t.number)
+    for trial in ordered:
+        if not trial.system_attrs.get("retry_history"):
+            out[trial.number] = taken
+        taken += not (trial.user_attrs.get("surplus") or trial.system_attrs.get("retry_history")
+                      or trial.user_attrs.get("stage") == FINAL)
+    for trial in ordered:
+        history = trial.system_attrs.get("retry_history")
+        if history:
+            out[trial.number] = out.get(history[0], trial.number)
+    return out
+
+
+def slot(trials: list[FrozenTrial], number: int) -> int:
+    """Trial ``number``'s place (see ``places``)."""
+    return places(trials)[number]
 
 
 def _retried(trials: list[FrozenTrial]) -> set[int]:

@@ -19,10 +19,12 @@ import multiprocessing
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from triage.errors import TriageError
+from triage.sweeper.budget import Budget
 from triage.sweeper.settings import SweepSettings
 from triage.sweeper.space import LRPrior
 from triage.sweeper.summary import SweepSummary
@@ -63,7 +65,8 @@ class Job:
 
 
 def run_workers(job: Job, workers: int, task: Task | None = None,
-                on_trial: TrialCallback | None = None) -> SweepSummary:
+                on_trial: TrialCallback | None = None,
+                on_budget: Callable[[Budget], None] | None = None) -> SweepSummary:
     """Run ``job`` with ``workers`` local workers; return the study's summary once it holds
     every trial. ``task``: the job's task if this process has loaded it already (the spawned
     workers load their own).
@@ -89,7 +92,7 @@ def run_workers(job: Job, workers: int, task: Task | None = None,
     for process in others:
         process.start()
     try:
-        summary = _work(job, devices[0], threads, on_trial, task)
+        summary = _work(job, devices[0], threads, on_trial, task, on_budget)
         for process in others:
             process.join()
     except BaseException:  # Ctrl-C may come while this worker waits for the others, too
@@ -115,7 +118,8 @@ def worker_devices(device: str, workers: int) -> list[str]:
 
 
 def _work(job: Job, device: str, threads: int, on_trial: TrialCallback | None,
-          task: Task | None = None) -> SweepSummary:
+          task: Task | None = None,
+          on_budget: Callable[[Budget], None] | None = None) -> SweepSummary:
     import torch
 
     from triage.loading import TableOptions, load_task
@@ -129,7 +133,7 @@ def _work(job: Job, device: str, threads: int, on_trial: TrialCallback | None,
                                                 job.settings.seed))
     settings = dataclasses.replace(job.settings, device=device)
     return sweep(task, load_space(job.space), settings, prior=job.prior, storage=job.storage,
-                 study_name=job.study_name, on_trial=on_trial)
+                 study_name=job.study_name, on_trial=on_trial, on_budget=on_budget)
 
 
 def _child(job: Job, index: int, device: str, threads: int, task: Task | None = None) -> None:
