@@ -18,8 +18,8 @@ def test_a_budget_is_at_least_one_training(bad):
 
 def test_the_budget_in_steps_and_its_final_share():
     budget = Budget(20, 450, before=900)
-    assert (budget.total, budget.final_runs, budget.search_limit) == (9000, 6, 9000 - 6 * 450)
-    assert Budget(3, 100).final_runs == 1 and Budget(100, 10).final_runs == 6
+    assert (budget.total, budget.final_runs, budget.search_limit) == (9000, 7, 9000 - 7 * 450)
+    assert Budget(3, 100).final_runs == 1 and Budget(100, 10).final_runs == 7
     budget.check()
     with pytest.raises(SettingsError, match=r"lr-find spent 900 steps \(2.0 trainings\) of it, "
                                             r"and .* need at least 2 more; use --budget 4"):
@@ -114,3 +114,19 @@ def test_a_resumed_sweep_recommends_what_an_uninterrupted_one_does(tmp_path, mon
     assert (config, {**evidence, "best_trial": None}) == (
         _recommendation(whole)[0], {**_recommendation(whole)[1], "best_trial": None})
     assert resumed.spent == whole.spent  # the interrupted run's steps are not counted
+
+
+def test_the_first_design_runs_unpruned_and_lr_finds_ladder_comes_first():
+    from triage.lr_finder import LRFindSettings, lr_find
+    from triage.sweeper import LRPrior
+
+    task = tasks.blobs()
+    task.epochs = 9
+    prior = LRPrior.of(lr_find(task, LRFindSettings(device="cpu", max_steps=600)))
+    summary = sweep(task, load_space("default"), SweepSettings(budget=40, seed=0),
+                    prior=prior, storage=None)
+    table = summary.table
+    first = table.iloc[:5]  # lr-find's configuration at 1x, 10x and 100x, the space's two
+    assert (first["outcome"] == "complete").all() and (first["epochs"] == 9).all()
+    assert list(first["backoff"][:3] / first["backoff"].iloc[0]) == pytest.approx([1, 10, 100])
+    assert (table["outcome"] == "pruned").any()  # the rest is pruned as Hyperband decides

@@ -33,11 +33,11 @@ def _study():
             _search(0.35, 0.01, 3, 3), _search(0.9, 0.3, 4, 4, infeasible="diverged")]
 
 
-def test_the_plan_confirms_the_three_best_then_judges_the_schedule():
+def test_the_plan_confirms_the_two_best_then_judges_the_schedule():
     runs = final.plan(_study(), SPACE, epochs=10, seed=0, steps_left=10**6, cost=lambda s: 1)
     assert [(r.variant, r.of) for r in runs] == [
-        ("confirm", 1), ("confirm", 3), ("confirm", 2), ("confirm", 1), ("confirm", 3),
-        ("confirm", 2), ("schedule", 1), ("schedule", 1), ("schedule", 1)]
+        ("confirm", 1), ("confirm", 3), ("confirm", 1), ("confirm", 3),
+        ("schedule", 1), ("schedule", 1), ("schedule", 1)]
     assert len({r.key for r in runs}) == len(runs)  # each run queued once
     schedule = runs[-1].settings["schedule"]
     assert (schedule["after_epochs"], schedule["every_epochs"], schedule["factor"]) == (5, 1, 1.5)
@@ -46,7 +46,7 @@ def test_the_plan_confirms_the_three_best_then_judges_the_schedule():
     assert all(r.settings["seed"] != 1 for r in runs if r.variant == "confirm")
 
 
-@pytest.mark.parametrize(("steps", "count"), [(2, 2), (6, 6), (8, 6), (9, 9), (0, 0)])
+@pytest.mark.parametrize(("steps", "count"), [(2, 2), (4, 4), (6, 4), (7, 7), (0, 0)])
 def test_the_plan_fits_the_steps_left_and_judges_a_schedule_on_every_seed_or_not(steps, count):
     runs = final.plan(_study(), SPACE, 10, 0, steps_left=steps, cost=lambda s: 1)
     assert len(runs) == count
@@ -61,7 +61,7 @@ def test_no_feasible_trial_no_plan_and_no_schedule_without_room():
 def test_the_mean_over_seeds_decides_and_a_schedule_must_win_on_all_of_them():
     trials = _study()
     runs = final.plan(trials, SPACE, 10, 0, 10**6, lambda s: 1)
-    values = [0.50, 0.33, 0.30, 0.45, 0.45, 0.60, 0.2, 0.2, 0.2]  # in the plan's order
+    values = [0.50, 0.33, 0.45, 0.45, 0.2, 0.2, 0.2]  # in the plan's order
     done = [*trials, *(_final(run, v, 10 + i)
                        for i, (run, v) in enumerate(zip(runs, values, strict=True)))]
     verdict = final.choose(done)

@@ -42,6 +42,8 @@ def test_a_backoff_space_starts_from_lr_finds_configuration():
     assert prior.backoff == 25.0
     assert space.start_points(prior)[0] == {"optimizer": "sgd_nesterov", "batch_size": 64,
                                             "init": "he", "backoff": 25.0}
+    ladder = [p["backoff"] for p in space.start_points(prior)[:3]]
+    assert ladder == [25.0, 250.0, 1000.0]  # 10x and 100x further, inside the range
     assert space.prior_values(prior) == {**space.start_points(prior)[0],
                                          "weight_decay_on": False}
     odd = LRPrior(0.02, "adamw", boundary=10.0, batch_size=48, init="default")

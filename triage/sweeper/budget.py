@@ -17,8 +17,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from triage.errors import SettingsError
 
-FINAL_SHARE = 0.3  # of the budget, for the final stage (whole trainings, at least one)
-MAX_FINAL_RUNS = 6
+FINAL_SHARE = 0.35  # of the budget, for the final stage (whole trainings, at least one)
+MAX_FINAL_RUNS = 7  # two finalists on two more seeds each, the schedule on three
 FINAL = "final"  # the stage user attribute of a final-stage trial
 SEED_SPAN = 2**30  # search trials' seeds lie below it, the final stage's above (all < 2**32)
 

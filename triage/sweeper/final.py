@@ -5,8 +5,8 @@ seed's validation loss can differ from another's by a third, so the search's bes
 partly its luckiest. The final stage spends what the budget left (whole trainings) where the
 recommendation is decided, in this order while the budget lasts:
 
-1. the search's three best trials again, each on a second seed (``confirm``);
-2. the same three on a third seed;
+1. the search's two best trials again, each on a second seed (``confirm``);
+2. the same two on a third seed;
 3. the best so far with the documents' step schedule (after k epochs divide the LR by 1.5
    every n epochs, k > n), which only shows its effect at the full budget, on the same three
    seeds as its parent (``schedule``).
@@ -33,7 +33,7 @@ from triage.sweeper.worker import slot
 
 DECAY = 1.5  # the documents: divide the LR by 1.5 every n epochs after k epochs
 CONFIRM, SCHEDULE = "confirm", "schedule"
-FINALISTS = 3  # the search's best trials the final stage runs again
+FINALISTS = 2  # the search's best trials the final stage runs again
 SEEDS = 3  # seeds each finalist is judged on (its search trial's and two more)
 
 

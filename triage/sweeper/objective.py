@@ -94,7 +94,10 @@ class Objective:
         if implied is not None:
             return self._infeasible(trial, f"out of memory: trial {implied.number} ran out at "
                                     f"batch size {implied.user_attrs['settings']['batch_size']}")
-        return self._train(trial, settings, pruned=self.prune)
+        # The first design runs unpruned: its back-offs lie a decade apart, and a slow starter
+        # (a small LR) looks worse early whatever its final loss.
+        start = trial.user_attrs.get("origin") == "start"
+        return self._train(trial, settings, pruned=self.prune and not start)
 
     def _lr_below_boundary(self, trial: optuna.Trial, values: dict[str, Any]) -> str | None:
         """Set ``values['lr']`` to the trial's boundary divided by its back-off (inside the

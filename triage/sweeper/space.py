@@ -16,6 +16,10 @@ from triage.choices import NESTEROV
 from triage.errors import TriageError
 from triage.sweeper.prior import LRPrior
 
+# lr-find's configuration at its back-off, and a decade and two further below the boundary: the
+# documents' three LRs a decade or more apart, judged at the full budget (lr-find validates
+# its back-off on short runs; a full training on small data often wants an LR 10-100x lower).
+PRIOR_LADDER = (1.0, 10.0, 100.0)
 RANGE_ONLY = {"schedule_every", "schedule_after"}  # k > n is kept by narrowing ranges per trial
 MAX_GRID = 100_000
 
@@ -118,13 +122,14 @@ class SearchSpace:
     def start_points(self, prior: LRPrior | None = None) -> list[dict[str, Any]]:
         """The first trials' parameters: the space's ``start`` points (the sampler fills in what
         they leave out). With a prior and a ``backoff`` range, lr-find's own configuration
-        (updater, batch size, init, back-off) comes first. With a prior and an LR window, the
-        point of its updater runs at its LR; when no point names that updater, a point for it
-        comes first."""
+        (updater, batch size, init) comes first, at its back-off and 10x and 100x further below
+        the boundary (``PRIOR_LADDER``). With a prior and an LR window, the point of its updater
+        runs at its LR; when no point names that updater, a point for it comes first."""
         points = [self._start_params(start, prior) for start in self.start]
         if self.relative:
             if prior is not None and prior.backoff is not None:
-                points.insert(0, self._prior_point(prior))
+                ladder = [self._prior_point(prior, f) for f in PRIOR_LADDER]
+                points = [p for i, p in enumerate(ladder) if p not in ladder[:i]] + points
             return points
         optimizer = self.params.get("optimizer")
         searched = optimizer is not None and optimizer.distribution is not None
@@ -164,11 +169,12 @@ class SearchSpace:
             params[self.lr_param(updater)] = prior.lr
         return params
 
-    def _prior_point(self, prior: LRPrior) -> dict[str, Any]:
+    def _prior_point(self, prior: LRPrior, factor: float = 1.0) -> dict[str, Any]:
         """lr-find's configuration as trial parameters (those the space searches and holds)."""
         low, high = span(self.params["backoff"])
         values = {"optimizer": prior.updater, "batch_size": prior.batch_size,
-                  "init": prior.init, "backoff": min(max(prior.backoff or low, low), high)}
+                  "init": prior.init,
+                  "backoff": min(max((prior.backoff or low) * factor, low), high)}
         return {name: value for name, value in values.items()
                 if name in self.params and contains(self.params[name], value)}
 
