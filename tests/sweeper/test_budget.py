@@ -1,5 +1,6 @@
 import math
 
+import optuna
 import pytest
 from optuna.trial import TrialState, create_trial
 
@@ -116,17 +117,26 @@ def test_a_resumed_sweep_recommends_what_an_uninterrupted_one_does(tmp_path, mon
     assert resumed.spent == whole.spent  # the interrupted run's steps are not counted
 
 
-def test_the_first_design_runs_unpruned_and_lr_finds_ladder_comes_first():
+def test_the_first_design_runs_unpruned_and_lr_finds_ladder_comes_first(tmp_path):
     from triage.lr_finder import LRFindSettings, lr_find
+    from triage.storage import make_storage
     from triage.sweeper import LRPrior
 
     task = tasks.blobs()
     task.epochs = 9
     prior = LRPrior.of(lr_find(task, LRFindSettings(device="cpu", max_steps=600)))
+    storage = f"journal:///{tmp_path}/s.log"
     summary = sweep(task, load_space("default"), SweepSettings(budget=40, seed=0),
-                    prior=prior, storage=None)
-    table = summary.table
-    first = table.iloc[:5]  # lr-find's configuration at 1x, 10x and 100x, the space's two
-    assert (first["outcome"] == "complete").all() and (first["epochs"] == 9).all()
-    assert list(first["backoff"][:3] / first["backoff"].iloc[0]) == pytest.approx([1, 10, 100])
-    assert (table["outcome"] == "pruned").any()  # the rest is pruned as Hyperband decides
+                    prior=prior, storage=storage)
+    trials = optuna.load_study(study_name=summary.study, storage=make_storage(storage)).trials
+    ladder = trials[:3]  # lr-find's configuration at 1x, 10x and 100x its back-off
+    assert [t.params["backoff"] / ladder[0].params["backoff"] for t in ladder] == pytest.approx(
+        [1, 10, 100])
+    assert ladder[0].params["backoff"] == pytest.approx(prior.backoff)
+    starts = [t for t in trials if t.user_attrs.get("origin") == "start"]
+    assert all(t.state == TrialState.COMPLETE and max(t.intermediate_values) == 9
+               for t in starts)  # unpruned, to the full budget
+    won = min(ladder, key=lambda t: t.value).params["backoff"]
+    adam = [t for t in starts if t.params["optimizer"] == "adam"]
+    assert len(starts) == 4 and adam[0].params["backoff"] == pytest.approx(won)  # followed
+    assert any(t.state == TrialState.PRUNED for t in trials)  # the rest: as Hyperband decides

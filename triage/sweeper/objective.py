@@ -17,7 +17,7 @@ from triage.errors import ProbeError
 from triage.lr_finder.strategies.nan_boundary import LR_FLOOR
 from triage.probe import ProbeSettings, run_probe
 from triage.probe.device import memory_signature, resolve_device
-from triage.sweeper import final
+from triage.sweeper import design, final
 from triage.sweeper.boundaries import Boundaries
 from triage.sweeper.budget import FINAL, trial_seed
 from triage.sweeper.final import DECAY
@@ -77,6 +77,7 @@ class Objective:
             trial.set_user_attr("surplus", True)
             raise SurplusTrial(f"the study already holds its {self.target} trials")
         if not self.grid:
+            design.follow(trial.study, trials, self.space, self.prior, self.target)
             fix_unimportant(trial.study, trials)
         values = self.space.suggest(trial, self.prior, self.dropout, self.prepared.task.epochs,
                                     schedule=self.schedule)
@@ -96,7 +97,7 @@ class Objective:
                                     f"batch size {implied.user_attrs['settings']['batch_size']}")
         # The first design runs unpruned: its back-offs lie a decade apart, and a slow starter
         # (a small LR) looks worse early whatever its final loss.
-        start = trial.user_attrs.get("origin") == "start"
+        start = trial.user_attrs.get("origin") == design.START
         return self._train(trial, settings, pruned=self.prune and not start)
 
     def _lr_below_boundary(self, trial: optuna.Trial, values: dict[str, Any]) -> str | None:

@@ -217,9 +217,12 @@ def _probe_study(name: str, storage: str | None) -> optuna.Study:
 
 def _first_trials(study: optuna.Study, space: SearchSpace, prior: LRPrior | None,
                   grid: list[dict[str, Any]] | None, trials: int | None) -> None:
-    """Queue the grid (up to ``trials`` points), or the space's start points."""
+    """Queue the grid (up to ``trials`` points), or the first design: lr-find's ladder when
+    there is one (the space's start points follow it, ``first_design.follow``), else the
+    space's start points."""
     if grid is None:
-        for point in space.start_points(prior)[:trials]:
+        ladder = space.ladder(prior)
+        for point in (ladder or space.start_points(prior))[:trials]:
             study.enqueue_trial(point, user_attrs={"origin": "start"})
         return
     done = study.user_attrs.get("grid_enqueued", 0)

@@ -122,15 +122,11 @@ class SearchSpace:
     def start_points(self, prior: LRPrior | None = None) -> list[dict[str, Any]]:
         """The first trials' parameters: the space's ``start`` points (the sampler fills in what
         they leave out). With a prior and a ``backoff`` range, lr-find's own configuration
-        (updater, batch size, init) comes first, at its back-off and 10x and 100x further below
-        the boundary (``PRIOR_LADDER``). With a prior and an LR window, the point of its updater
-        runs at its LR; when no point names that updater, a point for it comes first."""
+        comes first (``ladder``). With a prior and an LR window, the point of its updater runs
+        at its LR; when no point names that updater, a point for it comes first."""
         points = [self._start_params(start, prior) for start in self.start]
         if self.relative:
-            if prior is not None and prior.backoff is not None:
-                ladder = [self._prior_point(prior, f) for f in PRIOR_LADDER]
-                points = [p for i, p in enumerate(ladder) if p not in ladder[:i]] + points
-            return points
+            return self.ladder(prior) + points
         optimizer = self.params.get("optimizer")
         searched = optimizer is not None and optimizer.distribution is not None
         named = {p.get("optimizer") for p in self.start}
@@ -140,6 +136,20 @@ class SearchSpace:
         elif prior is not None and not points and self.lr_window(None, prior) is not None:
             points.append({self.lr_param(None): prior.lr})
         return points
+
+    def ladder(self, prior: LRPrior | None) -> list[dict[str, Any]]:
+        """lr-find's configuration (updater, batch size, init) at its back-off and 10x and 100x
+        further below the boundary (``PRIOR_LADDER``), as trial parameters; empty without a
+        prior whose boundary is known, or a ``backoff`` range."""
+        if not self.relative or prior is None or prior.backoff is None:
+            return []
+        rungs = [self._prior_point(prior, f) for f in PRIOR_LADDER]
+        return [p for i, p in enumerate(rungs) if p not in rungs[:i]]
+
+    def at_backoff(self, points: list[dict[str, Any]], backoff: float) -> list[dict[str, Any]]:
+        """``points`` with their back-off set to ``backoff`` (inside the range)."""
+        low, high = span(self.params["backoff"])
+        return [{**p, "backoff": min(max(backoff, low), high)} for p in points]
 
     def prior_values(self, prior: LRPrior | None = None) -> dict[str, Any]:
         """Where a search looks first, as trial parameters: the first start point (lr-find's
