@@ -37,19 +37,25 @@ def test_the_plan_confirms_the_two_best_then_judges_the_schedule():
     runs = final.plan(_study(), SPACE, epochs=10, seed=0, steps_left=10**6, cost=lambda s: 1)
     assert [(r.variant, r.of) for r in runs] == [
         ("confirm", 1), ("confirm", 3), ("confirm", 1), ("confirm", 3),
-        ("schedule", 1), ("schedule", 1), ("schedule", 1)]
+        ("schedule", 1), ("schedule", 1), ("schedule", 1),
+        ("confirm", 2), ("confirm", 2), ("confirm", 0), ("confirm", 0)]  # steps still left
     assert len({r.key for r in runs}) == len(runs)  # each run queued once
-    schedule = runs[-1].settings["schedule"]
+    schedule = next(r for r in runs if r.variant == "schedule").settings["schedule"]
     assert (schedule["after_epochs"], schedule["every_epochs"], schedule["factor"]) == (5, 1, 1.5)
     seeds = {r.settings["seed"] for r in runs if r.of == 1}
     assert 1 in seeds and len(seeds) == 3  # the parent's seed and two more, shared with it
     assert all(r.settings["seed"] != 1 for r in runs if r.variant == "confirm")
 
 
-@pytest.mark.parametrize(("steps", "count"), [(2, 2), (4, 4), (6, 4), (7, 7), (0, 0)])
-def test_the_plan_fits_the_steps_left_and_judges_a_schedule_on_every_seed_or_not(steps, count):
+@pytest.mark.parametrize(("steps", "count", "schedule"), [
+    (2, 2, False), (4, 4, False), (6, 6, False), (7, 7, True), (11, 11, True),
+    (20, 11, True), (0, 0, False)])
+def test_the_plan_spends_the_steps_left_and_judges_a_schedule_on_every_seed_or_not(
+        steps, count, schedule):
     runs = final.plan(_study(), SPACE, 10, 0, steps_left=steps, cost=lambda s: 1)
-    assert len(runs) == count
+    assert len(runs) == count  # after the two finalists: the next ones, while steps last
+    assert sum(r.variant == "schedule" for r in runs) == (3 if schedule else 0)
+    assert len({r.key for r in runs}) == len(runs)
 
 
 def test_no_feasible_trial_no_plan_and_no_schedule_without_room():
@@ -60,7 +66,7 @@ def test_no_feasible_trial_no_plan_and_no_schedule_without_room():
 
 def test_the_mean_over_seeds_decides_and_a_schedule_must_win_on_all_of_them():
     trials = _study()
-    runs = final.plan(trials, SPACE, 10, 0, 10**6, lambda s: 1)
+    runs = final.plan(trials, SPACE, 10, 0, 7, lambda s: 1)
     values = [0.50, 0.33, 0.45, 0.45, 0.2, 0.2, 0.2]  # in the plan's order
     done = [*trials, *(_final(run, v, 10 + i)
                        for i, (run, v) in enumerate(zip(runs, values, strict=True)))]

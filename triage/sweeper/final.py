@@ -9,7 +9,10 @@ recommendation is decided, in this order while the budget lasts:
 2. the same two on a third seed;
 3. the best so far with the documents' step schedule (after k epochs divide the LR by 1.5
    every n epochs, k > n), which only shows its effect at the full budget, on the same three
-   seeds as its parent (``schedule``).
+   seeds as its parent (``schedule``);
+4. while steps are left, the next best trials on two more seeds each.
+
+A run that does not fit what is left is skipped; a later, cheaper one may still run.
 
 The configurations are ranked by their mean validation loss over the seeds they ran on; one
 run on a single seed (the best, when nothing confirmed it) ranks by that value.
@@ -64,7 +67,8 @@ def plan(trials: list[FrozenTrial], space: SearchSpace, epochs: int, seed: int,
          steps_left: int, cost: Callable[[dict[str, Any]], int]) -> list[Run]:
     """The final stage's runs, most useful first, while their ``cost`` in steps fits in
     ``steps_left``."""
-    top = ranked(trials)[:FINALISTS]
+    order = ranked(trials)
+    top = order[:FINALISTS]
     if not top:
         return []
 
@@ -82,12 +86,14 @@ def plan(trials: list[FrozenTrial], space: SearchSpace, epochs: int, seed: int,
     if schedule is not None and top[0].user_attrs["settings"].get("schedule") is None:
         wanted.append([Run(top[0].number, SCHEDULE, settings(top[0], again, schedule))
                        for again in range(SEEDS)])
+    wanted += [[Run(t.number, CONFIRM, settings(t, again))] for t in order[FINALISTS:]
+               for again in range(1, SEEDS)]  # what the budget still has room for
     out: list[Run] = []
     for group in wanted:  # a schedule judged on fewer seeds than its parent would be wasted
-        steps_left -= sum(cost(run.settings) for run in group)
-        if steps_left < 0:
-            break
-        out += group
+        need = sum(cost(run.settings) for run in group)
+        if need <= steps_left:
+            out += group
+            steps_left -= need
     return out
 
 
