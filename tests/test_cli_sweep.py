@@ -95,6 +95,18 @@ def test_bad_space_file_names_file_key_and_value(run, tmp_path):
     assert "s.yaml: params.lr: a log range must stay above zero, got low=0" in result.output
 
 
+@pytest.mark.parametrize(("option", "value", "words"), [
+    ("--precision", "bf16", "created with precision='32', not 'bf16'"),
+    ("--pruner", "median", "created with pruner='hyperband', not 'median'"),
+])
+def test_rerunning_with_a_setting_that_changes_results_is_refused(run, tmp_path, option, value,
+                                                                   words):
+    assert run("sweep", f"{TASKS}:blobs", "--trials", "1", "--no-plot").exit_code == 0
+    result = run("sweep", f"{TASKS}:blobs", "--trials", "1", option, value, "--no-plot")
+    assert result.exit_code == 2 and words in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
 def test_joining_a_study_of_another_space_is_refused(run, tmp_path):
     assert run("sweep", f"{TASKS}:blobs", "--trials", "1", "--no-plot").exit_code == 0
     result = run("sweep", f"{TASKS}:blobs", "--trials", "1", "--space", "cnn",

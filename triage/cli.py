@@ -246,9 +246,11 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str | None, mo
               help="Seconds after which this worker starts no new trial.")
 @click.option("--from", "from_config", default=None,
               help="An lr-find config: the LR search is centred on its learning rate.")
-@click.option("--sampler", default="tpe", show_default=True, help=", ".join(SAMPLERS) + ".")
-@click.option("--pruner", default="median", show_default=True,
-              help=", ".join(PRUNERS) + " (pruning on per-epoch validation loss).")
+@click.option("--sampler", default="priorband", show_default=True,
+              help=", ".join(SAMPLERS) + " (priorband: lr-find's configuration and the "
+                   "documents' defaults, the incumbent's neighbours and TPE, mixed).")
+@click.option("--pruner", default="hyperband", show_default=True,
+              help=", ".join(PRUNERS) + " (on the validation loss, every ninth of the budget).")
 @click.option("--storage", default=None,
               help="Optuna storage: sqlite:///f.db, postgresql://…, mysql+pymysql://…, "
                    "redis://…, journal:///path/f.log or a path (journal file, NFS-safe), or "

@@ -26,7 +26,8 @@ def open_study(storage: str | None, name: str) -> optuna.Study:
 
 
 READY = "triage"  # study user attribute: the identity of the command that created the study
-_CHECKED = ("command", "task", "space", "sampler", "lr_center", "lr_updater")
+_CHECKED = ("command", "task", "space", "sampler", "pruner", "precision", "lr_center",
+            "lr_updater")
 
 
 def join_study(

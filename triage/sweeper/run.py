@@ -104,8 +104,6 @@ def sweep(
         budget.check()
     backend = make_storage(storage, settings.heartbeat_interval, settings.grace_period,
                            settings.max_retry)  # a bad storage is the first thing said
-    if budget is not None and on_budget is not None:
-        on_budget(budget)
     device = worker_device(settings.device)
     with seeded(settings.seed):  # the untrained model's loss: what infeasible trials score
         model = build_model(task)
@@ -124,8 +122,10 @@ def sweep(
         on_create=lambda s: _first_trials(s, space, prior, grid, target), storage_url=storage)
     if grid is not None:
         _first_trials(study, space, prior, grid, target)
-    if settings.budget is not None:
+    if budget is not None:
         study.set_user_attr("budget", settings.budget)  # a rerun may raise it
+        if on_budget is not None:
+            on_budget(budget)
     probes = _probe_study(name, storage)
     boundaries = None
     if space.relative:
