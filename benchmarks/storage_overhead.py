@@ -52,10 +52,11 @@ def _worker(url: str | None, name: str, trials: int, ready: multiprocessing.Barr
     from triage.probe import ProbeResult
     from triage.storage import make_storage, quiet_optuna
     from triage.storage.studies import join_study
-    from triage.sweeper import SweepSettings, load_space, objective
+    from triage.sweeper import SweepSettings, objective
     from triage.sweeper.objective import Objective
     from triage.sweeper.settings import make_pruner
-    from triage.sweeper.worker import work
+    from triage.sweeper.space_file import parse_space
+    from triage.sweeper.worker import trials_room, work
 
     quiet_optuna(40)
 
@@ -70,18 +71,23 @@ def _worker(url: str | None, name: str, trials: int, ready: multiprocessing.Barr
 
     objective.run_probe = stub
     task = EXAMPLES["digits_mlp"]()
-    space = load_space("default")
-    settings = SweepSettings(trials=trials, sampler="random", heartbeat_interval=60)
+    # the LR sampled on its own scale: a storage benchmark measures no boundaries
+    space = parse_space({"version": 1, "params": {
+        "optimizer": {"choices": ["sgd_nesterov", "adam"]},
+        "lr": {"low": 1e-4, "high": 0.3, "log": True},
+        "batch_size": {"choices": [16, 32, 64, 128]}}}, "storage")
+    settings = SweepSettings(trials=trials, budget=None, sampler="random",
+                             heartbeat_interval=60)
     storage = make_storage(url, settings.heartbeat_interval, None, settings.max_retry)
     identity = {"command": "sweep", "task": task.name, "space": space.name,
                 "space_doc": space.raw, "sampler": "random", "lr_center": None,
                 "lr_updater": None}
     study = join_study(storage, name, identity, optuna.samplers.RandomSampler(),
-                       make_pruner(settings, EPOCHS), storage_url=url)
+                       make_pruner(settings), storage_url=url)
     run = Objective(task.prepare(0), space, settings, device="cpu", prior=None, dropout=False,
                     penalty=1.0, target=trials, grid=False)
     ready.wait()
-    work(study, run, trials)
+    work(study, run, trials_room(trials))
 
 
 def measure(url: str | None, workers: int, trials: int) -> float:

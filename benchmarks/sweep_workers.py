@@ -1,9 +1,11 @@
 """``triage sweep --workers N`` against one worker: wall time, finished trials, duplicates.
 
-Each run is the whole command (``triage sweep digits_cnn --trials 30 --workers N``) in a fresh
-directory with its own journal file, so interpreter start-up and the spawned workers' imports
-are counted. "trials" is what the summary counts (it must equal --trials); "repeated" counts
-trials whose parameters another trial already had; "processes" the workers that ran trials.
+Each run is the whole command (``triage sweep digits_cnn --trials 30 --budget 1000 --workers
+N``: the trials cap, not the budget, ends the search) in a fresh directory with its own journal
+file, so interpreter start-up and the spawned workers' imports are counted. "trials" is the
+search trials the table holds (it must equal --trials; the final stage runs after them);
+"repeated" counts search trials whose parameters another had; "processes" the workers that ran
+trials.
 
     python benchmarks/sweep_workers.py [--task digits_cnn] [--trials 30] [--workers 1,2]
 
@@ -34,13 +36,15 @@ def run(task: str, trials: int, workers: int) -> tuple[float, int, int, int]:
 
     with tempfile.TemporaryDirectory() as where:
         command = [shutil.which("triage") or "triage", "sweep", task, "--trials", str(trials),
-                   "--workers", str(workers), "--no-plot", "--json",
+                   "--budget", "1000", "--workers", str(workers), "--no-plot", "--json",
                    "--table", os.path.join(where, "trials.csv")]
         started = time.perf_counter()
         done = subprocess.run(command, cwd=where, capture_output=True, text=True, check=True)
         seconds = time.perf_counter() - started
-        counted = sum(json.loads(done.stdout)["sweep"]["trials"].values())
+        json.loads(done.stdout)  # the config document, nothing else on stdout
         table = pd.read_csv(os.path.join(where, "trials.csv"))
+    counted = int((table["stage"] == "search").sum())
+    table = table[table["stage"] == "search"]
     params = [c for c in PARAMS if c in table.columns]
     repeated = int(table.duplicated(subset=params).sum())
     return seconds, counted, repeated, int(table["worker"].nunique())

@@ -39,3 +39,24 @@ def run(tmp_path, monkeypatch):
         return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture
+def interrupt_probe(monkeypatch):
+    """``install(module, n)``: ``module.run_probe`` raises KeyboardInterrupt in its ``n``-th
+    call (as a Ctrl-C or a killed worker would stop it); returns the list of the settings it
+    was called with, the interrupted call's included."""
+
+    def install(module, n):
+        real, calls = module.run_probe, []
+
+        def interrupted(prepared, settings, callbacks=()):
+            calls.append(settings)
+            if len(calls) == n:
+                raise KeyboardInterrupt
+            return real(prepared, settings, callbacks)
+
+        monkeypatch.setattr(module, "run_probe", interrupted)
+        return calls
+
+    return install

@@ -83,7 +83,8 @@ def test_lr_finds_boundary_serves_its_combination_without_a_probe():
     assert summary.table.loc[0, "lr"] == pytest.approx(config.optimizer.lr)  # its own first
 
 
-def test_a_crash_mid_measurement_resumes_without_training_a_probe_twice(tmp_path, monkeypatch):
+def test_a_crash_mid_measurement_resumes_without_training_a_probe_twice(tmp_path,
+                                                                       interrupt_probe):
     """A worker killed while measuring a boundary (here: interrupted inside its fourth probe)
     leaves the probes it finished in the study; the rerun reads them back."""
     from triage.lr_finder import trials as probe_trials
@@ -91,15 +92,7 @@ def test_a_crash_mid_measurement_resumes_without_training_a_probe_twice(tmp_path
     storage = f"journal:///{tmp_path}/s.log"
     space = parse_space({"version": 1, "params": {
         "optimizer": "sgd", "momentum": 0.0, "backoff": {"low": 2, "high": 10}}}, "crash")
-    real, calls = probe_trials.run_probe, []
-
-    def dies_in_the_fourth(prepared, settings, callbacks=()):
-        calls.append(settings.lr)
-        if len(calls) == 4:
-            raise KeyboardInterrupt
-        return real(prepared, settings, callbacks)
-
-    monkeypatch.setattr(probe_trials, "run_probe", dies_in_the_fourth)
+    calls = interrupt_probe(probe_trials, 4)
     settings = SweepSettings(budget=None, trials=2, pruner="none")
     with pytest.raises(KeyboardInterrupt):
         sweep(tasks.quadratic(10.0), space, settings, storage=storage, study_name="c")

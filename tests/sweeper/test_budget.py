@@ -93,19 +93,11 @@ def _recommendation(summary):
         k: doc["sweep"][k] for k in ("score", "val_loss", "best_trial", "rule")}
 
 
-def test_a_resumed_sweep_recommends_what_an_uninterrupted_one_does(tmp_path, monkeypatch):
+def test_a_resumed_sweep_recommends_what_an_uninterrupted_one_does(tmp_path, interrupt_probe):
     settings = SweepSettings(budget=60, seed=3)
     whole = sweep(tasks.blobs(), load_space("default"), settings,
                   storage=f"journal:///{tmp_path}/whole.log")
-    real, calls = objective.run_probe, []
-
-    def interrupted_in_the_fourth(prepared, probe, callbacks=()):
-        calls.append(probe)
-        if len(calls) == 4:
-            raise KeyboardInterrupt
-        return real(prepared, probe, callbacks)
-
-    monkeypatch.setattr(objective, "run_probe", interrupted_in_the_fourth)
+    calls = interrupt_probe(objective, 4)
     storage = f"journal:///{tmp_path}/resumed.log"
     with pytest.raises(KeyboardInterrupt):
         sweep(tasks.blobs(), load_space("default"), settings, storage=storage)

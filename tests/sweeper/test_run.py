@@ -178,17 +178,9 @@ def test_a_training_error_fails_its_trial_and_the_sweep_goes_on(blobs, monkeypat
     assert len(summary.table) == 6 and summary.best.batch_size == 32
 
 
-def test_an_interrupted_trial_is_queued_again_and_a_rerun_completes(tmp_path, monkeypatch):
+def test_an_interrupted_trial_is_queued_again_and_a_rerun_completes(tmp_path, interrupt_probe):
     storage = f"{tmp_path}/s.log"
-    real, calls = objective.run_probe, []
-
-    def interrupt_third(prepared, settings, callbacks=()):
-        calls.append(settings)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(prepared, settings, callbacks)
-
-    monkeypatch.setattr(objective, "run_probe", interrupt_third)
+    calls = interrupt_probe(objective, 3)
     settings = SweepSettings(budget=None, trials=5, sampler="random", pruner="none")
     space = _space(batch_size={"choices": [16, 32]})
     with pytest.raises(KeyboardInterrupt):

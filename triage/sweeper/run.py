@@ -142,13 +142,22 @@ def sweep(
     work(study, objective, search_room(target, budget, probes), settings.timeout, on_trial)
     left = None if deadline is None else deadline - time.monotonic()
     if budget is not None and (left is None or left > 0):  # sized by the budget: none without
-        trials = study.get_trials(deepcopy=False)
-        steps_left = budget.total - spent(trials, probe_steps(probes), budget.before).total
-        final.enqueue(study, final.plan(
-            trials, space, task.epochs, settings.seed, steps_left,
-            lambda run: prepared.budget_steps(run["batch_size"])))
-        work(study, objective, lambda _: False, left, on_trial)
+        _final_stage(study, objective, budget, probes, settings.seed, left, on_trial)
     return summarize(study, storage, target, probes)
+
+
+def _final_stage(study: optuna.Study, objective: Objective, budget: Budget,
+                 probes: optuna.Study, seed: int, timeout: float | None,
+                 on_trial: TrialCallback | None) -> None:
+    """Queue the final stage (once, whoever gets here first) within what the budget left, and
+    run it with the other workers."""
+    trials = study.get_trials(deepcopy=False)
+    prepared = objective.prepared
+    steps_left = budget.total - spent(trials, probe_steps(probes), budget.before).total
+    final.enqueue(study, final.plan(trials, objective.space, prepared.task.epochs, seed,
+                                    steps_left,
+                                    lambda run: prepared.budget_steps(run["batch_size"])))
+    work(study, objective, lambda _: False, timeout, on_trial)
 
 
 def default_study(task: Task, space: SearchSpace) -> str:
