@@ -32,15 +32,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_proxy(database: str, port: int | None = None):  # -> (subprocess.Popen, grpc URL)
-    """``triage storage-proxy`` in front of ``database`` on a free local port, once it listens."""
+def start_proxy(database: str, port: int | None = None,
+                host: str | None = "127.0.0.1"):  # -> (subprocess.Popen, grpc URL)
+    """``triage storage-proxy`` in front of ``database`` on a free local port, once it listens
+    (``host`` None: the command's default)."""
     import subprocess
     import sys
     import time
 
     port = port or free_port()
+    where = [] if host is None else ["--host", host]
     proxy = subprocess.Popen([sys.executable, "-m", "triage.cli", "storage-proxy", "--storage",
-                              database, "--host", "127.0.0.1", "--port", str(port)],
+                              database, *where, "--port", str(port)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while True:

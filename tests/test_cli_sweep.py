@@ -33,6 +33,14 @@ def test_sweep_writes_config_table_plot_and_resumes(run, tmp_path):
     assert (more["stage"] == "search").sum() == 6 and more["trial"].is_unique
 
 
+def test_report_on_a_storage_without_sweeps_says_so(run, tmp_path):
+    import optuna
+
+    optuna.create_study(storage=f"sqlite:///{tmp_path}/other.db", study_name="x")
+    result = run("report", "--storage", "sqlite:///other.db")
+    assert result.exit_code == 2 and "holds 0 sweep studies" in result.output
+
+
 def test_report_rebuilds_from_storage_alone(run, tmp_path):
     assert run("sweep", f"{TASKS}:blobs", "--trials", "3", "--no-plot").exit_code == 0
     swept = yaml.safe_load((tmp_path / "triage-sweep.yaml").read_text())
@@ -77,15 +85,16 @@ def test_from_starts_at_lr_finds_configuration_and_counts_its_steps(run, tmp_pat
     (["sweep", "--storage", "ftp://x"], "unknown storage scheme 'ftp'"),
     (["sweep", "--storage", "redis://127.0.0.1:1"], "cannot open storage 'redis://127.0.0.1:1'"),
     (["sweep", "--storage", "postgresql://postgres@127.0.0.1:1/test"], "cannot open storage"),
-    (["report", "--storage", "empty.log"], "holds 0 sweep studies"),
-    (["report", "--storage", "nowhere/x.log"], "folder 'nowhere' for journal"),
+    (["report", "--storage", "missing.log"], "storage 'missing.log' does not exist"),
+    (["report", "--storage", "sqlite:///missing.db"], "'sqlite:///missing.db' does not exist"),
+    (["report", "--storage", "nowhere/x.log"], "storage 'nowhere/x.log' does not exist"),
 ])
 def test_bad_input_is_one_line_and_exit_2(run, tmp_path, args, message):
     result = run(*args)
     assert result.exit_code == 2, result.output
     assert message in result.output and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "triage-sweep.yaml").exists()
-    assert not (tmp_path / "triage-studies.log").exists() or args[0] == "report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # reading or refusing writes nothing
 
 
 def test_bad_space_file_names_file_key_and_value(run, tmp_path):

@@ -441,8 +441,11 @@ def report_command(storage: str, study_name: str | None, out: str, table: str | 
 @click.option("--storage", required=True,
               help="The database the workers share (postgresql://…, mysql+pymysql://…, "
                    "sqlite:///…).")
-@click.option("--host", default="0.0.0.0", show_default=True,
-              help="Address to listen on (0.0.0.0: every interface of this node).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. The proxy has no authentication: anyone who reaches "
+                   "it can read and rewrite every study. Open it to the workers' nodes with "
+                   "this node's address on the cluster's private network (0.0.0.0: every "
+                   "interface), never to the outside.")
 @click.option("--port", type=click.IntRange(1, 65535), default=13000, show_default=True)
 @debug_option
 def storage_proxy_command(storage: str, host: str, port: int, debug: bool) -> None:

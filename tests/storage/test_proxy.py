@@ -1,3 +1,5 @@
+import socket
+
 import optuna
 import pytest
 import yaml
@@ -73,6 +75,32 @@ def test_sweep_and_report_through_the_proxy(tmp_path, monkeypatch):
         assert again.exit_code == 0, again.output
         assert yaml.safe_load((tmp_path / "again.yaml").read_text()) == \
             yaml.safe_load((tmp_path / "triage-sweep.yaml").read_text())
+    finally:
+        proxy.kill()
+        proxy.wait()
+
+
+def _outward_address():
+    """This machine's address on its default route, or None (loopback only)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))  # no packet is sent
+            address = probe.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") else address
+
+
+def test_the_proxy_listens_on_loopback_unless_told(tmp_path):
+    outward = _outward_address()
+    if outward is None:
+        pytest.skip("this machine has no address but loopback")
+    proxy, url = start_proxy(f"sqlite:///{tmp_path}/s.db", host=None)  # the default
+    try:
+        port = int(url.rsplit(":", 1)[1])
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        with pytest.raises(OSError):
+            socket.create_connection((outward, port), timeout=2).close()
     finally:
         proxy.kill()
         proxy.wait()

@@ -105,6 +105,8 @@ def test_mlp_width_follows_the_stated_rule():
     (lambda p: _frame().to_csv(p, index=False), None, "a table needs --target"),
     (lambda p: _frame().to_csv(p, index=False), "nope", "'nope' is not a column"),
     (lambda p: _frame().assign(label="one").to_csv(p, index=False), "label", "has one class"),
+    (lambda p: _frame().assign(label=None).to_csv(p, index=False), "label",
+     "'label' has no values in .* all empty"),  # was an IndexError traceback
     (lambda p: _frame()[["id", "constant", "label"]].to_csv(p, index=False), "label",
      "no usable feature column"),
 ])

@@ -32,6 +32,17 @@ def scheme_of(url: str) -> str:
     return url.split(":", 1)[0].split("+", 1)[0].lower() if "://" in url else ""
 
 
+def local_file(url: str) -> Path | None:
+    """The file a journal path or an SQLite URL names (None for a server's URL)."""
+    scheme = scheme_of(url)
+    if scheme == "":
+        return Path(url)
+    if scheme in ("journal", "sqlite"):
+        path = url.split("://", 1)[1]
+        return Path(path[1:] if scheme == "sqlite" and path.startswith("/") else path)
+    return None
+
+
 def opening_error(url: str, exc: Exception) -> StorageError:
     """The one line for a storage that could not be opened: a missing driver, or anything else
     the driver or server said."""

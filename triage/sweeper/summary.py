@@ -16,7 +16,7 @@ from triage import atomic
 from triage.config import Config
 from triage.errors import OutputError, StorageError
 from triage.probe import ProbeSettings
-from triage.storage import make_storage, redact
+from triage.storage import local_file, make_storage, redact
 from triage.storage.studies import READY
 from triage.sweeper.boundaries import boundary_study, probe_steps
 from triage.sweeper.budget import FINAL, spent
@@ -234,6 +234,10 @@ def load_summary(storage: str, study_name: str | None = None) -> SweepSummary:
     Raises:
         StorageError: unreachable storage, unknown study, or several sweeps and no name.
     """
+    file = local_file(storage)
+    if file is not None and not file.exists():  # reading must not create it
+        raise StorageError(f"storage {storage!r} does not exist; give the journal file or "
+                           "database the sweep wrote (its --storage)")
     backend = make_storage(storage)
     try:
         studies = optuna.get_all_study_summaries(backend, include_best_trial=False)

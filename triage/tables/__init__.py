@@ -97,6 +97,9 @@ def from_table(
         raise TaskError(f"unknown --kind {kind!r}; use classification or regression")
     notes = []
     labelled = frame[frame[target].notna()]
+    if labelled.empty:
+        raise TaskError(f"--target {target!r} has no values in {source} ({len(frame)} rows, "
+                        "all empty); fill the column or choose another --target")
     if len(labelled) < len(frame):
         notes.append(f"left out {len(frame) - len(labelled)} row(s) without a {target}")
     values, features = labelled[target], labelled.drop(columns=[target])
