@@ -19,22 +19,15 @@ from triage import atomic
 from triage.builders import StepSchedule, apply_dropout, apply_init, make_scheduler
 from triage.choices import INITS, PRECISIONS
 from triage.errors import ConfigError, TriageError, first_line
-from triage.optimizers import OptimizerFactory, canonical, make_optimizer
+from triage.optimizers import OptimizerConfig, OptimizerFactory, canonical
 from triage.validate import check_choice, check_dropout, check_positive_int
 
 if TYPE_CHECKING:
     from triage.probe import ProbeSettings
 
+__all__ = ["Config", "OptimizerConfig", "load_config"]
+
 VERSION = 1
-
-
-@dataclass
-class OptimizerConfig:
-    name: str
-    lr: float
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 0.0
 
 
 @dataclass
@@ -78,10 +71,8 @@ class Config:
         ``fields`` may also override a setting (``batch_size=...``)."""
         s = settings
         values: dict[str, Any] = {
-            "optimizer": OptimizerConfig(  # momentum only where triage applies it
-                s.optimizer, s.lr, s.momentum if s.optimizer in ("sgd", "rmsprop") else 0.0,
-                s.nesterov and s.optimizer == "sgd", s.weight_decay),
-            "batch_size": s.batch_size, "init": s.init, "schedule": s.schedule,
+            "optimizer": s.updater, "batch_size": s.batch_size, "init": s.init,
+            "schedule": s.schedule,
             "grad_clip_norm": s.grad_clip_norm, "dropout": s.dropout, "precision": s.precision,
         }
         return cls(**{**values, **fields})
@@ -106,9 +97,7 @@ class Config:
             factory: your Task's optimizer factory, for a config whose optimizer is ``task``
                 (measured with the Task's own updater).
         """
-        o = self.optimizer
-        return make_optimizer(o.name, params, o.lr, momentum=o.momentum, nesterov=o.nesterov,
-                              weight_decay=o.weight_decay, factory=factory)
+        return self.optimizer.make(params, factory)
 
     def make_scheduler(self, optimizer: Any) -> Any:
         """A per-epoch LR scheduler for the recommended schedule, or None for a constant LR."""

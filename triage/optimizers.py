@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -23,8 +24,8 @@ from triage.choices import CUSTOMARY_LR, NESTEROV, OPTIMIZERS, TASK_OPTIMIZER
 from triage.errors import SettingsError
 from triage.validate import check_positive
 
-__all__ = ["OptimizerFactory", "canonical", "canonical_updater", "customary_lr", "make_optimizer",
-           "needs_closure"]
+__all__ = ["OptimizerConfig", "OptimizerFactory", "canonical", "canonical_updater",
+           "customary_lr", "make_optimizer", "needs_closure"]
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter], float], torch.optim.Optimizer]
 
@@ -79,6 +80,33 @@ def customary_lr(name: str, factory: OptimizerFactory | None = None) -> float | 
         return None
     ok = isinstance(default, (int, float)) and not isinstance(default, bool) and default > 0
     return float(default) if ok else None
+
+
+@dataclass
+class OptimizerConfig:
+    """An updater and its hyperparameters: the one place an optimizer is built from settings.
+
+    Attributes:
+        name: see the module's docstring.
+        lr: learning rate.
+        momentum: SGD/RMSProp momentum (other optimizers ignore it).
+        nesterov: Nesterov momentum for SGD.
+        weight_decay: L2 penalty.
+    """
+
+    name: str
+    lr: float
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 0.0
+
+    def make(self, params: Iterable[nn.Parameter], factory: OptimizerFactory | None = None
+             ) -> torch.optim.Optimizer:
+        """The ``torch.optim.Optimizer`` over ``params`` (``factory``: the Task's, for
+        ``task``)."""
+        return make_optimizer(self.name, params, self.lr, momentum=self.momentum,
+                              nesterov=self.nesterov, weight_decay=self.weight_decay,
+                              factory=factory)
 
 
 def make_optimizer(

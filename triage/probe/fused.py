@@ -19,21 +19,19 @@ optimizers that step with a closure, and models whose training forward draws ran
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
-from triage import interrupt
-from triage.data import batches, first_batch, to_device
-from triage.optimizers import make_optimizer, needs_closure
+from triage.optimizers import needs_closure
+from triage.probe import loop
 from triage.probe.device import autocast, resolve_device
-from triage.probe.monitor import DivergenceWatch, GradientMonitor, dead_relu_fraction
+from triage.probe.monitor import GradientMonitor
 from triage.probe.pool import Pool
 from triage.probe.result import ProbeResult
-from triage.probe.runner import _place, evaluate, probe_model
+from triage.probe.runner import lane_result, probe_model, sample_batch
 from triage.probe.settings import ProbeSettings
 from triage.rng import seeded
 from triage.task import PreparedTask
@@ -56,10 +54,7 @@ def fusable(prepared: PreparedTask, settings: Sequence[ProbeSettings]) -> str | 
     for module in model.modules():
         if isinstance(module, _RANDOM) and module.p > 0:
             return f"{type(module).__name__} draws random masks"
-    probe = make_optimizer(first.optimizer, model.parameters(), first.lr,
-                           momentum=first.momentum, nesterov=first.nesterov,
-                           weight_decay=first.weight_decay,
-                           factory=prepared.task.optimizer_factory)
+    probe = first.make_optimizer(model.parameters(), prepared.task.optimizer_factory)
     if needs_closure(probe):
         return f"{type(probe).__name__} steps with a closure"
     return None
@@ -89,92 +84,55 @@ def run_fused(prepared: PreparedTask, settings: Sequence[ProbeSettings]) -> list
     with seeded(first.seed) as generator:
         template = probe_model(prepared, first).to(device)
         copies = [copy.deepcopy(template) for _ in settings]
-        optimizers = [make_optimizer(s.optimizer, c.parameters(), s.lr, momentum=s.momentum,
-                                     nesterov=s.nesterov, weight_decay=s.weight_decay,
-                                     factory=prepared.task.optimizer_factory)
-                      for s, c in zip(settings, copies, strict=True)]
-        monitors = [GradientMonitor(c) for c in copies]
-        watches = [DivergenceWatch(check_every=1 if device.type == "cpu" else 10)
-                   for _ in settings]
-        steps = _train(prepared, first, template, copies, optimizers, monitors, watches,
-                       device, generator)
-    results = []
-    batch = to_device(first_batch(prepared.train, 256), device)
-    for s, model, monitor, watch, n in zip(settings, copies, monitors, watches, steps,
-                                           strict=True):
-        grad_norm, ratios = monitor.summary()
-        result = ProbeResult(settings=s, steps=n, losses=watch.losses,
-                             diverged=watch.reason is not None, divergence_step=watch.step,
-                             divergence_reason=watch.reason, grad_norm=grad_norm,
-                             update_ratio=ratios)
-        if s.evaluate and not result.diverged:
-            result.val_loss, result.val_accuracy = evaluate(prepared, model, device,
-                                                            s.precision)
-        result.dead_relu_fraction = dead_relu_fraction(
-            model, lambda m=model: prepared.step(m, batch))  # type: ignore[misc]
-        results.append(result)
-    return results
+        lanes = [loop.Lane(s.make_optimizer(c.parameters(), prepared.task.optimizer_factory),
+                           GradientMonitor(c), loop.new_watch(device))
+                 for s, c in zip(settings, copies, strict=True)]
+        by_lane = {id(lane): c for lane, c in zip(lanes, copies, strict=True)}
+        stepper = _Stacked(prepared, first, template, by_lane, device)
+        loop.train(prepared, first, lanes, stepper, device, generator)
+    batch = sample_batch(prepared, device)
+    return [lane_result(prepared, s, model, lane, device, batch)
+            for s, model, lane in zip(settings, copies, lanes, strict=True)]
 
 
-def _train(prepared: PreparedTask, first: ProbeSettings, template: nn.Module,
-           copies: list[nn.Module], optimizers: list[torch.optim.Optimizer],
-           monitors: list[GradientMonitor], watches: list[DivergenceWatch],
-           device: torch.device, generator: torch.Generator) -> list[int]:
-    """The shared loop; returns each copy's steps."""
-    proxy = _Functional(template)
-    params = [dict(c.named_parameters()) for c in copies]
-    buffers = [dict(c.named_buffers()) for c in copies]  # per copy: BatchNorm updates them
+class _Stacked(loop.Stepper):
+    """K copies as one ``vmap``ped forward and backward; each lane steps its own optimizer."""
 
-    def loss_of(tensors: dict[str, torch.Tensor], state: dict[str, torch.Tensor],
-                batch: object) -> torch.Tensor:
-        proxy.tensors = {**tensors, **state}
-        return prepared.step(proxy, batch).loss
+    def __init__(self, prepared: PreparedTask, first: ProbeSettings, template: nn.Module,
+                 copies: dict[int, nn.Module], device: torch.device) -> None:
+        """``copies``: each lane's model, by the lane's ``id``."""
+        self.index = {lane: k for k, lane in enumerate(copies)}
+        proxy = _Functional(template)
+        self.params = [dict(c.named_parameters()) for c in copies.values()]
+        self.buffers = [dict(c.named_buffers()) for c in copies.values()]  # BatchNorm's
 
-    fused = torch.func.vmap(loss_of, in_dims=(0, 0, None), randomness="error")
-    amp = autocast(first.precision, device)
-    train = _place(prepared.train, device)
-    total, step = first.steps or 0, 0
-    steps = [total] * len(copies)
-    alive = list(range(len(copies)))
-    for model in copies:
-        model.train()
-    while step < total and alive:
-        for batch in batches(train, first.batch_size, device, generator):
-            interrupt.check()
-            stacked = {name: torch.stack([params[k][name] for k in alive])
-                       for name in params[0]}
-            state = {name: torch.stack([buffers[k][name] for k in alive])
-                     for name in buffers[0]}
-            with amp:
-                losses = fused(stacked, state, batch)
-            with torch.no_grad():  # running statistics updated in place, copy by copy
-                for name, stack in state.items():
-                    for i, k in enumerate(alive):
-                        buffers[k][name].copy_(stack[i])
-            for k in alive:
-                optimizers[k].zero_grad(set_to_none=True)
-            losses.sum().backward()  # each copy's gradient is its own loss's
-            stopped = []
-            for i, k in enumerate(alive):
-                sampled = monitors[k].wants(step)
-                if sampled:
-                    monitors[k].before_step(None)
-                optimizers[k].step()
-                if sampled:
-                    monitors[k].after_step()
-                if watches[k].add(losses[i].detach()):
-                    stopped.append(k)
-                    steps[k] = step + 1
-            step += 1
-            alive = [k for k in alive if k not in stopped]
-            if step >= total or not alive:
-                break
-    for k in alive:
-        if not watches[k].flush():
-            last = monitors[k].last_grad_norm()
-            if last is not None and not math.isfinite(last):
-                watches[k].fail(step - 1, "non-finite gradient")
-    return steps
+        def loss_of(tensors: dict[str, torch.Tensor], state: dict[str, torch.Tensor],
+                    batch: object) -> torch.Tensor:
+            proxy.tensors = {**tensors, **state}
+            return prepared.step(proxy, batch).loss
+
+        self.fused = torch.func.vmap(loss_of, in_dims=(0, 0, None), randomness="error")
+        self.amp = autocast(first.precision, device)
+        for model in copies.values():
+            model.train()
+
+    def step(self, batch: object, lanes: list[loop.Lane], step: int) -> list[torch.Tensor]:
+        alive = [self.index[id(lane)] for lane in lanes]
+        params, buffers = self.params, self.buffers
+        stacked = {name: torch.stack([params[k][name] for k in alive]) for name in params[0]}
+        state = {name: torch.stack([buffers[k][name] for k in alive]) for name in buffers[0]}
+        with self.amp:
+            losses = self.fused(stacked, state, batch)
+        with torch.no_grad():  # running statistics updated in place, copy by copy
+            for name, stack in state.items():
+                for i, k in enumerate(alive):
+                    buffers[k][name].copy_(stack[i])
+        for lane in lanes:
+            lane.optimizer.zero_grad(set_to_none=True)
+        losses.sum().backward()  # each copy's gradient is its own loss's
+        for lane in lanes:
+            lane.update(lane.observe(step, None))
+        return list(losses.detach())
 
 
 class FusedPool(Pool):

@@ -5,15 +5,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
-from triage import interrupt
 from triage.builders import apply_dropout, apply_init, make_scheduler
-from triage.data import Data, TensorData, batch_size, batches, first_batch, to_device
+from triage.data import batch_size, batches, first_batch, to_device
 from triage.errors import ProbeError, SettingsError, TriageError, first_line
-from triage.optimizers import make_optimizer, needs_closure
+from triage.optimizers import needs_closure
+from triage.probe import loop
 from triage.probe.callbacks import ProbeCallback, wants_epochs
 from triage.probe.device import autocast, grad_scaler, is_oom, release_memory, resolve_device
 from triage.probe.monitor import DivergenceWatch, GradientMonitor, dead_relu_fraction
@@ -67,8 +68,7 @@ def run_probe(
     """
     device = resolve_device(settings.device)
     started = time.perf_counter()
-    # On a GPU, read losses back every 10 steps only; on the CPU reading is free.
-    watch = DivergenceWatch(check_every=1 if device.type == "cpu" else 10)
+    watch = loop.new_watch(device)
     with seeded(settings.seed) as generator:
         try:
             result = _instrumented_run(prepared, settings, device, generator, watch, callbacks)
@@ -97,7 +97,9 @@ def _instrumented_run(
     callbacks: Sequence[ProbeCallback],
 ) -> ProbeResult:
     model = probe_model(prepared, settings).to(device)
-    monitor = GradientMonitor(model)
+    optimizer = settings.make_optimizer(model.parameters(), prepared.task.optimizer_factory)
+    lane = loop.Lane(optimizer, GradientMonitor(model), watch,
+                make_scheduler(optimizer, settings.schedule))
     per_epoch = prepared.steps_per_epoch(settings.batch_size)
     epoch_losses: list[float | None] = []
 
@@ -112,19 +114,34 @@ def _instrumented_run(
             callback.on_epoch_metrics(epoch, metrics, model)
         return any([cb.on_epoch_end(epoch, val_loss) for cb in callbacks])  # every hook runs
 
-    steps = _train(prepared, settings, model, device, generator, watch, monitor,
-                   on_epoch_end if wants_epochs(callbacks) else None, callbacks)
-    grad_norm, ratios = monitor.summary()
+    stepper = _Single(prepared, settings, model, optimizer, device, callbacks)
+    steps = loop.train(prepared, settings, [lane], stepper, device, generator,
+                       on_epoch_end if wants_epochs(callbacks) else None)
+    return lane_result(
+        prepared, settings, model, lane, device, sample_batch(prepared, device),
+        epoch_val_losses=epoch_losses,
+        stopped_early=watch.reason is None and steps < loop.planned_steps(prepared, settings))
+
+
+def sample_batch(prepared: PreparedTask, device: torch.device) -> object:
+    """The batch the dead-unit count reads: the first 256 training samples."""
+    return to_device(first_batch(prepared.train, 256), device)
+
+
+def lane_result(prepared: PreparedTask, settings: ProbeSettings, model: nn.Module,
+                lane: loop.Lane, device: torch.device, batch: object,
+                **fields: Any) -> ProbeResult:
+    """A trained lane's evidence: its losses, divergence, instruments, validation (unless it
+    diverged) and dead units on ``batch``; ``fields`` sets the rest."""
+    grad_norm, ratios = lane.monitor.summary()
+    watch = lane.watch
     result = ProbeResult(
-        settings=settings, steps=steps, losses=watch.losses, diverged=watch.reason is not None,
-        divergence_step=watch.step, divergence_reason=watch.reason, grad_norm=grad_norm,
-        update_ratio=ratios, epoch_val_losses=epoch_losses,
-        stopped_early=watch.reason is None and steps < _planned_steps(prepared, settings),
-    )
+        settings=settings, steps=lane.steps or 0, losses=watch.losses,
+        diverged=watch.reason is not None, divergence_step=watch.step,
+        divergence_reason=watch.reason, grad_norm=grad_norm, update_ratio=ratios, **fields)
     if settings.evaluate and not result.diverged:
         result.val_loss, result.val_accuracy = evaluate(prepared, model, device,
                                                         settings.precision)
-    batch = to_device(first_batch(prepared.train, 256), device)
     result.dead_relu_fraction = dead_relu_fraction(model, lambda: prepared.step(model, batch))
     return result
 
@@ -135,127 +152,63 @@ def probe_model(prepared: PreparedTask, settings: ProbeSettings) -> nn.Module:
     return apply_dropout(apply_init(build_model(prepared.task), settings.init), settings.dropout)
 
 
-def _train(
-    prepared: PreparedTask,
-    settings: ProbeSettings,
-    model: nn.Module,
-    device: torch.device,
-    generator: torch.Generator,
-    watch: DivergenceWatch,
-    monitor: GradientMonitor,
-    on_epoch_end: Callable[[int], bool] | None = None,
-    callbacks: Sequence[ProbeCallback] = (),
-) -> int:
-    optimizer = make_optimizer(
-        settings.optimizer, model.parameters(), settings.lr, momentum=settings.momentum,
-        nesterov=settings.nesterov, weight_decay=settings.weight_decay,
-        factory=prepared.task.optimizer_factory,
-    )
-    scheduler = make_scheduler(optimizer, settings.schedule)
-    train = _place(prepared.train, device)
-    step_fn, params = prepared.step, list(model.parameters())
-    scaler, closure = grad_scaler(settings.precision, device), needs_closure(optimizer)
-    if scaler is not None and closure:
-        raise SettingsError(f"{type(optimizer).__name__} steps with a closure, which float16 "
-                            "loss scaling cannot run; use --precision bf16 or 32")
-    amp = autocast(settings.precision, device)  # one context, entered every step
-    total = _planned_steps(prepared, settings)
-    per_epoch, step, epoch = prepared.steps_per_epoch(settings.batch_size), 0, 0
-    stop = diverged = False
+class _Single(loop.Stepper):
+    """One model: mixed precision with loss scaling, gradient clipping, callbacks' view of
+    the gradients, and optimizers that step with a closure (LBFGS)."""
 
-    def backward(batch: object) -> tuple[torch.Tensor, torch.Tensor | None]:
-        with amp:
-            loss = step_fn(model, batch).loss
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is None:
+    def __init__(self, prepared: PreparedTask, settings: ProbeSettings, model: nn.Module,
+                 optimizer: torch.optim.Optimizer, device: torch.device,
+                 callbacks: Sequence[ProbeCallback]) -> None:
+        self.step_fn, self.model, self.optimizer = prepared.step, model, optimizer
+        self.params, self.clip = list(model.parameters()), settings.grad_clip_norm
+        self.callbacks = callbacks
+        self.scaler = grad_scaler(settings.precision, device)
+        self.closure = needs_closure(optimizer)
+        self.scaled = self.scaler is not None
+        if self.scaled and self.closure:
+            raise SettingsError(f"{type(optimizer).__name__} steps with a closure, which float16 "
+                                "loss scaling cannot run; use --precision bf16 or 32")
+        self.amp = autocast(settings.precision, device)  # one context, entered every step
+        model.train()
+
+    def step(self, batch: object, lanes: list[loop.Lane], step: int) -> list[torch.Tensor]:
+        (lane,) = lanes
+        if not self.closure:
+            loss, norm = self._backward(batch)
+            lane.update(self._observe(lane, step, norm), self.scaler)
+            return [loss]
+        # the closure's first evaluation is the step's loss and the one the instruments see
+        first: list[tuple[torch.Tensor, bool]] = []
+
+        def evaluate() -> torch.Tensor:
+            loss, norm = self._backward(batch)
+            if not first:
+                first.append((loss, self._observe(lane, step, norm)))
+            return loss
+
+        self.optimizer.step(evaluate)
+        loss, sampled = first[0]
+        if sampled:
+            lane.monitor.after_step()
+        return [loss]
+
+    def _backward(self, batch: object) -> tuple[torch.Tensor, torch.Tensor | None]:
+        with self.amp:
+            loss = self.step_fn(self.model, batch).loss
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is None:
             loss.backward()
         else:  # gradients unscaled before clipping and the instruments read them
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-        norm = (torch.nn.utils.clip_grad_norm_(params, settings.grad_clip_norm)
-                if settings.grad_clip_norm is not None else None)
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)
+        norm = (torch.nn.utils.clip_grad_norm_(self.params, self.clip)
+                if self.clip is not None else None)
         return loss, norm
 
-    def observe(norm: torch.Tensor | None) -> bool:  # gradients at the point the step starts
-        for callback in callbacks:
-            callback.on_backward(step, model)
-        sampled = monitor.wants(step)
-        if sampled:
-            monitor.before_step(norm)
-        return sampled
-
-    model.train()
-    while step < total and not stop:
-        in_epoch = 0
-        for batch in batches(train, settings.batch_size, device, generator):
-            interrupt.check()  # a Ctrl-C lost in a finaliser is raised here
-            if closure:
-                loss, sampled = _closure_step(optimizer, batch, backward, observe)
-            else:
-                loss, norm = backward(batch)
-                sampled = observe(norm)
-                if scaler is None:
-                    optimizer.step()
-                else:  # a step whose gradients overflowed is skipped and the scale lowered
-                    scaler.step(optimizer)
-                    scaler.update()
-            if sampled:
-                monitor.after_step()
-            diverged = watch.add(loss)
-            step += 1
-            in_epoch += 1
-            if diverged or step >= total:
-                break
-        if diverged:
-            break
-        if in_epoch == per_epoch:  # a complete epoch
-            epoch += 1
-            if scheduler is not None:
-                scheduler.step()
-            if on_epoch_end is not None:
-                stop = on_epoch_end(epoch)
-    if not watch.flush():
-        last = monitor.last_grad_norm()  # (an overflow under loss scaling is a skipped step)
-        if scaler is None and last is not None and not math.isfinite(last):
-            watch.fail(step - 1, "non-finite gradient")
-    return step
-
-
-def _closure_step(
-    optimizer: torch.optim.Optimizer,
-    batch: object,
-    backward: Callable[[object], tuple[torch.Tensor, torch.Tensor | None]],
-    observe: Callable[[torch.Tensor | None], bool],
-) -> tuple[torch.Tensor, bool]:
-    """One step of an optimizer that re-evaluates the loss through a closure (LBFGS): the
-    first evaluation is the step's loss and the one the instruments observe."""
-    first: list[tuple[torch.Tensor, bool]] = []
-
-    def evaluate() -> torch.Tensor:
-        loss, norm = backward(batch)
-        if not first:
-            first.append((loss, observe(norm)))
-        return loss
-
-    optimizer.step(evaluate)
-    return first[0]
-
-
-def _planned_steps(prepared: PreparedTask, settings: ProbeSettings) -> int:
-    return settings.steps or prepared.budget_steps(settings.batch_size, settings.epochs)
-
-
-def _place(data: Data, device: torch.device) -> Data:
-    """Tensor data moves to the device once; if it does not fit, batches move one at a time."""
-    if not isinstance(data, TensorData):
-        return data
-    try:
-        return data.to(device)
-    except Exception as exc:
-        if not is_oom(exc):
-            raise
-        release_memory(device)
-        return data
+    def _observe(self, lane: loop.Lane, step: int, norm: torch.Tensor | None) -> bool:
+        for callback in self.callbacks:  # gradients at the point the step starts
+            callback.on_backward(step, self.model)
+        return lane.observe(step, norm)
 
 
 def evaluate(

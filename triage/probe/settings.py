@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from triage.builders import StepSchedule
 from triage.choices import INITS, PRECISIONS
 from triage.errors import SettingsError
-from triage.optimizers import canonical
+from triage.optimizers import OptimizerConfig, OptimizerFactory, canonical
 from triage.probe.device import check_precision
 from triage.validate import (
     check_choice,
@@ -17,6 +17,9 @@ from triage.validate import (
     check_positive,
     check_positive_int,
 )
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,20 @@ class ProbeSettings:
             )
         check_choice("precision", self.precision, PRECISIONS)
         check_precision(self.precision, self.device)
+
+    @property
+    def updater(self) -> OptimizerConfig:
+        """The optimizer these settings train with; momentum and Nesterov only where triage
+        applies them (SGD; momentum for RMSProp too), so configs do not show unused values."""
+        return OptimizerConfig(
+            self.optimizer, self.lr,
+            self.momentum if self.optimizer in ("sgd", "rmsprop") else 0.0,
+            self.nesterov and self.optimizer == "sgd", self.weight_decay)
+
+    def make_optimizer(self, params: Any, factory: OptimizerFactory | None = None
+                       ) -> torch.optim.Optimizer:
+        """The optimizer over ``params`` (``factory``: the Task's, for ``task``)."""
+        return self.updater.make(params, factory)
 
     def with_(self, **changes: Any) -> ProbeSettings:
         """A copy with some fields changed (validated again)."""
