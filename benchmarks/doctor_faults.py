@@ -1,10 +1,11 @@
 """Doctor on the zoo it is tuned on and on held-out sets it is not.
 
-``zoo.py`` plants one fault per finding code; ``holdout.py`` to ``holdout7.py`` hold
-forum-style programs written apart from the checks, each before the
-changes the previous one's score suggested (benchmarks/RESULTS.md says which set was clean
-for which measurement). Every program runs under each seed (the seed changes
-the model's init, the data order and the hold-out). Per set:
+The sets live in ``benchmarks/faults/`` (its ``__init__.py`` maps the ``--set`` names to
+modules): ``zoo`` (``seen_zoo.py``) plants one fault per finding code; ``holdout`` to
+``holdout7`` (``heldout_1_*.py`` ...) hold forum-style programs written apart from the checks,
+each before the changes the previous one's score suggested (benchmarks/RESULTS.md says which
+set was clean for which measurement). Every program runs under each seed (the seed changes the
+model's init, the data order and the hold-out). Per set:
 
 - top-1: the first warning/error finding that is not a consequence of another names a right
   family of the planted fault (learning rate, activation, loss, data, init, ...);
@@ -46,17 +47,7 @@ from triage.doctor.train_checks import (
 )
 from triage.probe.result import loss_drop
 
-import holdout
-import holdout2
-import holdout3
-import holdout4
-import holdout5
-import holdout6
-import holdout7
-import zoo
-
-HELD_OUT = {"holdout": holdout, "holdout2": holdout2, "holdout3": holdout3, "holdout4": holdout4,
-            "holdout5": holdout5, "holdout6": holdout6, "holdout7": holdout7}
+from faults import SEEN, SETS
 
 
 def margins(diagnosis: Diagnosis, seen: dict[str, list[float]]) -> None:
@@ -104,13 +95,13 @@ class Entry:
 
 
 def entries(which: str) -> dict[str, Entry]:
-    if which in HELD_OUT:
-        sets = HELD_OUT[which]
+    programs = SETS[which]
+    if which != SEEN:
         return {name: Entry(p.task, p.settings, p.families)
-                for name, p in {**sets.FAULTS, **sets.CLEAN}.items()}
+                for name, p in {**programs.FAULTS, **programs.CLEAN}.items()}
     return {name: Entry(c.task, c.settings, (c.family or CODES[c.expected].family,)
                         if c.expected else (), c.expected)
-            for name, c in {**zoo.FAULTS, **zoo.CLEAN}.items()}
+            for name, c in {**programs.FAULTS, **programs.CLEAN}.items()}
 
 
 def top_level(diagnosis: Diagnosis) -> list[Any]:
@@ -176,8 +167,8 @@ def score(which: str, seeds: list[int], device: str, seen: dict[str, list[float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--set", dest="sets", default=",".join(["zoo", *HELD_OUT]),
-                        help="zoo, holdout .. holdout7 (comma-separated)")
+    parser.add_argument("--set", dest="sets", default=",".join(SETS),
+                        help=f"comma-separated, of {', '.join(SETS)} (benchmarks/faults/)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()

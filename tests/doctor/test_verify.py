@@ -5,7 +5,7 @@ from triage.doctor import Check, Finding, Severity, doctor
 from triage.probe import ProbeSettings
 
 import tasks
-import zoo
+from faults import seen_zoo as zoo
 
 
 class TinyLRAdvice(Check):

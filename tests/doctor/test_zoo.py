@@ -6,7 +6,7 @@ import pytest
 
 from triage.doctor import CODES, FAMILIES, Severity, doctor
 
-import zoo
+from faults import seen_zoo as zoo
 
 DEVICE = os.environ.get("TRIAGE_TEST_DEVICE", "cpu")  # cuda on a GPU machine
 # Codes whose seeded tasks live beside their own tests (test_run.py, test_forms.py for the

@@ -1,15 +1,13 @@
-"""A fifth held-out fault set, written while ``holdout4.py`` was being scored for the first
-time and before any change its misses suggest; never tuned on.
+"""A fifth held-out fault set, written while ``heldout_4_slow_lr_init.py`` was being scored for
+the first time and before any change its misses suggest; never tuned on.
 
-Same rules as ``holdout.py``: forum-style programs (Keras habits, raw tables, wrong heads,
-default settings that do not fit the problem), each faulty one naming the families a right
-diagnosis points at; the correct ones (recurrent, sequence-to-sequence, float64, batch-norm,
-1-D convolution) must get no error.
+Same rules as ``heldout_1_forum_style.py``: forum-style programs (Keras habits, raw tables,
+wrong heads, default settings that do not fit the problem), each faulty one naming the families
+a right diagnosis points at; the correct ones (recurrent, sequence-to-sequence, float64,
+batch-norm, 1-D convolution) must get no error.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -17,7 +15,16 @@ from torch import nn
 
 from triage.task import Task
 
-from holdout import ADAM, PLAIN_SGD, Program, _classification, _mlp, _split, _standardise
+from ._common import (
+    ADAM,
+    PLAIN_SGD,
+    Program,
+    classification,
+    mlp,
+    reinit,
+    split,
+    standardise,
+)
 
 
 def _blobs(n: int = 1200, classes: int = 4, features: int = 8, seed: int = 50
@@ -26,8 +33,8 @@ def _blobs(n: int = 1200, classes: int = 4, features: int = 8, seed: int = 50
 
     X, y = make_blobs(n_samples=n, centers=classes, n_features=features, cluster_std=2.5,
                       random_state=seed)
-    X, y, Xv, yv = _split(X.astype(np.float32), y.astype(np.int64))
-    X, Xv = _standardise(X, Xv)
+    X, y, Xv, yv = split(X.astype(np.float32), y.astype(np.int64))
+    X, Xv = standardise(X, Xv)
     return X, y, Xv, yv
 
 
@@ -76,7 +83,7 @@ def adam_1e5_gru_text() -> Task:
 
 def sgd_momentum_lr_three() -> Task:
     X, y, Xv, yv = _blobs()
-    return Task(model=lambda: _mlp(8, 4, hidden=64), train=(X, y), val=(Xv, yv),
+    return Task(model=lambda: mlp(8, 4, hidden=64), train=(X, y), val=(Xv, yv),
                 name="sgd_momentum_lr_three", epochs=20)
 
 
@@ -93,20 +100,20 @@ def rmsprop_lr_tenth_cnn() -> Task:
 def mse_on_five_class_ids() -> Task:
     X, y, Xv, yv = _blobs(classes=5, seed=54)
     col = lambda t: t.astype(np.float32).reshape(-1, 1)  # noqa: E731
-    return Task(model=lambda: _mlp(8, 1), train=(X, col(y)), val=(Xv, col(yv)), loss="mse",
+    return Task(model=lambda: mlp(8, 1), train=(X, col(y)), val=(Xv, col(yv)), loss="mse",
                 name="mse_on_five_class_ids", epochs=20)
 
 
 def bce_on_labels_zero_to_three() -> Task:
     X, y, Xv, yv = _blobs(seed=55)
     col = lambda t: t.astype(np.float32).reshape(-1, 1)  # noqa: E731
-    return Task(model=lambda: _mlp(8, 1), train=(X, col(y)), val=(Xv, col(yv)),
+    return Task(model=lambda: mlp(8, 1), train=(X, col(y)), val=(Xv, col(yv)),
                 loss=nn.BCEWithLogitsLoss(), name="bce_on_labels_zero_to_three", epochs=20)
 
 
 def tanh_logits_into_cross_entropy() -> Task:
-    X, y, Xv, yv = _classification(1200, 20, classes=6, seed=56)
-    return Task(model=lambda: _mlp(20, 6, tail=(nn.Tanh(),)), train=(X, y), val=(Xv, yv),
+    X, y, Xv, yv = classification(1200, 20, classes=6, seed=56)
+    return Task(model=lambda: mlp(20, 6, tail=(nn.Tanh(),)), train=(X, y), val=(Xv, yv),
                 name="tanh_logits_into_cross_entropy", epochs=20)
 
 
@@ -118,7 +125,7 @@ def softmax_over_the_batch() -> Task:
     class Net(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.body = _mlp(8, 4)
+            self.body = mlp(8, 4)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return torch.log(torch.softmax(self.body(x), dim=0))
@@ -131,55 +138,47 @@ def dense1_sigmoid_four_classes() -> Task:
     """Keras' ``Dense(1, activation='sigmoid')`` with 'mse' on the class ids 0..3."""
     X, y, Xv, yv = _blobs(seed=58)
     col = lambda t: t.astype(np.float32).reshape(-1, 1)  # noqa: E731
-    return Task(model=lambda: _mlp(8, 1, tail=(nn.Sigmoid(),)), train=(X, col(y)),
+    return Task(model=lambda: mlp(8, 1, tail=(nn.Sigmoid(),)), train=(X, col(y)),
                 val=(Xv, col(yv)), loss="mse", name="dense1_sigmoid_four_classes",
                 epochs=20)
 
 
 def epoch_seconds_feature() -> Task:
     """A timestamp column in Unix seconds (~1.7e9) beside standardised features."""
-    X, y, Xv, yv = _classification(1200, 6, seed=59)
+    X, y, Xv, yv = classification(1200, 6, seed=59)
     rng = np.random.default_rng(59)
     stamp = lambda n: (1.7e9 + rng.uniform(0, 3e7, (n, 1))).astype(np.float32)  # noqa: E731
-    return Task(model=lambda: _mlp(7, 2), train=(np.hstack([X, stamp(len(X))]), y),
+    return Task(model=lambda: mlp(7, 2), train=(np.hstack([X, stamp(len(X))]), y),
                 val=(np.hstack([Xv, stamp(len(Xv))]), yv), name="epoch_seconds_feature",
                 epochs=20)
 
 
 def price_in_dollars() -> Task:
     X, price = _housing()
-    X, y, Xv, yv = _split(X, price.reshape(-1, 1))
-    X, Xv = _standardise(X, Xv)
-    return Task(model=lambda: _mlp(4, 1), train=(X, y), val=(Xv, yv), loss="mse",
+    X, y, Xv, yv = split(X, price.reshape(-1, 1))
+    X, Xv = standardise(X, Xv)
+    return Task(model=lambda: mlp(4, 1), train=(X, y), val=(Xv, yv), loss="mse",
                 name="price_in_dollars", epochs=30)
 
 
 def log_target_train_only() -> Task:
     """The training prices were log-transformed; the validation prices were not."""
     X, price = _housing(seed=60)
-    X, y, Xv, yv = _split(X, price.reshape(-1, 1))
-    X, Xv = _standardise(X, Xv)
+    X, y, Xv, yv = split(X, price.reshape(-1, 1))
+    X, Xv = standardise(X, Xv)
     y = np.log(np.clip(y, 1.0, None)).astype(np.float32)
-    return Task(model=lambda: _mlp(4, 1), train=(X, y), val=(Xv, yv), loss="mse",
+    return Task(model=lambda: mlp(4, 1), train=(X, y), val=(Xv, yv), loss="mse",
                 name="log_target_train_only", epochs=30)
 
 
 def missing_as_minus_999() -> Task:
     """Missing values coded as -999 in two of eight standardised columns."""
-    X, y, Xv, yv = _classification(1200, 8, seed=61)
+    X, y, Xv, yv = classification(1200, 8, seed=61)
     rng = np.random.default_rng(61)
     for A in (X, Xv):
         A[:, 2:4][rng.random((len(A), 2)) < 0.2] = -999.0
-    return Task(model=lambda: _mlp(8, 2), train=(X, y), val=(Xv, yv),
+    return Task(model=lambda: mlp(8, 2), train=(X, y), val=(Xv, yv),
                 name="missing_as_minus_999", epochs=20)
-
-
-def _reinit(net: nn.Sequential, init: Callable[[nn.Linear], object]) -> nn.Sequential:
-    """The user's own initialiser applied to every Linear layer."""
-    for m in net:
-        if isinstance(m, nn.Linear):
-            init(m)
-    return net
 
 
 def _constant(m: nn.Linear) -> None:  # Keras: a constant kernel, zero biases
@@ -189,20 +188,20 @@ def _constant(m: nn.Linear) -> None:  # Keras: a constant kernel, zero biases
 
 def constant_point_one_init() -> Task:
     X, y, Xv, yv = _blobs(seed=62)
-    return Task(model=lambda: _reinit(_mlp(8, 4, hidden=64), _constant), train=(X, y),
+    return Task(model=lambda: reinit(mlp(8, 4, hidden=64), _constant), train=(X, y),
                 val=(Xv, yv), name="constant_point_one_init", epochs=20)
 
 
 def relu_tiny_normal_init() -> Task:
-    X, y, Xv, yv = _classification(1200, 20, classes=3, seed=63)
-    return Task(model=lambda: _reinit(_mlp(20, 3, hidden=64, depth=5),
+    X, y, Xv, yv = classification(1200, 20, classes=3, seed=63)
+    return Task(model=lambda: reinit(mlp(20, 3, hidden=64, depth=5),
                                       lambda m: nn.init.normal_(m.weight, 0.0, 0.001)),
                 train=(X, y), val=(Xv, yv), name="relu_tiny_normal_init", epochs=20)
 
 
 def tanh_unit_normal_three_layers() -> Task:
-    X, y, Xv, yv = _classification(1200, 30, classes=2, seed=64)
-    return Task(model=lambda: _reinit(_mlp(30, 2, hidden=256, act=nn.Tanh, depth=3),
+    X, y, Xv, yv = classification(1200, 30, classes=2, seed=64)
+    return Task(model=lambda: reinit(mlp(30, 2, hidden=256, act=nn.Tanh, depth=3),
                                       lambda m: nn.init.normal_(m.weight, 0.0, 1.0)),
                 train=(X, y), val=(Xv, yv), name="tanh_unit_normal_three_layers", epochs=20)
 
@@ -256,7 +255,7 @@ def conv1d_signal() -> Task:
 
 
 def float64_logistic() -> Task:
-    X, y, Xv, yv = _classification(800, 10, seed=72)
+    X, y, Xv, yv = classification(800, 10, seed=72)
     return Task(model=lambda: nn.Linear(10, 2).double(), train=(X.astype(np.float64), y),
                 val=(Xv.astype(np.float64), yv), name="float64_logistic", epochs=20)
 
@@ -282,9 +281,9 @@ def lstm_running_max() -> Task:
 
 def batchnorm_housing() -> Task:
     X, price = _housing(seed=74)
-    X, y, Xv, yv = _split(X, price.reshape(-1, 1))
-    X, Xv = _standardise(X, Xv)
-    y, yv = _standardise(y, yv)
+    X, y, Xv, yv = split(X, price.reshape(-1, 1))
+    X, Xv = standardise(X, Xv)
+    y, yv = standardise(y, yv)
     net = lambda: nn.Sequential(nn.Linear(4, 64), nn.BatchNorm1d(64), nn.ReLU(),  # noqa: E731
                                 nn.Linear(64, 1))
     return Task(model=net, train=(X, y), val=(Xv, yv), loss="mse", name="batchnorm_housing",

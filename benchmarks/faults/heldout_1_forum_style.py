@@ -1,4 +1,4 @@
-"""A held-out fault set for doctor, written apart from ``zoo.py`` and never tuned on.
+"""A held-out fault set for doctor, written apart from ``seen_zoo.py`` and never tuned on.
 
 Programs in the style of forum posts ported to PyTorch: Keras habits, tiny data, unscaled
 tables, wrong heads, learning rates that are merely too low for the user's budget, and correct
@@ -6,7 +6,7 @@ programs doctor must leave alone (recurrent, sequence-to-sequence, float64). Eac
 program names the families a right diagnosis points at (``triage.doctor.FAMILIES``); where two
 readings are both right (a stack of linear layers trained with MSE on one-hot targets: the
 missing activations and the loss), both are listed. Thresholds in ``triage/doctor`` are tuned
-on ``zoo.py`` only; this set is scored as it is (``doctor_faults.py --set holdout``).
+on ``seen_zoo.py`` only; this set is scored as it is (``doctor_faults.py --set holdout``).
 
 Data comes from scikit-learn generators and datasets the bundled examples do not use (wine,
 iris, moons, make_classification) or is synthesised here (tables, bar images, waves, tokens).
@@ -15,52 +15,31 @@ iris, moons, make_classification) or is synthesised here (tables, bar images, wa
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from triage.probe import ProbeSettings
 from triage.task import Task
 
-PLAIN_SGD = {"optimizer": "sgd", "momentum": 0.0, "nesterov": False}
-ADAM = {"optimizer": "adam", "momentum": 0.0, "nesterov": False}
-
-
-@dataclass(frozen=True)
-class Program:
-    """A task factory, the right families (empty: a correct program) and the user's settings."""
-
-    task: Callable[[], Task]
-    families: tuple[str, ...]
-    options: dict[str, Any] = field(default_factory=dict)
-
-    def settings(self, seed: int = 0, device: str = "cpu") -> ProbeSettings:
-        return ProbeSettings(**{"lr": 0.01, "optimizer": "sgd", "device": device,
-                                "seed": seed, **self.options})
-
-
-def _standardise(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
-    mean, std = train.mean(axis=0), train.std(axis=0) + 1e-8
-    return [((a - mean) / std).astype(np.float32) for a in (train, *others)]
-
-
-def _split(X: np.ndarray, y: np.ndarray, val: float = 0.2, seed: int = 0
-           ) -> tuple[np.ndarray, ...]:
-    order = np.random.default_rng(seed).permutation(len(X))
-    cut = int(len(X) * (1 - val))
-    return X[order[:cut]], y[order[:cut]], X[order[cut:]], y[order[cut:]]
+from ._common import (
+    ADAM,
+    PLAIN_SGD,
+    Program,
+    classification,
+    mlp,
+    split,
+    standardise,
+)
 
 
 def _wine() -> tuple[np.ndarray, ...]:
     from sklearn.datasets import load_wine
 
     d = load_wine()
-    X, y, Xv, yv = _split(d.data, d.target.astype(np.int64))
-    X, Xv = _standardise(X, Xv)
+    X, y, Xv, yv = split(d.data, d.target.astype(np.int64))
+    X, Xv = standardise(X, Xv)
     return X, y, Xv, yv
 
 
@@ -68,8 +47,8 @@ def _iris() -> tuple[np.ndarray, ...]:
     from sklearn.datasets import load_iris
 
     d = load_iris()
-    X, y, Xv, yv = _split(d.data, d.target.astype(np.int64))
-    X, Xv = _standardise(X, Xv)
+    X, y, Xv, yv = split(d.data, d.target.astype(np.int64))
+    X, Xv = standardise(X, Xv)
     return X, y, Xv, yv
 
 
@@ -77,19 +56,8 @@ def _moons(n: int = 1000) -> tuple[np.ndarray, ...]:
     from sklearn.datasets import make_moons
 
     X, y = make_moons(n_samples=n, noise=0.2, random_state=0)
-    X, y, Xv, yv = _split(X, y.astype(np.float32).reshape(-1, 1))
-    X, Xv = _standardise(X, Xv)
-    return X, y, Xv, yv
-
-
-def _classification(n: int, features: int, classes: int = 2, seed: int = 0
-                    ) -> tuple[np.ndarray, ...]:
-    from sklearn.datasets import make_classification
-
-    X, y = make_classification(n_samples=n, n_features=features, n_informative=features // 2,
-                               n_classes=classes, random_state=seed)
-    X, y, Xv, yv = _split(X, y.astype(np.int64))
-    X, Xv = _standardise(X, Xv)
+    X, y, Xv, yv = split(X, y.astype(np.float32).reshape(-1, 1))
+    X, Xv = standardise(X, Xv)
     return X, y, Xv, yv
 
 
@@ -112,7 +80,7 @@ def _linear_regression(n: int = 1000, features: int = 10) -> tuple[np.ndarray, .
     X = rng.normal(size=(n, features)).astype(np.float32)
     w = rng.normal(size=(features, 1)) * 0.5
     y = (X @ w + 0.1 * rng.normal(size=(n, 1))).astype(np.float32)
-    return _split(X, y)
+    return split(X, y)
 
 
 def _smooth_regression(n: int = 800, features: int = 6) -> tuple[np.ndarray, ...]:
@@ -120,25 +88,15 @@ def _smooth_regression(n: int = 800, features: int = 6) -> tuple[np.ndarray, ...
     X = rng.normal(size=(n, features))
     y = np.tanh(X[:, :1] * X[:, 1:2]) + np.cos(X[:, 2:3]) + 0.3 * X[:, 3:4]
     y = (y - y.mean()) / y.std()
-    return _split(X.astype(np.float32), y.astype(np.float32))
-
-
-def _mlp(n_in: int, n_out: int, hidden: int = 32, act: type = nn.ReLU, depth: int = 2,
-         tail: tuple[nn.Module, ...] = ()) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    width = n_in
-    for _ in range(depth):
-        layers += [nn.Linear(width, hidden), act()]
-        width = hidden
-    return nn.Sequential(*layers, nn.Linear(width, n_out), *tail)
+    return split(X.astype(np.float32), y.astype(np.float32))
 
 
 # -- learning rate too low for the user's budget ----------------------------------------------
 
 def wide_mlp_plain_sgd() -> Task:
     """SGD 0.01 without momentum, a 512-wide MLP, batches of 1,000: 5 steps an epoch."""
-    X, y, Xv, yv = _classification(6000, 40, classes=4, seed=1)
-    return Task(model=lambda: _mlp(40, 4, hidden=512), train=(X, y), val=(Xv, yv),
+    X, y, Xv, yv = classification(6000, 40, classes=4, seed=1)
+    return Task(model=lambda: mlp(40, 4, hidden=512), train=(X, y), val=(Xv, yv),
                 name="wide_mlp_plain_sgd", epochs=10)
 
 
@@ -151,7 +109,7 @@ def rmsprop_linear_regression() -> Task:
 
 def adam_five_epochs_iris() -> Task:
     X, y, Xv, yv = _iris()
-    return Task(model=lambda: _mlp(4, 3, hidden=16), train=(X, y), val=(Xv, yv),
+    return Task(model=lambda: mlp(4, 3, hidden=16), train=(X, y), val=(Xv, yv),
                 name="adam_five_epochs_iris", epochs=5)
 
 
@@ -160,7 +118,7 @@ def adam_five_epochs_iris() -> Task:
 def keras_dense1_softmax() -> Task:
     """``Dense(1, activation='softmax')`` ported as Linear(16, 1) + Softmax(dim=1), BCELoss."""
     X, y, Xv, yv = _moons()
-    return Task(model=lambda: _mlp(2, 1, hidden=16, tail=(nn.Softmax(dim=1),)),
+    return Task(model=lambda: mlp(2, 1, hidden=16, tail=(nn.Softmax(dim=1),)),
                 train=(X, y), val=(Xv, yv), loss=nn.BCELoss(), name="keras_dense1_softmax",
                 epochs=20)
 
@@ -176,7 +134,7 @@ class _OneUnitSoftmax(nn.Module):
 
 
 def functional_one_unit_softmax() -> Task:
-    X, y, Xv, yv = _classification(1000, 20)
+    X, y, Xv, yv = classification(1000, 20)
     col = lambda t: t.astype(np.float32).reshape(-1, 1)  # noqa: E731
     return Task(model=_OneUnitSoftmax, train=(X, col(y)), val=(Xv, col(yv)),
                 loss=nn.BCEWithLogitsLoss(), name="functional_one_unit_softmax", epochs=20)
@@ -212,7 +170,7 @@ def functional_linear_stack_moons() -> Task:
 class _ReluHead(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.body = _mlp(6, 32, hidden=32)
+        self.body = mlp(6, 32, hidden=32)
         self.out = nn.Linear(32, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -227,7 +185,7 @@ def functional_relu_regression_head() -> Task:
 
 def sigmoid_into_cross_entropy_iris() -> Task:
     X, y, Xv, yv = _iris()
-    return Task(model=lambda: _mlp(4, 3, hidden=16, tail=(nn.Sigmoid(),)), train=(X, y),
+    return Task(model=lambda: mlp(4, 3, hidden=16, tail=(nn.Sigmoid(),)), train=(X, y),
                 val=(Xv, yv), name="sigmoid_into_cross_entropy_iris", epochs=50)
 
 
@@ -243,10 +201,10 @@ def _normal_init(std: float) -> Callable[[nn.Module], None]:
 
 def tanh_unit_normal_init() -> Task:
     """Weights drawn N(0, 1) (a 'random init' from a tutorial) under tanh: units sit at +-1."""
-    X, y, Xv, yv = _classification(1200, 20, classes=3, seed=2)
+    X, y, Xv, yv = classification(1200, 20, classes=3, seed=2)
 
     def model() -> nn.Module:
-        net = _mlp(20, 3, hidden=256, act=nn.Tanh, depth=3)
+        net = mlp(20, 3, hidden=256, act=nn.Tanh, depth=3)
         net.apply(_normal_init(1.0))
         return net
     return Task(model=model, train=(X, y), val=(Xv, yv), name="tanh_unit_normal_init",
@@ -257,7 +215,7 @@ def sigmoid_uniform_init() -> Task:
     X, y, Xv, yv = _wine()
 
     def model() -> nn.Module:
-        net = _mlp(13, 3, hidden=128, act=nn.Sigmoid, depth=2)
+        net = mlp(13, 3, hidden=128, act=nn.Sigmoid, depth=2)
         for m in net:
             if isinstance(m, nn.Linear):
                 nn.init.uniform_(m.weight, -1.0, 1.0)
@@ -267,8 +225,8 @@ def sigmoid_uniform_init() -> Task:
 
 
 def deep_tanh_default_init() -> Task:
-    X, y, Xv, yv = _classification(1200, 20, classes=3, seed=3)
-    return Task(model=lambda: _mlp(20, 3, hidden=64, act=nn.Tanh, depth=12), train=(X, y),
+    X, y, Xv, yv = classification(1200, 20, classes=3, seed=3)
+    return Task(model=lambda: mlp(20, 3, hidden=64, act=nn.Tanh, depth=12), train=(X, y),
                 val=(Xv, yv), name="deep_tanh_default_init", epochs=20)
 
 
@@ -278,21 +236,21 @@ def mse_on_class_labels() -> Task:
     """Wine classes 0/1/2 as float targets of a one-output MSE regression."""
     X, y, Xv, yv = _wine()
     col = lambda t: t.astype(np.float32).reshape(-1, 1)  # noqa: E731
-    return Task(model=lambda: _mlp(13, 1), train=(X, col(y)), val=(Xv, col(yv)), loss="mse",
+    return Task(model=lambda: mlp(13, 1), train=(X, col(y)), val=(Xv, col(yv)), loss="mse",
                 name="mse_on_class_labels", epochs=50)
 
 
 def l1_on_onehot_softmax() -> Task:
-    X, y, Xv, yv = _classification(1000, 16, classes=4, seed=4)
+    X, y, Xv, yv = classification(1000, 16, classes=4, seed=4)
     onehot = lambda t: np.eye(4, dtype=np.float32)[t]  # noqa: E731
-    return Task(model=lambda: _mlp(16, 4, tail=(nn.Softmax(dim=1),)), train=(X, onehot(y)),
+    return Task(model=lambda: mlp(16, 4, tail=(nn.Softmax(dim=1),)), train=(X, onehot(y)),
                 val=(Xv, onehot(yv)), loss=nn.L1Loss(), name="l1_on_onehot_softmax",
                 epochs=20)
 
 
 def bce_on_continuous_target() -> Task:
     X, y, Xv, yv = _smooth_regression()
-    return Task(model=lambda: _mlp(6, 1), train=(X, y), val=(Xv, yv), loss="bce_with_logits",
+    return Task(model=lambda: mlp(6, 1), train=(X, y), val=(Xv, yv), loss="bce_with_logits",
                 name="bce_on_continuous_target", epochs=20)
 
 
@@ -311,15 +269,15 @@ def _customers(n: int = 1500) -> tuple[np.ndarray, np.ndarray]:
 
 def unscaled_customer_table() -> Task:
     X, y = _customers()
-    X, y, Xv, yv = _split(X, y)
-    return Task(model=lambda: _mlp(4, 2), train=(X, y), val=(Xv, yv),
+    X, y, Xv, yv = split(X, y)
+    return Task(model=lambda: mlp(4, 2), train=(X, y), val=(Xv, yv),
                 name="unscaled_customer_table", epochs=20)
 
 
 def house_prices_raw_target() -> Task:
     """Standardised features, prices in dollars (1e5..6e5) as the MSE target."""
     X, y, Xv, yv = _smooth_regression()
-    return Task(model=lambda: _mlp(6, 1, hidden=64), train=(X, y * 90_000 + 300_000),
+    return Task(model=lambda: mlp(6, 1, hidden=64), train=(X, y * 90_000 + 300_000),
                 val=(Xv, yv * 90_000 + 300_000), loss="mse", name="house_prices_raw_target",
                 epochs=20)
 
@@ -346,9 +304,9 @@ def val_left_unnormalised() -> Task:
     rng = np.random.default_rng(7)
     X = rng.normal(50, 10, size=(800, 8))
     y = (np.sin(X[:, :1] / 10) + (X[:, 1:2] - 50) / 10 > 0).astype(np.int64).ravel()
-    X, y, Xv, yv = _split(X, y)
-    X, = _standardise(X)
-    return Task(model=lambda: _mlp(8, 2), train=(X, y), val=(Xv.astype(np.float32), yv),
+    X, y, Xv, yv = split(X, y)
+    X, = standardise(X)
+    return Task(model=lambda: mlp(8, 2), train=(X, y), val=(Xv.astype(np.float32), yv),
                 name="val_left_unnormalised", epochs=20)
 
 
@@ -469,7 +427,7 @@ def float64_table_regression() -> Task:
     X, y, Xv, yv = _smooth_regression()
     X, Xv = (a.astype(np.float64) for a in (X, Xv))
     y, yv = (a.astype(np.float64) for a in (y, yv))
-    return Task(model=lambda: _mlp(6, 1, hidden=64).double(), train=(X, y), val=(Xv, yv),
+    return Task(model=lambda: mlp(6, 1, hidden=64).double(), train=(X, y), val=(Xv, yv),
                 loss="mse", name="float64_table_regression", epochs=40)
 
 
@@ -482,13 +440,13 @@ def bars_cnn_clean() -> Task:
 
 def keras_dense1_sigmoid() -> Task:
     X, y, Xv, yv = _moons()
-    return Task(model=lambda: _mlp(2, 1, hidden=16, tail=(nn.Sigmoid(),)), train=(X, y),
+    return Task(model=lambda: mlp(2, 1, hidden=16, tail=(nn.Sigmoid(),)), train=(X, y),
                 val=(Xv, yv), loss=nn.BCELoss(), name="keras_dense1_sigmoid", epochs=30)
 
 
 def iris_log_softmax_nll() -> Task:
     X, y, Xv, yv = _iris()
-    return Task(model=lambda: _mlp(4, 3, hidden=16, tail=(nn.LogSoftmax(dim=1),)),
+    return Task(model=lambda: mlp(4, 3, hidden=16, tail=(nn.LogSoftmax(dim=1),)),
                 train=(X, y), val=(Xv, yv), loss="nll", name="iris_log_softmax_nll", epochs=60)
 
 

@@ -1,10 +1,10 @@
-"""A sixth held-out fault set, written after ``holdout5.py`` was scored once and before the
-changes its misses suggest (learning rates far too low, squashing activations on the logits,
-constant inits, tiny inits); never tuned on.
+"""A sixth held-out fault set, written after ``heldout_5_keras_defaults.py`` was scored once and
+before the changes its misses suggest (learning rates far too low, squashing activations on
+the logits, constant inits, tiny inits); never tuned on.
 
-Same rules as ``holdout.py``: forum-style programs, each faulty one naming the families a right
-diagnosis points at; the correct ones (recurrent, float64, dropout and batch-norm, tagging,
-bag-of-embeddings) must get no error.
+Same rules as ``heldout_1_forum_style.py``: forum-style programs, each faulty one naming the
+families a right diagnosis points at; the correct ones (recurrent, float64, dropout and
+batch-norm, tagging, bag-of-embeddings) must get no error.
 """
 
 from __future__ import annotations
@@ -15,8 +15,16 @@ from torch import nn
 
 from triage.task import Task
 
-from holdout import ADAM, PLAIN_SGD, Program, _classification, _mlp, _split, _standardise
-from holdout5 import _reinit
+from ._common import (
+    ADAM,
+    PLAIN_SGD,
+    Program,
+    classification,
+    mlp,
+    reinit,
+    split,
+    standardise,
+)
 
 
 def _images(n: int = 900, seed: int = 80) -> tuple[np.ndarray, np.ndarray]:
@@ -39,7 +47,7 @@ def _regression(n: int = 1000, features: int = 6, seed: int = 81) -> tuple[np.nd
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, features)).astype(np.float32)
     y = (X[:, 0] - 2 * X[:, 1] + np.sin(X[:, 2]) + rng.normal(0, 0.1, n)).astype(np.float32)
-    X, y, Xv, yv = _split(X, ((y - y.mean()) / y.std()).astype(np.float32).reshape(-1, 1))
+    X, y, Xv, yv = split(X, ((y - y.mean()) / y.std()).astype(np.float32).reshape(-1, 1))
     return X, y, Xv, yv
 
 
@@ -72,14 +80,14 @@ def sgd_1e4_cnn() -> Task:
 
 
 def adamw_lr_half() -> Task:
-    X, y, Xv, yv = _classification(1200, 12, classes=3, seed=82)
-    return Task(model=lambda: _mlp(12, 3, hidden=64), train=(X, y), val=(Xv, yv),
+    X, y, Xv, yv = classification(1200, 12, classes=3, seed=82)
+    return Task(model=lambda: mlp(12, 3, hidden=64), train=(X, y), val=(Xv, yv),
                 name="adamw_lr_half", epochs=10)
 
 
 def adagrad_1e4_regression() -> Task:
     X, y, Xv, yv = _regression()
-    return Task(model=lambda: _mlp(6, 1, hidden=64), train=(X, y), val=(Xv, yv), loss="mse",
+    return Task(model=lambda: mlp(6, 1, hidden=64), train=(X, y), val=(Xv, yv), loss="mse",
                 name="adagrad_1e4_regression", epochs=10)
 
 
@@ -92,34 +100,34 @@ def sigmoid_logits_cnn() -> Task:
 
 def relu6_regression_head() -> Task:
     X, y, Xv, yv = _regression(seed=84)
-    return Task(model=lambda: _mlp(6, 1, tail=(nn.ReLU6(),)), train=(X, y), val=(Xv, yv),
+    return Task(model=lambda: mlp(6, 1, tail=(nn.ReLU6(),)), train=(X, y), val=(Xv, yv),
                 loss="mse", name="relu6_regression_head", epochs=20)
 
 
 def softplus_head_centred_target() -> Task:
     X, y, Xv, yv = _regression(seed=85)
-    return Task(model=lambda: _mlp(6, 1, tail=(nn.Softplus(),)), train=(X, y), val=(Xv, yv),
+    return Task(model=lambda: mlp(6, 1, tail=(nn.Softplus(),)), train=(X, y), val=(Xv, yv),
                 loss=nn.L1Loss(), name="softplus_head_centred_target", epochs=20)
 
 
 def softmax_into_nll() -> Task:
     """Probabilities, not log-probabilities, into ``NLLLoss``."""
-    X, y, Xv, yv = _classification(1200, 10, classes=4, seed=86)
-    return Task(model=lambda: _mlp(10, 4, tail=(nn.Softmax(dim=1),)), train=(X, y),
+    X, y, Xv, yv = classification(1200, 10, classes=4, seed=86)
+    return Task(model=lambda: mlp(10, 4, tail=(nn.Softmax(dim=1),)), train=(X, y),
                 val=(Xv, yv), loss=nn.NLLLoss(), name="softmax_into_nll", epochs=20)
 
 
 def bce_on_percentages() -> Task:
     X, y, Xv, yv = _regression(seed=87)
     pct = lambda t: (50 + 15 * t).astype(np.float32)  # noqa: E731
-    return Task(model=lambda: _mlp(6, 1), train=(X, pct(y)), val=(Xv, pct(yv)),
+    return Task(model=lambda: mlp(6, 1), train=(X, pct(y)), val=(Xv, pct(yv)),
                 loss=nn.BCEWithLogitsLoss(), name="bce_on_percentages", epochs=20)
 
 
 def huber_on_class_ids() -> Task:
-    X, y, Xv, yv = _classification(1200, 10, classes=6, seed=88)
+    X, y, Xv, yv = classification(1200, 10, classes=6, seed=88)
     col = lambda t: t.astype(np.float32).reshape(-1, 1)  # noqa: E731
-    return Task(model=lambda: _mlp(10, 1), train=(X, col(y)), val=(Xv, col(yv)),
+    return Task(model=lambda: mlp(10, 1), train=(X, col(y)), val=(Xv, col(yv)),
                 loss=nn.HuberLoss(), name="huber_on_class_ids", epochs=20)
 
 
@@ -133,7 +141,7 @@ def images_times_255() -> Task:
 def target_is_a_year() -> Task:
     X, y, Xv, yv = _regression(seed=90)
     year = lambda t: (2000 + 8 * t).astype(np.float32)  # noqa: E731
-    return Task(model=lambda: _mlp(6, 1), train=(X, year(y)), val=(Xv, year(yv)),
+    return Task(model=lambda: mlp(6, 1), train=(X, year(y)), val=(Xv, year(yv)),
                 loss="mse", name="target_is_a_year", epochs=20)
 
 
@@ -146,12 +154,12 @@ def val_images_scaled_twice() -> Task:
 
 def log_of_zero_feature() -> Task:
     """A count column log-transformed without +1: counts of zero become -inf."""
-    X, y, Xv, yv = _classification(1200, 6, seed=92)
+    X, y, Xv, yv = classification(1200, 6, seed=92)
     rng = np.random.default_rng(92)
     counts = lambda n: np.log(rng.poisson(2.0, (n, 1))).astype(np.float32)  # noqa: E731
     with np.errstate(divide="ignore"):
         X, Xv = np.hstack([X, counts(len(X))]), np.hstack([Xv, counts(len(Xv))])
-    return Task(model=lambda: _mlp(7, 2), train=(X, y), val=(Xv, yv),
+    return Task(model=lambda: mlp(7, 2), train=(X, y), val=(Xv, yv),
                 name="log_of_zero_feature", epochs=20)
 
 
@@ -161,14 +169,14 @@ def _ones(m: nn.Linear) -> None:
 
 
 def ones_init_mlp() -> Task:
-    X, y, Xv, yv = _classification(1200, 12, classes=3, seed=93)
-    return Task(model=lambda: _reinit(_mlp(12, 3, hidden=64), _ones), train=(X, y),
+    X, y, Xv, yv = classification(1200, 12, classes=3, seed=93)
+    return Task(model=lambda: reinit(mlp(12, 3, hidden=64), _ones), train=(X, y),
                 val=(Xv, yv), name="ones_init_mlp", epochs=20)
 
 
 def sigmoid_normal_two_four_layers() -> Task:
-    X, y, Xv, yv = _classification(1200, 16, classes=3, seed=94)
-    return Task(model=lambda: _reinit(_mlp(16, 3, hidden=128, act=nn.Sigmoid, depth=4),
+    X, y, Xv, yv = classification(1200, 16, classes=3, seed=94)
+    return Task(model=lambda: reinit(mlp(16, 3, hidden=128, act=nn.Sigmoid, depth=4),
                                       lambda m: nn.init.normal_(m.weight, 0.0, 2.0)),
                 train=(X, y), val=(Xv, yv), name="sigmoid_normal_two_four_layers", epochs=20)
 
@@ -257,9 +265,9 @@ def gru_tagger_previous_sign() -> Task:
 
 
 def nesterov_table() -> Task:
-    X, y, Xv, yv = _classification(1000, 12, classes=3, seed=104)
-    X, Xv = _standardise(X, Xv)
-    return Task(model=lambda: _mlp(12, 3, hidden=64), train=(X, y), val=(Xv, yv),
+    X, y, Xv, yv = classification(1000, 12, classes=3, seed=104)
+    X, Xv = standardise(X, Xv)
+    return Task(model=lambda: mlp(12, 3, hidden=64), train=(X, y), val=(Xv, yv),
                 name="nesterov_table", epochs=20)
 
 

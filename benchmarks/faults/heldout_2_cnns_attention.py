@@ -1,10 +1,11 @@
-"""A second held-out fault set, written after the first (``holdout.py``) was scored once and
-before any change that score suggested; never tuned on.
+"""A second held-out fault set, written after the first (``heldout_1_forum_style.py``) was
+scored once and before any change that score suggested; never tuned on.
 
-Same rules as ``holdout.py``: programs in the style of forum posts, each faulty one naming the
-families a right diagnosis points at; correct ones (recurrent, sequence-to-sequence, float64,
-attention) must get no error. Data is synthesised here or comes from scikit-learn datasets and
-generators used by neither the bundled examples nor the first set's same programs.
+Same rules as ``heldout_1_forum_style.py``: programs in the style of forum posts, each faulty
+one naming the families a right diagnosis points at; correct ones (recurrent,
+sequence-to-sequence, float64, attention) must get no error. Data is synthesised here or comes
+from scikit-learn datasets and generators used by neither the bundled examples nor the first
+set's same programs.
 """
 
 from __future__ import annotations
@@ -18,19 +19,7 @@ from torch import nn
 
 from triage.task import Task
 
-from holdout import ADAM, PLAIN_SGD, Program, _split, _standardise
-
-
-def _bumps(n: int = 900, size: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Images (0..1) with one bright blob in the left (class 0) or right (class 1) half."""
-    rng = np.random.default_rng(seed)
-    X = rng.uniform(0, 0.2, size=(n, 1, size, size))
-    y = rng.integers(0, 2, n)
-    rows = rng.integers(1, size - 1, n)
-    cols = rng.integers(1, size // 2 - 1, n) + y * (size // 2)
-    for i in range(n):
-        X[i, 0, rows[i] - 1: rows[i] + 2, cols[i] - 1: cols[i] + 2] = 1.0
-    return X.astype(np.float32), y.astype(np.int64)
+from ._common import ADAM, PLAIN_SGD, Program, bumps, split, standardise
 
 
 def _sensors(n: int = 1200, seed: int = 11) -> tuple[np.ndarray, np.ndarray]:
@@ -61,8 +50,8 @@ def _classes(n: int = 1500, features: int = 24, classes: int = 5, seed: int = 13
 
     X, y = make_classification(n_samples=n, n_features=features, n_informative=12,
                                n_classes=classes, n_clusters_per_class=1, random_state=seed)
-    X, y, Xv, yv = _split(X, y.astype(np.int64))
-    X, Xv = _standardise(X, Xv)
+    X, y, Xv, yv = split(X, y.astype(np.int64))
+    X, Xv = standardise(X, Xv)
     return X, y, Xv, yv
 
 
@@ -89,7 +78,7 @@ class _Conv(nn.Module):
 # -- faulty ---------------------------------------------------------------------------------
 
 def bumps_dense1_softmax() -> Task:
-    X, y = _bumps()
+    X, y = bumps()
     col = y.astype(np.float32).reshape(-1, 1)
     return Task(model=lambda: _Conv(out=1, tail=nn.Softmax(dim=-1)), train=(X[:720], col[:720]),
                 val=(X[720:], col[720:]), loss=nn.BCELoss(), name="bumps_dense1_softmax",
@@ -98,7 +87,7 @@ def bumps_dense1_softmax() -> Task:
 
 def waves_sgd_1e3() -> Task:
     X, y = _waves()
-    X, y, Xv, yv = _split(X, y)
+    X, y, Xv, yv = split(X, y)
     return Task(model=lambda: _net(4, 1), train=(X, y), val=(Xv, yv), loss="mse",
                 name="waves_sgd_1e3", epochs=8)
 
@@ -123,7 +112,7 @@ def sigmoid_normal3_init() -> Task:
 
 
 def tanh_cnn_unit_init() -> Task:
-    X, y = _bumps(seed=1)
+    X, y = bumps(seed=1)
 
     def model() -> nn.Module:
         net = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.Tanh(), nn.MaxPool2d(2),
@@ -138,7 +127,7 @@ def tanh_cnn_unit_init() -> Task:
 
 
 def conv_without_activations() -> Task:
-    X, y = _bumps(seed=2)
+    X, y = bumps(seed=2)
     return Task(model=lambda: _Conv(act=lambda t: t), train=(X[:720], y[:720]),
                 val=(X[720:], y[720:]), name="conv_without_activations", epochs=10)
 
@@ -162,28 +151,28 @@ def bce_on_counts() -> Task:
     rng = np.random.default_rng(17)
     X = rng.normal(size=(1000, 8)).astype(np.float32)
     y = rng.poisson(np.exp(1.5 + 0.8 * X[:, :1])).clip(0, 40).astype(np.float32)
-    X, y, Xv, yv = _split(X, y)
+    X, y, Xv, yv = split(X, y)
     return Task(model=lambda: _net(8, 1), train=(X, y), val=(Xv, yv), loss="bce_with_logits",
                 name="bce_on_counts", epochs=15)
 
 
 def raw_sensor_table() -> Task:
     X, y = _sensors()
-    X, y, Xv, yv = _split(X, y)
+    X, y, Xv, yv = split(X, y)
     return Task(model=lambda: _net(4, 2), train=(X, y), val=(Xv, yv), name="raw_sensor_table",
                 epochs=15)
 
 
 def target_in_thousands() -> Task:
     X, y = _waves(seed=18)
-    X, y, Xv, yv = _split(X, y * 900 + 5000)
+    X, y, Xv, yv = split(X, y * 900 + 5000)
     return Task(model=lambda: _net(4, 1), train=(X, y), val=(Xv, yv), loss="mse",
                 name="target_in_thousands", epochs=15)
 
 
 def val_pixels_not_divided() -> Task:
     """Training images divided by 255; the validation images were not."""
-    X, y = _bumps(seed=3)
+    X, y = bumps(seed=3)
     return Task(model=_Conv, train=(X[:720], y[:720]), val=(X[720:] * 255, y[720:]),
                 name="val_pixels_not_divided", epochs=10)
 
@@ -196,7 +185,7 @@ def adam_lr_one() -> Task:
 
 def sigmoid_head_standardised_target() -> Task:
     X, y = _waves(seed=20)
-    X, y, Xv, yv = _split(X, y)
+    X, y, Xv, yv = split(X, y)
     return Task(model=lambda: _net(4, 1, tail=(nn.Sigmoid(),)), train=(X, y), val=(Xv, yv),
                 loss="mse", name="sigmoid_head_standardised_target", epochs=15)
 
@@ -211,7 +200,7 @@ def nan_in_targets() -> Task:
     X, y = _waves(seed=22)
     y = y.copy()
     y[np.random.default_rng(23).integers(0, len(y), 15)] = np.nan
-    X, y, Xv, yv = _split(X, y)
+    X, y, Xv, yv = split(X, y)
     return Task(model=lambda: _net(4, 1), train=(X, y), val=(Xv, yv), loss="mse",
                 name="nan_in_targets", epochs=15)
 
@@ -261,7 +250,7 @@ def gru_sequence_classifier() -> Task:
 
 
 def float64_cnn() -> Task:
-    X, y = _bumps(seed=4)
+    X, y = bumps(seed=4)
     X = ((X - X.mean()) / X.std()).astype(np.float64)
     return Task(model=lambda: _Conv().double(), train=(X[:720], y[:720]),
                 val=(X[720:], y[720:]), name="float64_cnn", epochs=10)
@@ -289,8 +278,8 @@ def transformer_token_count() -> Task:
 
 def sensor_table_sigmoid_bce() -> Task:
     X, y = _sensors(seed=26)
-    X, y, Xv, yv = _split(X, y.astype(np.float32).reshape(-1, 1))
-    X, Xv = _standardise(X, Xv)
+    X, y, Xv, yv = split(X, y.astype(np.float32).reshape(-1, 1))
+    X, Xv = standardise(X, Xv)
     return Task(model=lambda: _net(4, 1, tail=(nn.Sigmoid(),)), train=(X, y), val=(Xv, yv),
                 loss=nn.BCELoss(), name="sensor_table_sigmoid_bce", epochs=15)
 

@@ -3,9 +3,10 @@
 Each ``Case`` is a small task with exactly one planted fault (or none) plus the settings the
 "user" trains with, and the finding code doctor must report. The doctor benchmark and the tests
 run them (it lives here, not in the installed package); they are also worked examples of every
-finding, from this folder:
+finding, from ``benchmarks/``:
 
-    import triage, zoo
+    import triage
+    from faults import seen_zoo as zoo
     case = zoo.FAULTS["softmax_into_cross_entropy"]
     print(triage.diagnose(case.task(), case.settings()).findings)
 """

@@ -1,10 +1,11 @@
-"""A third held-out fault set, written after ``holdout.py`` and ``holdout2.py`` had both been
-scored and before the changes their shared misses suggested (short-budget learning rates,
-saturation in one layer among several); never tuned on.
+"""A third held-out fault set, written after ``heldout_1_forum_style.py`` and
+``heldout_2_cnns_attention.py`` had both been scored and before the changes their shared
+misses suggested (short-budget learning rates, saturation in one layer among several); never
+tuned on.
 
-Same rules as ``holdout.py``: forum-style programs, each faulty one naming the families a right
-diagnosis points at; correct ones (recurrent, sequence-to-sequence, float64, multi-label) must
-get no error.
+Same rules as ``heldout_1_forum_style.py``: forum-style programs, each faulty one naming the
+families a right diagnosis points at; correct ones (recurrent, sequence-to-sequence, float64,
+multi-label) must get no error.
 """
 
 from __future__ import annotations
@@ -17,17 +18,16 @@ from torch import nn
 
 from triage.task import Task
 
-from holdout import ADAM, PLAIN_SGD, Program, _split, _standardise
-from holdout import _mlp as holdout_mlp
-from holdout2 import _bumps
+from ._common import ADAM, PLAIN_SGD, Program, bumps, split, standardise
+from ._common import mlp as holdout_mlp
 
 
 def _circles(n: int = 1200, seed: int = 30) -> tuple[np.ndarray, ...]:
     from sklearn.datasets import make_circles
 
     X, y = make_circles(n_samples=n, noise=0.08, factor=0.5, random_state=seed)
-    X, y, Xv, yv = _split(X.astype(np.float32), y.astype(np.int64))
-    X, Xv = _standardise(X, Xv)
+    X, y, Xv, yv = split(X.astype(np.float32), y.astype(np.int64))
+    X, Xv = standardise(X, Xv)
     return X, y, Xv, yv
 
 
@@ -47,8 +47,8 @@ def _table(n: int = 1200, seed: int = 31) -> tuple[np.ndarray, np.ndarray]:
 
 def _standard_table(seed: int = 31) -> tuple[np.ndarray, ...]:
     X, y = _table(seed=seed)
-    X, y, Xv, yv = _split(X, y)
-    X, Xv = _standardise(X, Xv)
+    X, y, Xv, yv = split(X, y)
+    X, Xv = standardise(X, Xv)
     return X, y, Xv, yv
 
 
@@ -56,7 +56,7 @@ def _multilabel(n: int = 1000, seed: int = 32) -> tuple[np.ndarray, ...]:
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 10)).astype(np.float32)
     Y = np.stack([X[:, 0] + X[:, 1] > 0, X[:, 2] * X[:, 3] > 0, X[:, 4] > 0.5], 1)
-    return _split(X, Y.astype(np.float32))
+    return split(X, Y.astype(np.float32))
 
 
 def _mlp(n_in: int, n_out: int, hidden: int = 64, **kw: Any) -> nn.Sequential:
@@ -82,7 +82,7 @@ def regression_sgd_short() -> Task:
 
 
 def bumps_cnn_sgd_slow() -> Task:
-    X, y = _bumps(seed=5)
+    X, y = bumps(seed=5)
     return Task(model=lambda: nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(),
                                             nn.MaxPool2d(2), nn.Flatten(),
                                             nn.Linear(8 * 5 * 5, 2)),
@@ -97,7 +97,7 @@ def tanh_mlp_normal_half() -> Task:
 
 
 def sigmoid_cnn_uniform_two() -> Task:
-    X, y = _bumps(seed=6)
+    X, y = bumps(seed=6)
 
     def model() -> nn.Module:
         net = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.Sigmoid(), nn.MaxPool2d(2),
@@ -127,8 +127,8 @@ def smooth_l1_on_class_ids() -> Task:
     from sklearn.datasets import load_iris
 
     d = load_iris()
-    X, y, Xv, yv = _split(d.data, d.target.astype(np.float32).reshape(-1, 1), seed=3)
-    X, Xv = _standardise(X, Xv)
+    X, y, Xv, yv = split(d.data, d.target.astype(np.float32).reshape(-1, 1), seed=3)
+    X, Xv = standardise(X, Xv)
     return Task(model=lambda: _mlp(4, 1, hidden=16), train=(X, y), val=(Xv, yv),
                 loss=nn.SmoothL1Loss(), name="smooth_l1_on_class_ids", epochs=40)
 
@@ -141,7 +141,7 @@ def bce_on_zscored_target() -> Task:
 
 def income_table_raw() -> Task:
     X, y = _table(seed=36)
-    X, y, Xv, yv = _split(X, y)
+    X, y, Xv, yv = split(X, y)
     return Task(model=lambda: _mlp(4, 1), train=(X, y), val=(Xv, yv), loss="mse",
                 name="income_table_raw", epochs=20)
 
@@ -262,7 +262,7 @@ def gru_successor() -> Task:
 
 
 def bumps_cnn_adam() -> Task:
-    X, y = _bumps(seed=7)
+    X, y = bumps(seed=7)
     X = (X - X.mean()) / X.std()
     return Task(model=lambda: nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(),
                                             nn.MaxPool2d(2), nn.Flatten(),

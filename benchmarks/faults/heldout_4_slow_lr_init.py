@@ -1,11 +1,11 @@
-"""A fourth held-out fault set, written after ``holdout3.py`` was scored and before any change
-its misses suggest; not yet scored by doctor (its programs were only checked to run and to show
-their fault in plain training). Never tuned on.
+"""A fourth held-out fault set, written after ``heldout_3_short_budgets.py`` was scored and
+before any change its misses suggest; not yet scored by doctor (its programs were only
+checked to run and to show their fault in plain training). Never tuned on.
 
-Same rules as ``holdout.py``. Weighted toward what the earlier sets missed most: learning rates
-too low for a short budget under different updaters and noise levels, and inits that slow
-training; plus heads, losses and data faults in new forms, and correct programs (recurrent,
-float64, a 1-D CNN over sequences, a small-batch regression).
+Same rules as ``heldout_1_forum_style.py``. Weighted toward what the earlier sets missed most:
+learning rates too low for a short budget under different updaters and noise levels, and inits
+that slow training; plus heads, losses and data faults in new forms, and correct programs
+(recurrent, float64, a 1-D CNN over sequences, a small-batch regression).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from torch import nn
 
 from triage.task import Task
 
-from holdout import ADAM, PLAIN_SGD, Program, _split, _standardise
-from holdout import _mlp as holdout_mlp
+from ._common import ADAM, PLAIN_SGD, Program, split, standardise
+from ._common import mlp as holdout_mlp
 
 
 def _mlp(n_in: int, n_out: int, hidden: int = 48, **kw: object) -> nn.Sequential:
@@ -49,8 +49,8 @@ def _digits_like(seed: int = 52) -> tuple[np.ndarray, ...]:
 
     X, y = make_classification(n_samples=2000, n_features=32, n_informative=16, n_classes=6,
                                n_clusters_per_class=2, random_state=seed)
-    X, y, Xv, yv = _split(X, y.astype(np.int64))
-    X, Xv = _standardise(X, Xv)
+    X, y, Xv, yv = split(X, y.astype(np.int64))
+    X, Xv = standardise(X, Xv)
     return X, y, Xv, yv
 
 
@@ -69,7 +69,7 @@ class _Conv1d(nn.Module):
 
 def housing_sgd_three_epochs() -> Task:
     X, y = _housing()
-    X, y, Xv, yv = _split(X, y)
+    X, y, Xv, yv = split(X, y)
     return Task(model=lambda: _mlp(8, 1), train=(X, y), val=(Xv, yv), loss="mse",
                 name="housing_sgd_three_epochs", epochs=3)
 
@@ -143,7 +143,7 @@ def mse_on_binary_labels() -> Task:
 def cross_entropy_soft_regression() -> Task:
     """A price regression target fed to BCE (targets far outside 0..1)."""
     X, y = _housing(seed=59)
-    X, y, Xv, yv = _split(X, y * 50 + 200)
+    X, y, Xv, yv = split(X, y * 50 + 200)
     return Task(model=lambda: _mlp(8, 1), train=(X, y), val=(Xv, yv),
                 loss=nn.BCEWithLogitsLoss(), name="cross_entropy_soft_regression", epochs=10)
 
@@ -168,7 +168,7 @@ def signals_val_not_centred() -> Task:
 
 def adagrad_lr_five() -> Task:
     X, y = _housing(seed=63)
-    X, y, Xv, yv = _split(X, y)
+    X, y, Xv, yv = split(X, y)
     return Task(model=lambda: _mlp(8, 1), train=(X, y), val=(Xv, yv), loss="mse",
                 name="adagrad_lr_five", epochs=10)
 
@@ -184,7 +184,7 @@ def conv1d_no_activation() -> Task:
 
 def targets_in_cents() -> Task:
     X, y = _housing(seed=65)
-    X, y, Xv, yv = _split(X, y * 4e4 + 2.5e5)
+    X, y, Xv, yv = split(X, y * 4e4 + 2.5e5)
     return Task(model=lambda: _mlp(8, 1), train=(X, y), val=(Xv, yv), loss=nn.L1Loss(),
                 name="targets_in_cents", epochs=10)
 
@@ -242,7 +242,7 @@ def lstm_tagger() -> Task:
 
 def float64_housing() -> Task:
     X, y = _housing(seed=67)
-    X, y, Xv, yv = _split(X.astype(np.float64), y.astype(np.float64))
+    X, y, Xv, yv = split(X.astype(np.float64), y.astype(np.float64))
     return Task(model=lambda: _mlp(8, 1).double(), train=(X, y), val=(Xv, yv), loss="mse",
                 name="float64_housing", epochs=40)
 
@@ -255,7 +255,7 @@ def signals_conv1d() -> Task:
 
 def small_batch_regression() -> Task:
     X, y = _housing(seed=69)
-    X, y, Xv, yv = _split(X[:300], y[:300])
+    X, y, Xv, yv = split(X[:300], y[:300])
     return Task(model=lambda: _mlp(8, 1, hidden=32), train=(X, y), val=(Xv, yv), loss="mse",
                 name="small_batch_regression", epochs=30)
 

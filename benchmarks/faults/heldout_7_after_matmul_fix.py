@@ -1,10 +1,10 @@
-"""A seventh held-out fault set, written after ``holdout6.py`` was scored once and after the
-change its one miss suggested (3dfa14c, bare weight matrices in a row), before doctor ran on any
-of these programs; never tuned on.
+"""A seventh held-out fault set, written after ``heldout_6_squashed_logits.py`` was scored once
+and after the change its one miss suggested (3dfa14c, bare weight matrices in a row), before
+doctor ran on any of these programs; never tuned on.
 
-Same rules as ``holdout.py``: forum-style programs, each faulty one naming the families a right
-diagnosis points at; the correct ones (recurrent, sequence-to-sequence, float64, SGD with
-momentum, AdamW) must get no error.
+Same rules as ``heldout_1_forum_style.py``: forum-style programs, each faulty one naming the
+families a right diagnosis points at; the correct ones (recurrent, sequence-to-sequence,
+float64, SGD with momentum, AdamW) must get no error.
 """
 
 from __future__ import annotations
@@ -16,8 +16,16 @@ from torch import nn
 
 from triage.task import Task
 
-from holdout import ADAM, PLAIN_SGD, Program, _classification, _mlp, _split, _standardise
-from holdout5 import _reinit
+from ._common import (
+    ADAM,
+    PLAIN_SGD,
+    Program,
+    classification,
+    mlp,
+    reinit,
+    split,
+    standardise,
+)
 
 
 def _table(n: int = 1000, seed: int = 110) -> tuple[np.ndarray, np.ndarray]:
@@ -36,7 +44,7 @@ def _weights(n: int = 1000, seed: int = 111) -> tuple[np.ndarray, ...]:
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 5)).astype(np.float32)
     grams = 5000 + 1200 * X[:, 0] + 600 * X[:, 1] * X[:, 2] + rng.normal(0, 200, n)
-    return _split(X, grams.astype(np.float32).reshape(-1, 1))
+    return split(X, grams.astype(np.float32).reshape(-1, 1))
 
 
 def _smooth_target(n: int = 1000, seed: int = 112) -> tuple[np.ndarray, ...]:
@@ -44,7 +52,7 @@ def _smooth_target(n: int = 1000, seed: int = 112) -> tuple[np.ndarray, ...]:
     X = rng.normal(size=(n, 6)).astype(np.float32)
     y = np.sin(X[:, 0]) + X[:, 1] * X[:, 2] + 0.1 * rng.normal(size=n)
     y = ((y - y.mean()) / y.std()).astype(np.float32).reshape(-1, 1)
-    return _split(X, 3 * y)
+    return split(X, 3 * y)
 
 
 def _stripes(n: int = 900, seed: int = 113) -> tuple[np.ndarray, np.ndarray]:
@@ -87,7 +95,7 @@ class _Functional(nn.Module):
 
     def __init__(self, n_in: int, n_out: int, fn: object) -> None:
         super().__init__()
-        self.body, self.fn = _mlp(n_in, n_out, hidden=48), fn
+        self.body, self.fn = mlp(n_in, n_out, hidden=48), fn
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fn(self.body(x))  # type: ignore[operator]
@@ -96,31 +104,31 @@ class _Functional(nn.Module):
 # -- faulty ---------------------------------------------------------------------------------
 
 def sgd_3e5_mlp() -> Task:
-    X, y, Xv, yv = _classification(1500, 16, classes=4, seed=114)
-    return Task(model=lambda: _mlp(16, 4, hidden=64), train=(X, y), val=(Xv, yv),
+    X, y, Xv, yv = classification(1500, 16, classes=4, seed=114)
+    return Task(model=lambda: mlp(16, 4, hidden=64), train=(X, y), val=(Xv, yv),
                 name="sgd_3e5_mlp", epochs=15)
 
 
 def rmsprop_lr_one() -> Task:
-    X, y, Xv, yv = _classification(1200, 10, classes=3, seed=115)
-    return Task(model=lambda: _mlp(10, 3), train=(X, y), val=(Xv, yv), name="rmsprop_lr_one",
+    X, y, Xv, yv = classification(1200, 10, classes=3, seed=115)
+    return Task(model=lambda: mlp(10, 3), train=(X, y), val=(Xv, yv), name="rmsprop_lr_one",
                 epochs=10)
 
 
 def adam_3e6_regression() -> Task:
     X, y, Xv, yv = _smooth_target()
-    return Task(model=lambda: _mlp(6, 1, hidden=64), train=(X, y), val=(Xv, yv), loss="mse",
+    return Task(model=lambda: mlp(6, 1, hidden=64), train=(X, y), val=(Xv, yv), loss="mse",
                 name="adam_3e6_regression", epochs=8)
 
 
 def hardtanh_regression_head() -> Task:
     X, y, Xv, yv = _smooth_target(seed=116)
-    return Task(model=lambda: _mlp(6, 1, tail=(nn.Hardtanh(),)), train=(X, y), val=(Xv, yv),
+    return Task(model=lambda: mlp(6, 1, tail=(nn.Hardtanh(),)), train=(X, y), val=(Xv, yv),
                 loss="mse", name="hardtanh_regression_head", epochs=20)
 
 
 def functional_sigmoid_into_cross_entropy() -> Task:
-    X, y, Xv, yv = _classification(1200, 12, classes=5, seed=117)
+    X, y, Xv, yv = classification(1200, 12, classes=5, seed=117)
     return Task(model=lambda: _Functional(12, 5, torch.sigmoid), train=(X, y), val=(Xv, yv),
                 name="functional_sigmoid_into_cross_entropy", epochs=20)
 
@@ -130,8 +138,8 @@ def softmax_into_bce_with_logits() -> Task:
     rng = np.random.default_rng(118)
     X = rng.normal(size=(1000, 8)).astype(np.float32)
     Y = np.stack([X[:, 0] > 0, X[:, 1] + X[:, 2] > 0, X[:, 3] * X[:, 4] > 0], 1)
-    X, Y, Xv, Yv = _split(X, Y.astype(np.float32))
-    return Task(model=lambda: _mlp(8, 3, tail=(nn.Softmax(dim=1),)), train=(X, Y),
+    X, Y, Xv, Yv = split(X, Y.astype(np.float32))
+    return Task(model=lambda: mlp(8, 3, tail=(nn.Softmax(dim=1),)), train=(X, Y),
                 val=(Xv, Yv), loss=nn.BCEWithLogitsLoss(), name="softmax_into_bce_with_logits",
                 epochs=20)
 
@@ -143,43 +151,43 @@ def functional_relu_regression_output() -> Task:
 
 
 def mse_on_onehot_softmax() -> Task:
-    X, y, Xv, yv = _classification(1200, 12, classes=4, seed=120)
+    X, y, Xv, yv = classification(1200, 12, classes=4, seed=120)
     onehot = lambda t: np.eye(4, dtype=np.float32)[t]  # noqa: E731
-    return Task(model=lambda: _mlp(12, 4, tail=(nn.Softmax(dim=1),)), train=(X, onehot(y)),
+    return Task(model=lambda: mlp(12, 4, tail=(nn.Softmax(dim=1),)), train=(X, onehot(y)),
                 val=(Xv, onehot(yv)), loss="mse", name="mse_on_onehot_softmax", epochs=20)
 
 
 def l1_on_binary_labels() -> Task:
-    X, y, Xv, yv = _classification(1200, 10, classes=2, seed=121)
+    X, y, Xv, yv = classification(1200, 10, classes=2, seed=121)
     col = lambda t: t.astype(np.float32).reshape(-1, 1)  # noqa: E731
-    return Task(model=lambda: _mlp(10, 1), train=(X, col(y)), val=(Xv, col(yv)),
+    return Task(model=lambda: mlp(10, 1), train=(X, col(y)), val=(Xv, col(yv)),
                 loss=nn.L1Loss(), name="l1_on_binary_labels", epochs=20)
 
 
 def bce_on_standardised_target() -> Task:
     X, y, Xv, yv = _smooth_target(seed=122)
-    return Task(model=lambda: _mlp(6, 1), train=(X, y / 3), val=(Xv, yv / 3),
+    return Task(model=lambda: mlp(6, 1), train=(X, y / 3), val=(Xv, yv / 3),
                 loss=nn.BCEWithLogitsLoss(), name="bce_on_standardised_target", epochs=20)
 
 
 def raw_income_and_age() -> Task:
     X, y = _table()
-    X, y, Xv, yv = _split(X, y)
-    return Task(model=lambda: _mlp(3, 2), train=(X, y), val=(Xv, yv),
+    X, y, Xv, yv = split(X, y)
+    return Task(model=lambda: mlp(3, 2), train=(X, y), val=(Xv, yv),
                 name="raw_income_and_age", epochs=20)
 
 
 def target_in_grams() -> Task:
     X, y, Xv, yv = _weights()
-    return Task(model=lambda: _mlp(5, 1), train=(X, y), val=(Xv, yv), loss="mse",
+    return Task(model=lambda: mlp(5, 1), train=(X, y), val=(Xv, yv), loss="mse",
                 name="target_in_grams", epochs=20)
 
 
 def val_shifted_three_std() -> Task:
     X, y = _table(seed=123)
-    X, y, Xv, yv = _split(X, y)
-    X, Xv = _standardise(X, Xv)
-    return Task(model=lambda: _mlp(3, 2), train=(X, y), val=(Xv + 3.0, yv),
+    X, y, Xv, yv = split(X, y)
+    X, Xv = standardise(X, Xv)
+    return Task(model=lambda: mlp(3, 2), train=(X, y), val=(Xv + 3.0, yv),
                 name="val_shifted_three_std", epochs=20)
 
 
@@ -187,7 +195,7 @@ def nan_regression_labels() -> Task:
     X, y, Xv, yv = _smooth_target(seed=124)
     y = y.copy()
     y[np.random.default_rng(124).random(len(y)) < 0.03] = np.nan
-    return Task(model=lambda: _mlp(6, 1), train=(X, y), val=(Xv, yv), loss="mse",
+    return Task(model=lambda: mlp(6, 1), train=(X, y), val=(Xv, yv), loss="mse",
                 name="nan_regression_labels", epochs=20)
 
 
@@ -234,7 +242,7 @@ def lstm_first_steps() -> Task:
 def float64_regression_mlp() -> Task:
     X, y, Xv, yv = _smooth_target(seed=131)
     f64 = lambda a: a.astype(np.float64)  # noqa: E731
-    return Task(model=lambda: _mlp(6, 1, hidden=64).double(), train=(f64(X), f64(y)),
+    return Task(model=lambda: mlp(6, 1, hidden=64).double(), train=(f64(X), f64(y)),
                 val=(f64(Xv), f64(yv)), loss="mse", name="float64_regression_mlp", epochs=20)
 
 
@@ -266,10 +274,10 @@ def gru_delay_line() -> Task:
 
 def churn_table_adamw() -> Task:
     X, y = _table(seed=134)
-    X, y, Xv, yv = _split(X, y)
+    X, y, Xv, yv = split(X, y)
     X, Xv = np.log1p(X), np.log1p(Xv)
-    X, Xv = _standardise(X, Xv)
-    return Task(model=lambda: _reinit(_mlp(3, 2, hidden=32),
+    X, Xv = standardise(X, Xv)
+    return Task(model=lambda: reinit(mlp(3, 2, hidden=32),
                                       lambda m: nn.init.kaiming_normal_(m.weight)),
                 train=(X, y), val=(Xv, yv), name="churn_table_adamw", epochs=20)
 
