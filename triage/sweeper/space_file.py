@@ -30,7 +30,9 @@ from triage.errors import SettingsError, first_line
 from triage.optimizers import canonical_updater
 from triage.sweeper.space import RANGE_ONLY, Param, SearchSpace, SpaceError, span
 
-BUILTIN = "triage.search_spaces"  # package data: the bundled spaces, one YAML file each
+# The bundled spaces, one YAML file each: the top-level search_spaces/ folder of the source,
+# installed (wheel or editable) as this package (see pyproject.toml's package-dir).
+BUILTIN = "triage.search_spaces"
 PARAMS = ("optimizer", "lr", "backoff", "momentum", "batch_size", "init", "weight_decay",
           "dropout", "grad_clip_norm", "schedule_every", "schedule_after")
 _INT = {"batch_size", "schedule_every", "schedule_after"}
@@ -47,19 +49,30 @@ def load_space(path_or_name: str | os.PathLike[str]) -> SearchSpace:
     """
     path = Path(path_or_name)
     if not path.suffix and not path.exists():
-        bundled = resources.files(BUILTIN) / f"{path_or_name}.yaml"
+        bundled = _builtin() / f"{path_or_name}.yaml"
         if bundled.is_file():
             return _parse_file(bundled.read_text(encoding="utf-8"), f"{path_or_name}.yaml")
     if not path.is_file():
         raise SpaceError(f"search space {str(path_or_name)!r} not found; give a YAML path or "
-                         f"one of the bundled spaces ({', '.join(bundled_spaces())})")
+                         f"one of the bundled spaces ({', '.join(bundled_spaces())}) in "
+                         f"{_builtin()}")
     return _parse_file(path.read_text(encoding="utf-8"), str(path))
 
 
 def bundled_spaces() -> list[str]:
     """The names of the spaces that ship with triage."""
-    return sorted(entry.name.removesuffix(".yaml") for entry in resources.files(BUILTIN).iterdir()
+    return sorted(entry.name.removesuffix(".yaml") for entry in _builtin().iterdir()
                   if entry.name.endswith(".yaml"))
+
+
+def _builtin() -> resources.abc.Traversable:
+    """The bundled spaces' folder; an install from before they moved to search_spaces/ lacks it."""
+    try:
+        return resources.files(BUILTIN)
+    except ModuleNotFoundError:
+        raise SpaceError(f"the bundled search spaces ({BUILTIN}, from the source's search_spaces/ "
+                         "folder) are not installed; reinstall triage (pip install -e . in a "
+                         "checkout)") from None
 
 
 def _parse_file(text: str, source: str) -> SearchSpace:

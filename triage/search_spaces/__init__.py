@@ -1,1 +1,0 @@
-"""The search spaces that ship with triage (package data, read with importlib.resources)."""
