@@ -151,10 +151,10 @@ def test_bad_table_input_is_one_line_exit_2_and_writes_nothing(run, tmp_path, ta
 
 
 def _deepfd() -> Path:
-    """The real tables (not shipped with triage): beside the checkout, or this workplace's."""
-    here = Path(__file__).resolve().parents[2]
-    for place in (os.environ.get("TRIAGE_DEEPFD"), here.parent / "shared" / "data" / "deepfd",
-                  Path("/work/shared/data/deepfd")):
+    """The real tables (not shipped with triage): $TRIAGE_DEEPFD, else shared/data/deepfd in the
+    folder beside the checkout (../shared, found from this file, not from a machine's path)."""
+    checkout = Path(__file__).resolve().parents[2]
+    for place in (os.environ.get("TRIAGE_DEEPFD"), checkout.parent / "shared" / "data" / "deepfd"):
         if place and Path(place, "so31627380_titanic_train.csv").is_file():
             return Path(place)
     if os.environ.get("CI") == "true":
