@@ -26,7 +26,7 @@ VAL_FRACTION = 0.2
 class Task:
     """A training problem: a model factory, data, and how one batch trains.
 
-    Three forms, from the simplest (see README, "Bring your model"):
+    Three forms, from the simplest (see docs/bring-your-model.md):
 
     - ``(X, y)`` data and ``loss=``: batches are ``(x, y)``, the loss is ``loss(model(x), y)``;
       a model returning a tuple or dict gives its first tensor to the loss;
