@@ -56,7 +56,11 @@ def test_helpers_apply_the_recommendation():
     ({"optimizer": {"name": "sgd", "lr": 0.1, "betas": 1}}, "betas"),
     ({"batch_size": 0}, "batch_size must be a positive integer"),
     ({"init": "orthogonal"}, "unknown init 'orthogonal'"),
-    ({"grad_clip_norm": -1}, "grad_clip_norm must be null or > 0"),
+    ({"grad_clip_norm": -1}, "grad_clip_norm must be a finite number > 0, got -1"),
+    ({"grad_clip_norm": True}, "grad_clip_norm must be a finite number > 0, got True"),
+    ({"precision": "64"}, "unknown precision '64'"),
+    ({"optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.0, "nesterov": True}},
+     "Nesterov SGD needs momentum > 0"),  # the rule a probe follows, checked in one place
     ({"dropout": 1.0}, "dropout must be null or in \\[0, 1\\), got 1.0"),
     ({"schedule": {"type": "cosine"}}, "schedule must be null or have type: step"),
     ({"schedule": {"type": "step", "after_epochs": 1, "every_epochs": 2}}, "after_epochs"),

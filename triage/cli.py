@@ -31,7 +31,7 @@ from triage.cli_options import (
     train_hint,
     training_options,
 )
-from triage.errors import SettingsError, TriageError
+from triage.errors import TriageError
 
 
 class TriageGroup(click.Group):
@@ -290,6 +290,7 @@ def sweep_command(task: str | None, space: str, budget: float, trials: int | Non
     from triage.storage import quiet_optuna, redact
     from triage.sweeper import LRPrior, SweepSettings, load_space, sweep
     from triage.sweeper.run import default_study
+    from triage.sweeper.settings import shared_storage
     from triage.sweeper.workers import Job, run_workers
 
     err = Console(stderr=True)
@@ -302,10 +303,7 @@ def sweep_command(task: str | None, space: str, budget: float, trials: int | Non
     if from_config:
         prior = LRPrior.of(load_config(from_config))
     outputs = _check_outputs(out, table, plot, no_plot)
-    url = None if storage == ":memory:" else storage or SWEEP_STORAGE
-    if workers > 1 and url is None:
-        raise SettingsError(f"--workers {workers} needs a storage the workers share; drop "
-                            "--storage :memory: (the default journal file works)")
+    url = shared_storage(storage, workers)
     loaded = load(task, target, kind, no_preprocess, seed)
     _notes(loaded, err)
     if loaded.optimizer is not None and loaded.updater not in search_space.updaters():

@@ -17,10 +17,9 @@ import yaml
 
 from triage import atomic
 from triage.builders import StepSchedule, apply_dropout, apply_init, make_scheduler
-from triage.choices import INITS, PRECISIONS
 from triage.errors import ConfigError, TriageError, first_line
-from triage.optimizers import OptimizerConfig, OptimizerFactory, canonical
-from triage.validate import check_choice, check_dropout, check_positive_int
+from triage.optimizers import OptimizerConfig, OptimizerFactory
+from triage.training import Training
 
 if TYPE_CHECKING:
     from triage.probe import ProbeSettings
@@ -69,25 +68,19 @@ class Config:
         """The config that trains as ``settings`` do: updater, LR, batch size, init, schedule,
         clipping and dropout; ``fields`` sets the rest (``task``, an evidence section).
         ``fields`` may also override a setting (``batch_size=...``)."""
-        s = settings
-        values: dict[str, Any] = {
-            "optimizer": s.updater, "batch_size": s.batch_size, "init": s.init,
-            "schedule": s.schedule,
-            "grad_clip_norm": s.grad_clip_norm, "dropout": s.dropout, "precision": s.precision,
-        }
+        values = {"optimizer": settings.optimizer_at(settings.lr), **_recorded(settings)}
         return cls(**{**values, **fields})
+
+    def training(self) -> Training:
+        """The training settings this config records (all but the LR)."""
+        o = self.optimizer
+        return Training(optimizer=o.name, momentum=o.momentum, nesterov=o.nesterov,
+                        weight_decay=o.weight_decay, **_recorded(self))  # type: ignore[arg-type]
 
     def probe_settings(self, *, seed: int = 0, device: str = "auto",
                        epochs: int | None = None) -> ProbeSettings:
         """The settings that train exactly as this config says (``from_settings`` inverted)."""
-        from triage.probe import ProbeSettings
-
-        o = self.optimizer
-        return ProbeSettings(
-            lr=o.lr, optimizer=o.name, momentum=o.momentum, nesterov=o.nesterov,
-            weight_decay=o.weight_decay, batch_size=self.batch_size, init=self.init,
-            schedule=self.schedule, dropout=self.dropout, grad_clip_norm=self.grad_clip_norm,
-            precision=self.precision, seed=seed, device=device, epochs=epochs)
+        return self.training().at(self.optimizer.lr, seed=seed, device=device, epochs=epochs)
 
     def make_optimizer(self, params: Any, factory: OptimizerFactory | None = None) -> Any:
         """The recommended ``torch.optim.Optimizer`` over ``params``.
@@ -154,7 +147,6 @@ class Config:
             if not isinstance(opt, dict) or "name" not in opt or "lr" not in opt:
                 raise ConfigError(f"{source}: optimizer must be a mapping with name and lr")
             optimizer = OptimizerConfig(**opt)
-            optimizer.name = canonical(optimizer.name)
             if not (isinstance(optimizer.lr, (int, float)) and optimizer.lr > 0):
                 raise ConfigError(f"{source}: optimizer.lr must be > 0, got {optimizer.lr!r}")
             schedule = data.get("schedule")
@@ -162,21 +154,16 @@ class Config:
                 if not isinstance(schedule, dict) or schedule.get("type") != "step":
                     raise ConfigError(f"{source}: schedule must be null or have type: step")
                 schedule = StepSchedule(**{k: v for k, v in schedule.items() if k != "type"})
-            batch_size = data.get("batch_size", 32)
-            check_positive_int("batch_size", batch_size)
-            clip = data.get("grad_clip_norm")
-            if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float))
-                                     or not clip > 0):
-                raise ConfigError(f"{source}: grad_clip_norm must be null or > 0, got {clip!r}")
-            dropout = data.get("dropout")
-            check_dropout(dropout)
-            config = cls(optimizer=optimizer, batch_size=batch_size,
-                         init=check_choice("init", data.get("init", "default"), INITS),
-                         schedule=schedule, grad_clip_norm=data.get("grad_clip_norm"),
-                         dropout=dropout, task=data.get("task"), data=data.get("data"),
-                         lr_find=data.get("lr_find"),
-                         precision=check_choice("precision", str(data.get("precision", "32")),
-                                                PRECISIONS),
+            training = Training(  # every training setting is checked there, as for a probe
+                optimizer=optimizer.name, momentum=optimizer.momentum,
+                nesterov=optimizer.nesterov, weight_decay=optimizer.weight_decay,
+                batch_size=data.get("batch_size", 32), init=data.get("init", "default"),
+                schedule=schedule, dropout=data.get("dropout"),
+                grad_clip_norm=data.get("grad_clip_norm"),
+                precision=str(data.get("precision", "32")))
+            optimizer.name = training.optimizer
+            config = cls(optimizer=optimizer, **_recorded(training), task=data.get("task"),
+                         data=data.get("data"), lr_find=data.get("lr_find"),
                          sweep=data.get("sweep"), doctor=data.get("doctor"))
         except TypeError as exc:
             raise ConfigError(f"{source}: {exc}") from None
@@ -193,6 +180,12 @@ class Config:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the YAML document atomically."""
         atomic.write_text(path, self.to_yaml())
+
+
+def _recorded(training: Training | Config) -> dict[str, Any]:
+    """The fields a config records besides the optimizer."""
+    return {name: getattr(training, name) for name in
+            ("batch_size", "init", "schedule", "grad_clip_norm", "dropout", "precision")}
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:

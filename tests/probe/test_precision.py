@@ -28,7 +28,7 @@ def test_float16_with_loss_scaling_is_refused_on_the_cpu_in_one_line():
 def scaling_on_cpu(monkeypatch):
     """Lift the CUDA requirement so the loss-scaling path runs here (the CUDA failure mode,
     float16 autocast on a device, is exercised by CPU autocast in float16)."""
-    monkeypatch.setattr("triage.probe.settings.check_precision", lambda precision, device: None)
+    monkeypatch.setattr("triage.probe.device.check_precision", lambda precision, device: None)
 
 
 def test_loss_scaling_path_trains_and_judges_divergence_on_the_unscaled_loss(scaling_on_cpu,

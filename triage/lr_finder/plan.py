@@ -59,15 +59,16 @@ def budget(max_steps: int, steps: int, full_budget: int) -> tuple[int, int, bool
     return cap, window, True
 
 
-def make_plan(prepared: PreparedTask, base: ProbeSettings, max_steps: int, steps: int,
+def make_plan(prepared: PreparedTask, first: ProbeSettings, max_steps: int, steps: int,
               parallel: str | int) -> Plan:
-    """The plan for lr-find on ``prepared``: the budget for its size, and how probes run
-    (``--parallel``'s choice, one at a time where a GPU's fused probes cannot be fused)."""
-    full = prepared.budget_steps(base.batch_size)
+    """The plan for lr-find on ``prepared`` whose ``first`` probe is given: the budget for
+    its size, and how probes run (``--parallel``'s choice, one at a time where a GPU's fused
+    probes cannot be fused)."""
+    full = prepared.budget_steps(first.batch_size)
     cap, window, shrunk = budget(max_steps, steps, full)
-    parallelism = plan(parallel, base.device, count_parameters(prepared.task))
+    parallelism = plan(parallel, first.device, count_parameters(prepared.task))
     if parallelism.fused:
-        unfusable = fusable(prepared, [base.with_(steps=window, evaluate=False)])
+        unfusable = fusable(prepared, [first.with_(steps=window, evaluate=False)])
         if unfusable is not None:
             parallelism = Parallelism(1, f"cannot fuse: {unfusable}")
     return Plan(parallelism, cap, window, full, shrunk)

@@ -29,6 +29,7 @@ from triage.probe.pool import Pool, ProbePool
 from triage.storage import redact
 from triage.storage.studies import open_study
 from triage.task import Task
+from triage.training import Training, check_run
 from triage.validate import check_positive_int
 
 OnProbe = Callable[[str, ProbeResult, bool], None]  # (phase, result, read back from storage)
@@ -75,14 +76,15 @@ class LRFindSettings:
                 f"(3 x {self.steps} steps); raise --max-steps or lower --steps")
         if not (isinstance(self.boundary_ratio, (int, float)) and self.boundary_ratio > 1):
             raise SettingsError(f"boundary_ratio must be > 1, got {self.boundary_ratio!r}")
-        self.probe_base()  # validates the training settings
+        self.training()
+        check_run(self.seed, self.device, self.precision)
 
-    def probe_base(self, task: Task | None = None) -> ProbeSettings:
-        """The settings every probe on ``task`` starts from (the LR is each probe's own)."""
+    def training(self, task: Task | None = None) -> Training:
+        """How every probe on ``task`` trains (the LR is each probe's own): the updater given,
+        else the Task's own, else Nesterov SGD."""
         optimizer = self.optimizer or (task.updater if task is not None else "sgd")
-        return ProbeSettings(lr=1e-3, optimizer=optimizer, momentum=self.momentum,
-                             nesterov=self.nesterov, batch_size=self.batch_size, init=self.init,
-                             seed=self.seed, device=self.device, precision=self.precision)
+        return Training(optimizer=optimizer, momentum=self.momentum, nesterov=self.nesterov,
+                        batch_size=self.batch_size, init=self.init, precision=self.precision)
 
 
 def lr_find(
@@ -116,8 +118,9 @@ def lr_find(
                             f"{prepared.n_train} training samples; use a smaller --batch-size")
     name = study_name or f"triage-lr-find-{task.name}"
     study = open_study(storage, name)  # a bad storage fails before the plan is announced
-    base = settings.probe_base(task)
-    the_plan = make_plan(prepared, base, settings.max_steps, settings.steps, settings.parallel)
+    base, run = settings.training(task), {"seed": settings.seed, "device": settings.device}
+    the_plan = make_plan(prepared, base.at(THREE_LRS[0], **run), settings.max_steps,
+                         settings.steps, settings.parallel)
     if on_plan is not None:
         on_plan(the_plan)
     max_steps, steps, parallelism = the_plan.max_steps, the_plan.steps, the_plan.parallelism
@@ -129,7 +132,8 @@ def lr_find(
         stack.enter_context(torch_threads(parallelism.threads))
         runner = StudyProbeRunner(study, prepared, on_probe, pool)
         stack.callback(runner.close)  # spare probes still running are recorded as failed
-        context = Context(prepared, base, _stop_on_oom(runner), max_steps, width=runner.width)
+        context = Context(prepared, base, _stop_on_oom(runner), max_steps, width=runner.width,
+                          run=run)
         search = NanBoundary(steps, settings.boundary_ratio)
         spare = search.guesses({lr: False for lr in THREE_LRS},
                                max_steps - len(THREE_LRS) * steps, max_steps, context.width)
@@ -140,7 +144,7 @@ def lr_find(
     if isinstance(pool, FusedPool) and pool.fell_back:
         evidence["fused_fallback"] = pool.fell_back
     return Config.from_settings(
-        context.base.with_(lr=choice.lr), task=task.name,  # exactly the LR measured
+        context.settings(choice.lr), task=task.name,  # exactly the LR measured
         data=dict(task.data) if task.data else None, lr_find=evidence)
 
 

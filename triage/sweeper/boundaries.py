@@ -27,6 +27,7 @@ from triage.lr_finder.strategies import Context, DivergesEverywhere, NanBoundary
 from triage.lr_finder.trials import StudyProbeRunner
 from triage.probe import ProbeResult, ProbeSettings
 from triage.task import PreparedTask
+from triage.training import Training
 
 KEY_FIELDS = ("optimizer", "nesterov", "momentum", "batch_size", "init")
 PREFIX = "boundary:"  # the sweep study's user attribute holding one combination's boundary
@@ -87,13 +88,12 @@ class Boundaries:
         known = self.known()
         if key in known:
             return known[key]
-        base = ProbeSettings(  # each probe sets its own LR
-            lr=1.0, **{name: values[name] for name in KEY_FIELDS}, steps=self.window,
-            seed=self.seed, device=self.device, evaluate=False, precision=self.precision)
+        base = Training(**{name: values[name] for name in KEY_FIELDS}, precision=self.precision)
         guess = neighbour_guess(values, known)
         search = (NanBoundary(self.window, reserve=0.0) if guess is None else
                   NanBoundary(self.window, reserve=0.0, start=guess, expand=NEIGHBOUR_EXPAND))
-        context = Context(self.prepared, base, self._run, max_steps=10**12)
+        context = Context(self.prepared, base, self._run, max_steps=10**12,
+                          run={"seed": self.seed, "device": self.device})
         try:
             found = search.run(context)
             measured = Measured(found.max_finite_lr, found.divergence_lr)

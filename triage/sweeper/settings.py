@@ -7,14 +7,16 @@ from typing import Any
 
 import optuna
 
-from triage.choices import PRUNERS, SAMPLERS
+from triage.choices import PRUNERS, SAMPLERS, SWEEP_STORAGE
 from triage.errors import SettingsError
-from triage.probe import ProbeSettings
 from triage.sweeper.budget import check_budget
 from triage.sweeper.priorband import PriorBandSampler
 from triage.sweeper.pruning import PROGRESS, Hyperband, SnapshotPruner
 from triage.sweeper.sampling import FixingSampler
+from triage.training import check_run
 from triage.validate import check_choice, check_count, check_positive_int
+
+MEMORY = ":memory:"  # --storage's word for a study kept in memory only
 
 
 @dataclass(frozen=True)
@@ -72,8 +74,21 @@ class SweepSettings:
         check_choice("sampler", self.sampler, SAMPLERS)
         check_choice("pruner", self.pruner, PRUNERS)
         check_count("max_retry", self.max_retry)
-        ProbeSettings(lr=1e-3, seed=self.seed, device=self.device,  # validates seed, device
-                      precision=self.precision)                     # and precision
+        check_run(self.seed, self.device, self.precision)
+
+
+def shared_storage(storage: str | None, workers: int = 1) -> str | None:
+    """The storage URL a sweep's study lives in: the default journal file when none is given,
+    None (memory) for ``:memory:``.
+
+    Raises:
+        SettingsError: several workers without a storage they can share.
+    """
+    url = None if storage == MEMORY else storage or SWEEP_STORAGE
+    if workers > 1 and url is None:
+        raise SettingsError(f"--workers {workers} needs a storage the workers share; drop "
+                            f"--storage {MEMORY} (the default journal file works)")
+    return url
 
 
 def make_sampler(settings: SweepSettings,

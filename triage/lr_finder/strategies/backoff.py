@@ -103,7 +103,7 @@ class BackOff(Strategy[Choice]):
 
     def run(self, context: Context) -> Choice:
         top = self.boundary.max_finite_lr
-        full = context.prepared.budget_steps(context.base.batch_size, context.base.epochs)
+        full = context.prepared.budget_steps(context.base.batch_size)
         steps = min(self.candidate_steps, full, context.steps_left // self.expected)
         if steps < min(MIN_CANDIDATE_STEPS, full):
             lr = top / self.factor
@@ -112,7 +112,7 @@ class BackOff(Strategy[Choice]):
         scores: dict[float, Candidate] = {}  # ladder position k -> candidate at top / factor**k
 
         def at(k: float) -> ProbeSettings:
-            return context.base.with_(lr=top / self.factor**k, steps=steps, evaluate=True)
+            return context.settings(top / self.factor**k, steps=steps, evaluate=True)
 
         def branches(state: _Rungs, k: float) -> list[_Rungs]:
             """Rung k turning out worst, or best, of all so far (worst first: past the first

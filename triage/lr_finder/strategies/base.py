@@ -5,11 +5,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from triage.errors import TriageError
 from triage.probe import ProbeResult, ProbeSettings
 from triage.task import PreparedTask
+from triage.training import Training
 
 # runner(settings, phase) -> results in order; a runner that trains several probes at once
 # also takes runner(settings, phase, spare): probes a strategy will probably ask for next,
@@ -34,7 +35,9 @@ class Context:
 
     Attributes:
         prepared: the validated task.
-        base: settings every probe starts from (optimizer, batch size, init, seed, device).
+        base: how every probe trains (optimizer, batch size, init, precision); each probe
+            has its own LR.
+        run: how every probe runs (``seed``, ``device``: ``ProbeSettings`` fields).
         runner: runs probes (through the study); the only way a strategy trains anything.
         max_steps: training steps all strategies together may spend.
         width: probes the runner trains at once (1: one after another). Above 1, strategies
@@ -44,11 +47,16 @@ class Context:
     """
 
     prepared: PreparedTask
-    base: ProbeSettings
+    base: Training
     runner: ProbeRunner
     max_steps: int
     width: int = 1
+    run: dict[str, Any] = field(default_factory=dict)
     history: list[Probe] = field(default_factory=list)
+
+    def settings(self, lr: float, **changes: Any) -> ProbeSettings:
+        """A probe of this search at ``lr`` (``changes``: its steps, ``evaluate``, ...)."""
+        return self.base.at(lr, **{**self.run, **changes})
 
     @property
     def steps_used(self) -> int:

@@ -91,7 +91,7 @@ class NanBoundary(Strategy[Boundary]):
 
     def _probe(self, context: Context, lr: float, spare: list[float]) -> None:
         def at(x: float) -> ProbeSettings:
-            return context.base.with_(lr=x, steps=self.steps, evaluate=False)
+            return context.settings(x, steps=self.steps, evaluate=False)
 
         context.probe([at(lr)], self.name, [at(x) for x in spare])
 

@@ -29,7 +29,7 @@ class ThreeLR(Strategy[list[ProbeResult]]):
 
     def run(self, context: Context) -> list[ProbeResult]:
         def at(lr: float) -> ProbeSettings:
-            return context.base.with_(lr=lr, steps=self.steps, evaluate=False)
+            return context.settings(lr, steps=self.steps, evaluate=False)
 
         return context.probe([at(lr) for lr in self.lrs], self.name,
                              [at(lr) for lr in self.spare])
