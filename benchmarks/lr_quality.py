@@ -161,7 +161,7 @@ def _case(pool: ProcessPoolExecutor, name: str, optimizer: str, grid: list[float
         "case": f"{name}/{optimizer}", "grid_lr": grid[best_i], "grid_loss": best,
         "grid_acc": best_acc, "grid_steps": sum(s for _, _, s in grid_scores),
         "triage_lr": config.optimizer.lr, "triage": verdict(triage_score),
-        "triage_acc": triage_score[1], "triage_steps": config.lr_find["steps_used"],
+        "triage_acc": triage_score[1], "triage_steps": config.lr_find.steps_used,
         "rt_lr": rt_lr, "rt": verdict(rt_score), "rt_steps": 100,
         "three": verdict(three_score), "three_steps": sum(s for _, _, s in scores[-3:]),
     }

@@ -101,7 +101,7 @@ def main() -> None:
         if i:
             config = lr_find(task(args.length, own), LRFindSettings(
                 batch_size=97, steps=BUDGET, max_steps=20 * BUDGET, device="cpu"))
-            lr, steps = config.optimizer.lr, config.lr_find["steps_used"]
+            lr, steps = config.optimizer.lr, config.lr_find.steps_used
         mse = trained(args.length, own, lr)
         shown = "-" if mse is None else f"{mse:.3g}"
         print(f"{name:<34}{'LBFGS' if own else 'SGD':<9}{lr:>9.3g}{shown:>11}"

@@ -62,7 +62,7 @@ def test_options_reach_the_config(run, tmp_path):
     assert result.exit_code == 0, result.output
     config = load_config(tmp_path / "o.yaml")
     assert (config.optimizer.name, config.batch_size, config.init) == ("adam", 16, "xavier")
-    assert config.lr_find["seed"] == 2
+    assert config.lr_find.seed == 2
     assert (tmp_path / "p.png").exists()
 
 

@@ -60,12 +60,12 @@ def test_from_starts_at_lr_finds_configuration_and_counts_its_steps(run, tmp_pat
     doc = json.loads(result.stdout)
     assert (doc["sweep"]["lr_center"], doc["sweep"]["lr_updater"]) == (found.optimizer.lr,
                                                                         "sgd_nesterov")
-    assert doc["sweep"]["steps"]["lr_find"] == found.lr_find["steps_used"]  # counted
+    assert doc["sweep"]["steps"]["lr_find"] == found.lr_find.steps_used  # counted
     table = pd.read_csv(tmp_path / "t.csv")
     first = table.iloc[0]  # lr-find's own configuration, at its boundary: nothing re-measured
     assert (first["optimizer"], first["batch_size"], first["init"]) == ("sgd", 32, "default")
     assert first["lr"] == pytest.approx(found.optimizer.lr)
-    assert first["boundary"] == found.lr_find["max_finite_lr"] and first["boundary_steps"] == 0
+    assert first["boundary"] == found.lr_find.max_finite_lr and first["boundary_steps"] == 0
     search = table[table["stage"] == "search"].dropna(subset=["boundary"])
     assert (search["lr"] <= search["boundary"] * (1 + 1e-9)).all()  # never above a boundary
 

@@ -7,13 +7,14 @@ from triage import Config, load_config
 from triage.builders import StepSchedule
 from triage.config import OptimizerConfig
 from triage.errors import ConfigError, OutputError
+from triage.lr_finder.evidence import LRFindEvidence
 
 
 def _config(**changes):
     args = {"optimizer": OptimizerConfig("sgd", 0.03, 0.9, True, 1e-4), "batch_size": 64,
             "init": "he", "schedule": StepSchedule(4, 2, 1.5), "grad_clip_norm": 1.0,
             "dropout": 0.25, "task": "t", "sweep": {"study": "s", "best_trial": 3},
-            "lr_find": {"max_stable_lr": 0.3, "probes": [{"lr": 0.1}]}}
+            "lr_find": LRFindEvidence(max_stable_lr=0.3, probes=[{"lr": 0.1}], chosen=0)}
     return Config(**{**args, **changes})
 
 
@@ -63,6 +64,8 @@ def test_helpers_apply_the_recommendation():
      "Nesterov SGD needs momentum > 0"),  # the rule a probe follows, checked in one place
     ({"dropout": 1.0}, "dropout must be null or in \\[0, 1\\), got 1.0"),
     ({"schedule": {"type": "cosine"}}, "schedule must be null or have type: step"),
+    ({"lr_find": {"max_stable_lr": 0.1, "bogus": 1}}, "unknown key lr_find.bogus"),
+    ({"lr_find": [0.1]}, "lr_find must be a mapping, got list"),
     ({"schedule": {"type": "step", "after_epochs": 1, "every_epochs": 2}}, "after_epochs"),
 ])
 def test_invalid_documents(tmp_path, change, message):

@@ -43,11 +43,11 @@ def test_the_summary_keeps_max_stable_lr_for_probes_that_learn(stable, finite, e
 
     from triage import Config
     from triage.config import OptimizerConfig
+    from triage.lr_finder.evidence import LRFindEvidence
 
-    config = Config(OptimizerConfig("sgd", 0.0351), task="t", lr_find={
-        "max_stable_lr": stable, "max_finite_lr": finite, "divergence_lr": 1.0,
-        "divergence_window_steps": 100, "backoff": 16.0, "rule": "r", "probes": [],
-        "steps_used": 1996, "max_steps": 2000})
+    config = Config(OptimizerConfig("sgd", 0.0351), task="t", lr_find=LRFindEvidence(
+        max_stable_lr=stable, max_finite_lr=finite, divergence_lr=1.0,
+        divergence_window_steps=100, backoff=16.0, rule="r", steps_used=1996, max_steps=2000))
     console = Console(width=200, record=True)
     console.print(lr_find_summary(config))
     text = " ".join(console.export_text().replace("│", " ").split())

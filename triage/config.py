@@ -22,6 +22,7 @@ from triage.optimizers import OptimizerConfig, OptimizerFactory
 from triage.training import Training
 
 if TYPE_CHECKING:
+    from triage.lr_finder.evidence import LRFindEvidence
     from triage.probe import ProbeSettings
 
 __all__ = ["Config", "OptimizerConfig", "load_config"]
@@ -58,7 +59,7 @@ class Config:
     precision: str = "32"
     task: str | None = None
     data: dict[str, Any] | None = field(default=None, repr=False)
-    lr_find: dict[str, Any] | None = field(default=None, repr=False)
+    lr_find: LRFindEvidence | None = field(default=None, repr=False)
     sweep: dict[str, Any] | None = field(default=None, repr=False)
     doctor: dict[str, Any] | None = field(default=None, repr=False)
     version: int = VERSION
@@ -121,7 +122,7 @@ class Config:
         if self.data is not None:
             data["data"] = self.data
         if self.lr_find is not None:
-            data["lr_find"] = self.lr_find
+            data["lr_find"] = self.lr_find.to_dict()
         if self.sweep is not None:
             data["sweep"] = self.sweep
         if self.doctor is not None:
@@ -162,8 +163,13 @@ class Config:
                 grad_clip_norm=data.get("grad_clip_norm"),
                 precision=str(data.get("precision", "32")))
             optimizer.name = training.optimizer
+            from triage.lr_finder.evidence import LRFindEvidence  # (lr_finder imports Config)
+
+            lr_find = data.get("lr_find")
             config = cls(optimizer=optimizer, **_recorded(training), task=data.get("task"),
-                         data=data.get("data"), lr_find=data.get("lr_find"),
+                         data=data.get("data"),
+                         lr_find=(None if lr_find is None
+                                  else LRFindEvidence.from_dict(lr_find, source)),
                          sweep=data.get("sweep"), doctor=data.get("doctor"))
         except TypeError as exc:
             raise ConfigError(f"{source}: {exc}") from None

@@ -25,13 +25,14 @@ if TYPE_CHECKING:
     from triage.sweeper import SweepSummary
     from triage.sweeper.budget import Budget
 
-PHASES = {"three_lr": "three-LR", "nan_boundary": "boundary", "backoff": "back-off"}
 SPENT = (("lr_find", "lr-find"), ("boundaries", "boundaries"), ("search", "search"),
          ("final", "final stage"))
 
 
 def probe_line(phase: str, result: ProbeResult, reused: bool) -> str:
     """One line of evidence per probe."""
+    from triage.lr_finder.strategies import PHASES
+
     lr = f"lr={result.settings.lr:<9.3g}"
     if result.oom:
         outcome = "[red]out of memory[/]"
@@ -70,6 +71,8 @@ def lr_find_progress(console: Console, max_steps: int) -> Iterator[Any]:
                 progress.console.print(line, highlight=False)
             progress.update(bar, total=plan.max_steps)
 
+        from triage.lr_finder.strategies import PHASES
+
         def on_probe(phase: str, result: ProbeResult, reused: bool) -> None:
             progress.console.print(probe_line(phase, result, reused), highlight=False)
             progress.update(bar, advance=result.steps,
@@ -90,34 +93,35 @@ def _updater(o: OptimizerConfig) -> str:
 
 def lr_find_summary(config: Config) -> Table:
     """The human summary: boundary, back-off, rule and the recommended settings."""
-    ev = config.lr_find or {}
+    from triage.lr_finder.evidence import LRFindEvidence
+
+    ev = config.lr_find or LRFindEvidence()
     table = Table(title=f"lr-find: {config.task}", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
     o = config.optimizer
     table.add_row("optimizer", _updater(o))
-    window, stable, finite = (ev.get("divergence_window_steps"), ev.get("max_stable_lr"),
-                              ev.get("max_finite_lr"))
+    window, stable, finite = ev.divergence_window_steps, ev.max_stable_lr, ev.max_finite_lr
     table.add_row("max stable LR", "no probe's loss fell: see 'triage doctor'" if stable is None
                   else f"{stable:.3g} (learns, no divergence within {window} steps)")
     if finite is not None and finite != stable:
         table.add_row("no divergence up to", f"{finite:.3g} (but its loss did not fall)")
-    div = ev.get("divergence_lr")
+    div = ev.divergence_lr
     table.add_row("divergence LR", "none found up to the ceiling" if div is None else f"{div:.3g}")
-    table.add_row("back-off", f"{ev.get('backoff'):.3g}x")
-    table.add_row("rule", str(ev.get("rule")))
+    if ev.backoff is not None:
+        table.add_row("back-off", f"{ev.backoff:.3g}x")
+    table.add_row("rule", ev.rule)
     table.add_row("[green]recommended LR[/]", f"[green]{o.lr:.3g}[/]")
-    chosen = [p for p in ev.get("probes", [])  # evidence keeps 4 significant digits
-              if p["phase"] == "backoff" and p["lr"] == float(f"{o.lr:.4g}")]
-    if chosen and chosen[0].get("update_ratio_median") is not None:
-        table.add_row("update:param ratio", f"{chosen[0]['update_ratio_median']:.2g} per step "
+    chosen = ev.chosen_probe
+    if chosen and chosen.get("update_ratio_median") is not None:
+        table.add_row("update:param ratio", f"{chosen['update_ratio_median']:.2g} per step "
                       "at the recommended LR (rule of thumb: near 1e-3)")
     table.add_row("batch size / init", f"{config.batch_size} / {config.init}")
-    if ev.get("fused_fallback"):
-        table.add_row("fused probes", f"fell back to one at a time: {ev['fused_fallback']}")
-    full = ev.get("full_budget_steps")
-    table.add_row("probes / steps", f"{len(ev.get('probes', []))} probes, "
-                  f"{ev.get('steps_used')} of {ev.get('max_steps')} steps"
+    if ev.fused_fallback:
+        table.add_row("fused probes", f"fell back to one at a time: {ev.fused_fallback}")
+    full = ev.full_budget_steps
+    table.add_row("probes / steps", f"{len(ev.probes)} probes, "
+                  f"{ev.steps_used} of {ev.max_steps} steps"
                   + (f" (your full training: {full} steps)" if full else ""))
     return table
 
@@ -145,8 +149,11 @@ def plot_lr_find(config: Config, path: str) -> None:
     import matplotlib.pyplot as plt
     from matplotlib import cm, colors
 
-    ev = config.lr_find or {}
-    probes = ev.get("probes", [])
+    from triage.lr_finder.evidence import LRFindEvidence
+    from triage.lr_finder.strategies import PHASES, BackOff, NanBoundary, ThreeLR
+
+    ev = config.lr_find or LRFindEvidence()
+    probes = ev.probes
     fig, (curves, scan) = plt.subplots(1, 2, figsize=(12, 4.8))
     lrs = [p["lr"] for p in probes]
     norm = colors.LogNorm(vmin=min(lrs), vmax=max(lrs)) if lrs else None
@@ -155,7 +162,7 @@ def plot_lr_find(config: Config, path: str) -> None:
     for p in probes:
         ys = _smooth(p["losses"])
         color = cm.viridis(norm(p["lr"])) if norm else None
-        style = ":" if p["diverged"] else ("-" if p["phase"] == "backoff" else "--")
+        style = ":" if p["diverged"] else ("-" if p["phase"] == BackOff.name else "--")
         curves.plot(range(len(ys)), ys, style, color=color, lw=1, alpha=0.85,
                     label=f"{p['lr']:.2g}{' (diverged)' if p['diverged'] else ''}")
     finite = [v for p in probes for v in p["losses"] if v is not None and v > 0]
@@ -165,9 +172,9 @@ def plot_lr_find(config: Config, path: str) -> None:
     curves.set(xlabel="step", ylabel="training loss (smoothed)",
                title="loss per probe (dashed: boundary, solid: back-off, dotted: diverged)")
     curves.legend(fontsize=6, ncol=2, title="LR", title_fontsize=7)
-    for phase, marker, key in (("three_lr", "s", "final_loss"), ("nan_boundary", "o",
-                                                                  "final_loss"),
-                               ("backoff", "D", "val_loss")):
+    for phase, marker, key in ((ThreeLR.name, "s", "final_loss"),
+                               (NanBoundary.name, "o", "final_loss"),
+                               (BackOff.name, "D", "val_loss")):
         pts = [p for p in probes if p["phase"] == phase]
         ok = [(p["lr"], p[key]) for p in pts if not p["diverged"] and p[key] is not None]
         bad = [p["lr"] for p in pts if p["diverged"]]
@@ -177,12 +184,12 @@ def plot_lr_find(config: Config, path: str) -> None:
                          label=f"{PHASES[phase]} ({label})")
         if bad and ceiling:
             scan.scatter(bad, [ceiling] * len(bad), marker="x", color="red")
-    stable = ev.get("max_stable_lr")
+    stable = ev.max_stable_lr
     if stable is not None:
         scan.axvline(stable, color="green", ls="--", label=f"max stable {stable:.3g}")
-    if ev.get("divergence_lr"):
-        scan.axvline(ev["divergence_lr"], color="red", ls="--",
-                     label=f"diverges {ev['divergence_lr']:.3g} (x = diverged)")
+    if ev.divergence_lr:
+        scan.axvline(ev.divergence_lr, color="red", ls="--",
+                     label=f"diverges {ev.divergence_lr:.3g} (x = diverged)")
     scan.axvline(config.optimizer.lr, color="blue", lw=2,
                  label=f"recommended {config.optimizer.lr:.3g}")
     scan.set_xscale("log")

@@ -6,6 +6,7 @@ import pytest
 from triage import Config, LRFindSettings, lr_find
 from triage.errors import SettingsError
 from triage.lr_finder import DivergesEverywhere
+from triage.lr_finder.strategies import BackOff
 
 import tasks
 
@@ -20,18 +21,18 @@ def sgd_config():
 def test_recommendation_sits_below_the_boundary(sgd_config):
     ev = sgd_config.lr_find
     assert isinstance(sgd_config, Config)
-    assert sgd_config.optimizer.lr < ev["max_stable_lr"] < ev["divergence_lr"]
-    assert ev["backoff"] == pytest.approx(ev["max_finite_lr"] / sgd_config.optimizer.lr, rel=0.01)
-    assert ev["rule"]
+    assert sgd_config.optimizer.lr < ev.max_stable_lr < ev.divergence_lr
+    assert ev.backoff == pytest.approx(ev.max_finite_lr / sgd_config.optimizer.lr, rel=0.01)
+    assert ev.rule
     assert sgd_config.grad_clip_norm is None
 
 
 def test_probes_follow_the_procedure(sgd_config):
-    probes = sgd_config.lr_find["probes"]
+    probes = sgd_config.lr_find.probes
     assert [p["lr"] for p in probes[:3]] == [0.1, 0.001, 1e-6]
     assert {p["phase"] for p in probes} == {"three_lr", "nan_boundary", "backoff"}
     assert any(p["diverged"] for p in probes)
-    assert sum(p["steps"] for p in probes) == sgd_config.lr_find["steps_used"] <= 2000
+    assert sum(p["steps"] for p in probes) == sgd_config.lr_find.steps_used <= 2000
     for p in probes:
         assert len(p["losses"]) == p["steps"]
         assert (p["divergence_step"] is not None) == p["diverged"]
@@ -41,22 +42,22 @@ def test_reproducible_with_a_seed(sgd_config):
     again = lr_find(tasks.blobs(), LRFindSettings(seed=3, device="cpu"))
     assert again == sgd_config
     other = lr_find(tasks.blobs(), LRFindSettings(seed=4, device="cpu"))
-    assert other.lr_find["probes"][0]["losses"] != sgd_config.lr_find["probes"][0]["losses"]
+    assert other.lr_find.probes[0]["losses"] != sgd_config.lr_find.probes[0]["losses"]
 
 
 @pytest.mark.parametrize("max_steps", [300, 700, 1200])
 def test_step_budget_is_respected(max_steps):
     config = lr_find(tasks.blobs(), LRFindSettings(optimizer="adam", max_steps=max_steps,
                                                   device="cpu"))
-    assert config.lr_find["steps_used"] <= max_steps
+    assert config.lr_find.steps_used <= max_steps
     assert config.optimizer.name == "adam" and math.isfinite(config.optimizer.lr)
 
 
 def test_known_divergence_lr():
     config = lr_find(tasks.quadratic(10.0),
                      LRFindSettings(momentum=0.0, nesterov=False, device="cpu"))
-    assert config.lr_find["max_finite_lr"] <= 0.01 < config.lr_find["divergence_lr"]
-    assert config.lr_find["max_stable_lr"] <= config.lr_find["max_finite_lr"]
+    assert config.lr_find.max_finite_lr <= 0.01 < config.lr_find.divergence_lr
+    assert config.lr_find.max_stable_lr <= config.lr_find.max_finite_lr
     assert config.optimizer.lr <= 0.01 / 3 * 1.0001
 
 
@@ -86,7 +87,7 @@ def test_resume_after_interruption(tmp_path):
     assert resumed[:4] == [True] * 4 and not any(resumed[4:])
     fresh = lr_find(tasks.blobs(), CPU)
     assert config.optimizer == fresh.optimizer
-    assert config.lr_find["probes"] == fresh.lr_find["probes"]
+    assert config.lr_find.probes == fresh.lr_find.probes
 
 
 @pytest.mark.parametrize(("url", "expected"), [
@@ -173,3 +174,12 @@ def test_the_bundled_examples_get_the_same_config_at_any_width(two_cores, exampl
     alone = lr_find(EXAMPLES[example](), LRFindSettings(device="cpu", parallel=1))
     together = lr_find(EXAMPLES[example](), LRFindSettings(device="cpu", parallel=2))
     assert together == alone
+
+
+def test_the_evidence_names_the_probe_trained_at_the_recommended_lr(sgd_config):
+    ev = sgd_config.lr_find
+    chosen = ev.chosen_probe
+    assert chosen is ev.probes[ev.chosen] and chosen["phase"] == BackOff.name
+    assert not chosen["diverged"] and chosen["val_loss"] is not None
+    assert chosen["lr"] == pytest.approx(sgd_config.optimizer.lr, rel=1e-3)
+    assert Config.from_dict(sgd_config.to_dict()).lr_find == ev  # the YAML keeps all of it

@@ -110,5 +110,5 @@ def test_lr_find_with_fused_probes_recommends_what_it_does_one_at_a_time(monkeyp
                         lambda *a, **k: Parallelism(8, "test", fused=True))
     fused = lr_find(tasks.blobs(), settings)
     assert fused.optimizer.lr == alone.optimizer.lr
-    assert [p["lr"] for p in fused.lr_find["probes"]] == [p["lr"] for p in alone.lr_find["probes"]]
-    assert "fused_fallback" not in fused.lr_find
+    assert [p["lr"] for p in fused.lr_find.probes] == [p["lr"] for p in alone.lr_find.probes]
+    assert fused.lr_find.fused_fallback is None

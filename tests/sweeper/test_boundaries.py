@@ -78,7 +78,7 @@ def test_lr_finds_boundary_serves_its_combination_without_a_probe():
         "optimizer": "sgd_nesterov", "backoff": {"low": 1.5, "high": 100, "log": True}}}, "p")
     summary = sweep(tasks.blobs(), space, SweepSettings(budget=None, trials=3),
                     prior=LRPrior.of(config), storage=None)
-    assert (summary.table["boundary"] == config.lr_find["max_finite_lr"]).all()
+    assert (summary.table["boundary"] == config.lr_find.max_finite_lr).all()
     assert summary.spent["boundaries"] == 0 and (summary.table["boundary_steps"] == 0).all()
     assert summary.table.loc[0, "lr"] == pytest.approx(config.optimizer.lr)  # its own first
 

@@ -10,12 +10,13 @@ Gradient clipping stays off throughout. Every probe is a trial of one Optuna stu
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from triage.config import Config
 from triage.errors import ProbeError, SettingsError
+from triage.lr_finder.evidence import LRFindEvidence
 from triage.lr_finder.plan import Plan, make_plan
 from triage.lr_finder.strategies import BackOff, Boundary, Choice, Context, NanBoundary, ThreeLR
 from triage.lr_finder.strategies.base import ProbeRunner
@@ -142,7 +143,7 @@ def lr_find(
         choice = BackOff(boundary).run(context)
     evidence = _evidence(context, boundary, choice, storage, name, settings, the_plan)
     if isinstance(pool, FusedPool) and pool.fell_back:
-        evidence["fused_fallback"] = pool.fell_back
+        evidence = dataclasses.replace(evidence, fused_fallback=pool.fell_back)
     return Config.from_settings(
         context.settings(choice.lr), task=task.name,  # exactly the LR measured
         data=dict(task.data) if task.data else None, lr_find=evidence)
@@ -171,20 +172,23 @@ def _round(value: float | None, digits: int = 4) -> float | None:
 
 
 def _evidence(context: Context, boundary: Boundary, choice: Choice, storage: str | None,
-              study: str, settings: LRFindSettings, the_plan: Plan) -> dict[str, Any]:
-    return {
-        "max_stable_lr": _round(boundary.max_stable_lr),
-        "max_finite_lr": _round(boundary.max_finite_lr),
-        "divergence_lr": _round(boundary.divergence_lr),
-        "divergence_window_steps": boundary.steps,
-        "backoff": _round(choice.backoff, 3),
-        "rule": choice.rule,
-        "steps_used": context.steps_used,
-        "max_steps": the_plan.max_steps,
-        "full_budget_steps": the_plan.full_budget,
-        "seed": settings.seed,
-        "study": study,
-        "storage": redact(storage),
-        "probes": [{"phase": probe.phase, **probe.result.evidence(digits=4, trace=True)}
-                   for probe in context.history],
-    }
+              study: str, settings: LRFindSettings, the_plan: Plan) -> LRFindEvidence:
+    chosen = [i for i, probe in enumerate(context.history)  # the LR exactly as it was probed
+              if probe.phase == BackOff.name and probe.result.settings.lr == choice.lr]
+    return LRFindEvidence(
+        max_stable_lr=_round(boundary.max_stable_lr),
+        max_finite_lr=_round(boundary.max_finite_lr),
+        divergence_lr=_round(boundary.divergence_lr),
+        divergence_window_steps=boundary.steps,
+        backoff=_round(choice.backoff, 3),
+        rule=choice.rule,
+        steps_used=context.steps_used,
+        max_steps=the_plan.max_steps,
+        full_budget_steps=the_plan.full_budget,
+        seed=settings.seed,
+        study=study,
+        storage=redact(storage),
+        probes=[{"phase": probe.phase, **probe.result.evidence(digits=4, trace=True)}
+                for probe in context.history],
+        chosen=chosen[0] if chosen else None,
+    )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from triage.choices import updater_name
+from triage.lr_finder.evidence import LRFindEvidence
 
 if TYPE_CHECKING:
     from triage.config import Config
@@ -46,11 +47,10 @@ class LRPrior:
     def of(cls, config: Config) -> LRPrior:
         """The prior an lr-find config gives (Nesterov SGD is the updater ``sgd_nesterov``)."""
         o = config.optimizer
-        evidence: dict[str, Any] = config.lr_find or {}
-        return cls(o.lr, updater_name(o.name, o.nesterov), evidence.get("max_finite_lr"),
-                   evidence.get("divergence_lr"), evidence.get("divergence_window_steps"),
-                   config.batch_size, config.init, o.momentum,
-                   int(evidence.get("steps_used") or 0))
+        ev = config.lr_find or LRFindEvidence()
+        return cls(o.lr, updater_name(o.name, o.nesterov), ev.max_finite_lr, ev.divergence_lr,
+                   ev.divergence_window_steps, config.batch_size, config.init, o.momentum,
+                   ev.steps_used)
 
     @property
     def backoff(self) -> float | None:

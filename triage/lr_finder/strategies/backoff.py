@@ -60,6 +60,7 @@ class BackOff(Strategy[Choice]):
     """
 
     name = "backoff"
+    label = "back-off"
 
     def __init__(
         self,

@@ -81,7 +81,8 @@ class Context:
 class Strategy(abc.ABC, Generic[R]):
     """A named search. Subclasses implement ``run`` and ask ``context.probe`` for evidence."""
 
-    name: str = "strategy"
+    name: str = "strategy"  # the phase its probes are recorded under
+    label: str = "strategy"  # the phase as people read it
 
     @abc.abstractmethod
     def run(self, context: Context) -> R:

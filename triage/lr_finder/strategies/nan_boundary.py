@@ -64,6 +64,7 @@ class NanBoundary(Strategy[Boundary]):
     """
 
     name = "nan_boundary"
+    label = "boundary"
 
     def __init__(self, steps: int = 100, precision: float = 2.0, reserve: float = 0.4,
                  start: float = 1e-3, expand: float = 10.0) -> None:

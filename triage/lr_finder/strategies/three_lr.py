@@ -20,6 +20,7 @@ class ThreeLR(Strategy[list[ProbeResult]]):
     """
 
     name = "three_lr"
+    label = "three-LR"
 
     def __init__(self, steps: int = 100, lrs: tuple[float, ...] = THREE_LRS,
                  spare: tuple[float, ...] = ()) -> None:

@@ -1,0 +1,77 @@
+"""What lr-find measured, as a config, the report and JSON read it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from triage.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class LRFindEvidence:
+    """The evidence behind lr-find's recommendation (a config's ``lr_find`` section).
+
+    Attributes:
+        max_stable_lr: the highest LR that survived the divergence window and learned.
+        max_finite_lr: the highest LR that survived it (learning or not).
+        divergence_lr: the lowest LR that diverged above those (None: none up to the ceiling).
+        divergence_window_steps: the window's length in steps.
+        backoff: how far below the boundary the recommendation sits.
+        rule: why the back-off won, in words.
+        steps_used: training steps all probes took.
+        max_steps: the step budget.
+        full_budget_steps: the task's whole training in steps.
+        seed: the probes' seed.
+        study: the Optuna study holding the probes.
+        storage: its storage, credentials redacted (None: in memory).
+        probes: every probe in order: its ``phase`` (a strategy's ``name``) and its
+            evidence (``ProbeResult.evidence``, numbers to 4 significant digits).
+        chosen: the index in ``probes`` of the probe trained at the recommended LR (None
+            when the budget left no room to validate it).
+        fused_fallback: why fused probes fell back to one at a time, if they did.
+    """
+
+    max_stable_lr: float | None = None
+    max_finite_lr: float | None = None
+    divergence_lr: float | None = None
+    divergence_window_steps: int | None = None
+    backoff: float | None = None
+    rule: str = ""
+    steps_used: int = 0
+    max_steps: int = 0
+    full_budget_steps: int | None = None
+    seed: int = 0
+    study: str | None = None
+    storage: str | None = None
+    probes: list[dict[str, Any]] = field(default_factory=list)
+    chosen: int | None = None
+    fused_fallback: str | None = None
+
+    @property
+    def chosen_probe(self) -> dict[str, Any] | None:
+        """The probe at the recommended LR, if one was trained."""
+        return None if self.chosen is None else self.probes[self.chosen]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The YAML/JSON form (``fused_fallback`` only when there was one)."""
+        data = asdict(self)
+        if self.fused_fallback is None:
+            del data["fused_fallback"]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "config") -> LRFindEvidence:
+        """Read a config's ``lr_find`` section.
+
+        Raises:
+            ConfigError: not a mapping, or a key this version does not know.
+        """
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: lr_find must be a mapping, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"{source}: unknown key lr_find.{unknown[0]}; known keys: "
+                              f"{', '.join(sorted(known))}")
+        return cls(**data)
