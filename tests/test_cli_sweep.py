@@ -107,6 +107,7 @@ def test_bad_space_file_names_file_key_and_value(run, tmp_path):
 @pytest.mark.parametrize(("option", "value", "words"), [
     ("--precision", "bf16", "created with precision='32', not 'bf16'"),
     ("--pruner", "median", "created with pruner='hyperband', not 'median'"),
+    ("--seed", "1", "created with seed=0, not 1"),
 ])
 def test_rerunning_with_a_setting_that_changes_results_is_refused(run, tmp_path, option, value,
                                                                    words):

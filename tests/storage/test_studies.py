@@ -9,7 +9,7 @@ from triage import ProbeSettings
 from triage.errors import StorageError
 from triage.lr_finder.trials import StudyProbeRunner
 from triage.storage import make_storage
-from triage.storage.studies import open_study
+from triage.storage.studies import join_study, open_study
 
 from servers import server_url
 
@@ -72,3 +72,17 @@ def test_cluster_storages(kind, blobs):
     reloaded = StudyProbeRunner(open_study(url, name), blobs.prepare())
     assert reloaded([ProbeSettings(lr=0.1, steps=5)], "p")[0] == result
     optuna.delete_study(study_name=name, storage=make_storage(url))
+
+
+@pytest.mark.parametrize("key", ["precision", "seed", "epochs", "data", "sampler", "lr_center"])
+def test_a_study_is_joined_only_with_the_settings_that_made_it(tmp_path, key):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    identity = {"command": "sweep", "task": "t", "space": "default", "sampler": "tpe",
+                "pruner": "none", "precision": "32", "seed": 0, "epochs": 10, "data": None,
+                "lr_center": None, "lr_updater": None}
+    sampler, pruner = optuna.samplers.RandomSampler(), optuna.pruners.NopPruner()
+    join_study(make_storage(url), "s", identity, sampler, pruner)
+    join_study(make_storage(url), "s", dict(identity), sampler, pruner)  # the same: joined
+    changed = {**identity, key: {"precision": "bf16", "data": {"target": "y"}}.get(key, 1)}
+    with pytest.raises(StorageError, match=f"created with {key}="):
+        join_study(make_storage(url), "s", changed, sampler, pruner)

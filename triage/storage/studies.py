@@ -26,8 +26,9 @@ def open_study(storage: str | None, name: str) -> optuna.Study:
 
 
 READY = "triage"  # study user attribute: the identity of the command that created the study
-_CHECKED = ("command", "task", "space", "sampler", "pruner", "precision", "lr_center",
-            "lr_updater")
+# Every setting that changes a trial's result: a rerun that differs in one is refused.
+_CHECKED = ("command", "task", "space", "sampler", "pruner", "precision", "seed", "epochs",
+            "data", "lr_center", "lr_updater")
 
 
 def join_study(
