@@ -19,7 +19,9 @@ from triage.optimizers import OptimizerFactory, canonical
 from triage.rng import seeded
 from triage.step import CustomStep, DefaultStep, Step, failure, primary, targets
 
-VAL_FRACTION = 0.2
+VAL_FRACTION = 0.2  # the share held out for validation when a task gives no val data
+MAX_CLASSES = 20  # integral targets with at most this many values are class labels (a table's
+# target kind; doctor's check for a regression loss on labels 0..k-1)
 
 
 @dataclass

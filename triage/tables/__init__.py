@@ -28,13 +28,11 @@ from torch import nn
 from triage.errors import TaskError
 from triage.tables.prep import Preprocessing
 from triage.tables.read import SUFFIXES, is_table, read_table
-from triage.task import Task
+from triage.task import MAX_CLASSES, VAL_FRACTION, Task
 
 __all__ = ["KINDS", "SUFFIXES", "from_table", "is_table", "mlp_width", "read_table"]
 
 KINDS = ("classification", "regression")
-MAX_CLASSES = 20
-VAL_FRACTION = 0.2
 EPOCHS = 20
 
 
