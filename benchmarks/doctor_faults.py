@@ -38,11 +38,11 @@ from typing import Any
 import torch
 
 from triage.doctor import CODES, Diagnosis, Severity, doctor
-from triage.doctor.lr_checks import smoothed, steps_to_reach
-from triage.doctor.train_checks import (
-    dead_fraction,
-    gradient_ratio,
+from triage.doctor.train_checks import dead_fraction, gradient_ratio
+from triage.doctor.train_update_checks import (
+    smoothed,
     spike_ratio,
+    steps_to_reach,
     weight_update_ratio,
 )
 from triage.probe.result import loss_drop

@@ -43,7 +43,7 @@ def test_a_check_must_name_its_stage():
             def check(self, evidence):
                 return []
 
-    class Staged(Check):
+    class Staged(Check, register=False):
         stage = "model"
 
         def check(self, evidence):

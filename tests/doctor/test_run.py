@@ -235,7 +235,7 @@ def test_a_training_step_that_raises_is_a_finding_not_a_crash():
 
 
 def test_a_first_step_that_shrinks_the_loss_as_steeply_is_not_a_gradient_spike():
-    from triage.doctor.train_checks import spike_ratio
+    from triage.doctor.train_update_checks import spike_ratio
 
     norms = [1000.0] + [1.0] * 30
     assert spike_ratio(norms) == pytest.approx(1000)  # a burst, with no loss to explain it

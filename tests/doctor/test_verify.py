@@ -8,7 +8,7 @@ import tasks
 from faults import seen_zoo as zoo
 
 
-class TinyLRAdvice(Check):
+class TinyLRAdvice(Check, register=False):  # only run where handed to doctor
     """A planted bad fix: 'lower the LR a million times' on a program that trains fine."""
 
     stage = "train"

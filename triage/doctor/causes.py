@@ -5,9 +5,10 @@ A user reads the first line, so the first line must be the cause. The rule:
 1. A finding is a *consequence* of another when that other is a warning or an error and its
    fault is known to produce this symptom (``EXPLAINS``: unnormalised inputs make training
    diverge; a network that cannot memorise 10 examples also shows a flat loss at the user's LR;
-   dead ReLUs cut the gradient ...). A finding can only be explained by a cause earlier in
-   ``ORDER`` (faults in the data and the model before what training shows), so no two findings
-   explain each other; of several causes the earliest in ``ORDER`` is named.
+   dead ReLUs cut the gradient ...; each code declares what it explains, ``Code.explains``). A
+   finding can only be explained by a cause earlier in ``ORDER`` (``Code.cause_order``:
+   faults in the data and the model before what training shows), so no two findings explain
+   each other; of several causes the earliest in ``ORDER`` is named.
 2. Causes (findings explained by none) are ranked by the most severe of themselves and their
    consequences, then by ``ORDER``; each is followed by its consequences. So a warning that
    explains an error (inputs of mixed scale, which make the configured LR diverge) comes
@@ -16,63 +17,54 @@ A user reads the first line, so the first line must be the cause. The rule:
 
 from __future__ import annotations
 
+from typing import Any
+
 from triage.doctor.findings import CODES, Finding, Severity
 
-# The symptoms most faults produce: the loss does not fall (or falls slowly), the net cannot
-# memorise 10 examples, the updates are far from 1e-3 of the weights.
-_SYMPTOMS = frozenset({"train.not_learning", "train.cannot_overfit_small", "train.update_ratio",
-                       "train.lr_too_low"})
-_UNSTABLE = frozenset({"train.diverges_early", "train.exploding_gradients"})
 
-EXPLAINS: dict[str, frozenset[str]] = {
-    "model.output_shape": _SYMPTOMS,
-    "model.loss_target_mismatch": _SYMPTOMS | _UNSTABLE | {"model.output_activation"},
-    "model.constant_output": _SYMPTOMS | {"model.output_activation", "train.dead_units",
-                                          "train.vanishing_gradients"},
-    "model.output_activation": _SYMPTOMS | _UNSTABLE | {"train.dead_units"},
-    "model.no_nonlinearity": _SYMPTOMS | _UNSTABLE,
-    "data.unnormalized_inputs": _SYMPTOMS | _UNSTABLE | {"model.saturated_units",
-                                                         "train.dead_units",
-                                                         "train.vanishing_gradients"},
-    "data.unscaled_targets": _SYMPTOMS | _UNSTABLE | {"train.dead_units"},
-    "model.bad_init": _SYMPTOMS | _UNSTABLE | {"model.saturated_units", "train.dead_units",
-                                               "train.vanishing_gradients"},
-    "model.saturated_units": _SYMPTOMS | _UNSTABLE | {"train.vanishing_gradients"},
-    "model.long_sequence": _UNSTABLE | {"train.vanishing_gradients", "train.not_learning"},
-    "train.dead_units": _SYMPTOMS | {"train.vanishing_gradients"},
-    "train.vanishing_gradients": _SYMPTOMS,
-    "train.cannot_overfit_small": frozenset({"train.not_learning", "train.lr_too_low",
-                                             "train.update_ratio"}),
-    "train.diverges_early": frozenset({"train.exploding_gradients", "train.update_ratio"}),
-    "train.not_learning": frozenset({"train.update_ratio"}),
-    "train.lr_too_low": frozenset({"train.update_ratio"}),
-}
+def explains() -> dict[str, frozenset[str]]:
+    """Cause code -> the codes it explains, from the codes' declarations (``Code.explains``)."""
+    return {code: facts.explains for code, facts in CODES.items() if facts.explains}
 
-# Most fundamental first: what stops a program, then the data and the model as written, then
-# what training shows. Codes not listed come after, in the order the checks ran.
-ORDER = ("model.forward_error", "data.non_finite", "train.nan_at_any_lr", "train.out_of_memory",
-         "model.output_shape", "model.loss_target_mismatch", "model.constant_output",
-         "model.output_activation", "model.no_nonlinearity", "data.unnormalized_inputs",
-         "data.unscaled_targets", "data.split_mismatch", "data.constant_feature",
-         "model.bad_init", "model.saturated_units", "model.long_sequence", "train.dead_units",
-         "train.vanishing_gradients", "train.cannot_overfit_small", "train.diverges_early",
-         "train.lr_too_low", "train.not_learning", "train.exploding_gradients",
-         "train.update_ratio")
-assert set(ORDER) <= set(CODES) and set(EXPLAINS) <= set(ORDER)
-_PLACE = {code: i for i, code in enumerate(ORDER)}
+
+def order() -> tuple[str, ...]:
+    """The codes that have a place among causes, most fundamental first (what stops a program,
+    then the data and the model as written, then what training shows), by ``Code.cause_order``.
+    Codes not listed come after, in the order the checks ran."""
+    ordered = sorted((facts.cause_order, code) for code, facts in CODES.items()
+                     if facts.cause_order is not None)
+    places = [place for place, _ in ordered]
+    if len(set(places)) != len(places):
+        raise ValueError(f"two codes share a cause_order: {ordered}")
+    result = tuple(code for _, code in ordered)
+    unplaced = set(explains()) - set(result)
+    if unplaced:
+        raise ValueError(f"codes that explain others need a cause_order: {sorted(unplaced)}")
+    return result
+
+
+def __getattr__(name: str) -> Any:
+    """``EXPLAINS`` and ``ORDER``, derived from the codes declared now."""
+    if name == "EXPLAINS":
+        return explains()
+    if name == "ORDER":
+        return order()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def rank(findings: list[Finding]) -> list[Finding]:
     """Causes first (see the module's rule), each followed by every finding it explains,
     directly or through another consequence; sets each consequence's ``caused_by`` to the
     code of the finding that explains it directly."""
-    place = {id(f): (_PLACE.get(f.code, len(ORDER)), i) for i, f in enumerate(findings)}
-    causes = sorted((f for f in findings if f.severity >= Severity.WARNING and f.code in EXPLAINS),
+    ordered, explained = order(), explains()
+    positions = {code: i for i, code in enumerate(ordered)}
+    place = {id(f): (positions.get(f.code, len(ordered)), i) for i, f in enumerate(findings)}
+    causes = sorted((f for f in findings if f.severity >= Severity.WARNING and f.code in explained),
                     key=lambda f: place[id(f)])
     direct: dict[int, Finding] = {}
     for finding in findings:
         cause = next((c for c in causes if place[id(c)] < place[id(finding)]
-                      and finding.code in EXPLAINS[c.code]), None)
+                      and finding.code in explained[c.code]), None)
         finding.caused_by = cause.code if cause is not None else None
         if cause is not None:
             direct[id(finding)] = cause

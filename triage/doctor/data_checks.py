@@ -1,4 +1,6 @@
-"""Data checks: non-finite values, scale of inputs and targets, dead features, split drift.
+"""Data checks (``data.*`` codes): non-finite values, scale of inputs and targets, dead
+features, split drift; and the data notes doctor's driver adds (a clamped batch, skipped
+checks, what a table's preprocessing fixed).
 
 Thresholds follow the documents: inputs should lie "in the range of -1 to 1, 0 to 1 or
 distributed normally with mean 0 and standard deviation 1. This does not have to be exact"
@@ -11,8 +13,17 @@ from __future__ import annotations
 
 import torch
 
-from triage.doctor.base import Check, Evidence
-from triage.doctor.findings import Finding, Severity
+from triage.doctor.base import Check, Evidence, Note
+from triage.doctor.findings import (
+    DEBUGGING,
+    NOT_WORKING,
+    SYMPTOMS,
+    TROUBLESHOOTING,
+    UNSTABLE,
+    Code,
+    Finding,
+    Severity,
+)
 
 LARGE, SMALL = 3.0, 0.03  # feature RMS outside [SMALL, LARGE]: not "approximately" unit scale
 SEVERE = 10.0  # 10x beyond the band: an error (raw 0-255 pixels have an RMS near 100)
@@ -39,6 +50,8 @@ def varying(cols: torch.Tensor) -> torch.Tensor:
 
 class NonFinite(Check):
     stage = "data"
+    codes = (Code("data.non_finite", "data", TROUBLESHOOTING, "NaN/inf in inputs or targets",
+                  "error", "NaN/inf in X or y of either split", cause_order=20),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         counts = {f"{split}.{role}": n for split, data in (("train", ev.splits.train),
@@ -56,6 +69,12 @@ class NonFinite(Check):
 
 class InputScale(Check):
     stage = "data"
+    codes = (Code("data.unnormalized_inputs", "data", TROUBLESHOOTING,
+                  "inputs far from unit scale", "warning (error 10x beyond)",
+                  f"typical feature RMS outside [{SMALL:g}, {LARGE:g}], or one feature "
+                  f"{MIXED:g}x the typical one",
+                  SYMPTOMS | UNSTABLE | {"model.saturated_units", "train.dead_units",
+                                         "train.vanishing_gradients"}, cause_order=100),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         X = ev.splits.train.X
@@ -94,6 +113,8 @@ class InputScale(Check):
 
 class ConstantFeature(Check):
     stage = "data"
+    codes = (Code("data.constant_feature", "data", NOT_WORKING, "zero-variance input features",
+                  "info (warning if most)", "features with zero variance", cause_order=130),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         cols = columns(ev.splits.train.X)
@@ -117,6 +138,10 @@ class ConstantFeature(Check):
 
 class TargetScale(Check):
     stage = "data"
+    codes = (Code("data.unscaled_targets", "data", NOT_WORKING,
+                  "regression targets far from unit scale", "warning (error 10x beyond)",
+                  f"regression target RMS outside [{SMALL:g}, {LARGE:g}]",
+                  SYMPTOMS | UNSTABLE | {"train.dead_units"}, cause_order=110),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         if not ev.regression:
@@ -139,6 +164,10 @@ class TargetScale(Check):
 
 class SplitMismatch(Check):
     stage = "data"
+    codes = (Code("data.split_mismatch", "data", TROUBLESHOOTING,
+                  "train and validation normalised differently", "warning / error",
+                  f"validation means > {SHIFT:g} training std away, or stds {SPREAD:g}x apart",
+                  cause_order=120),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         if ev.splits.val is None:
@@ -180,6 +209,14 @@ def _drift(train: torch.Tensor, val: torch.Tensor) -> dict[str, float] | None:
     return {"median_mean_shift": float(shift.median()), "median_std_ratio": float(ratio.median())}
 
 
+class BatchClamped(Note):
+    """A batch size larger than the training set: the probes use the whole set."""
+
+    codes = (Code("data.batch_clamped", "batch_size", TROUBLESHOOTING,
+                  "batch size larger than the dataset", "info",
+                  "batch size larger than the training set"),)
+
+
 def batch_clamp(batch_size: int, samples: int) -> Finding:
     """The note for a batch size larger than the training samples the probes have."""
     return Finding("data.batch_clamped", Severity.INFO,
@@ -189,5 +226,28 @@ def batch_clamp(batch_size: int, samples: int) -> Finding:
                    changes={"batch_size": samples})
 
 
-DATA_CHECKS: tuple[Check, ...] = (NonFinite(), InputScale(), ConstantFeature(), TargetScale(),
-                                  SplitMismatch())
+class DataNotChecked(Note):
+    """Items doctor cannot read as (x, y) tensors: the data stage is skipped."""
+
+    codes = (Code("data.not_checked", "data", DEBUGGING,
+                  "data checks skipped: the items are not (x, y) tensors", "info",
+                  "the items are not `(x, y)` tensors: the data checks are skipped (the "
+                  "training checks still run)"),)
+
+
+class FixedByPreprocessing(Note):
+    """The data findings of a table's raw columns that its preprocessing removed."""
+
+    codes = (Code("data.fixed_by_preprocessing", "data", TROUBLESHOOTING,
+                  "what a table's preprocessing fixed", "info",
+                  "on a table, which problems of the raw numeric columns the preprocessing "
+                  "removed"),)
+
+    @staticmethod
+    def finding(gone: dict[str, str]) -> Finding:
+        """The note naming ``gone``, code -> message of the raw columns' findings."""
+        return Finding("data.fixed_by_preprocessing", Severity.INFO,
+                       f"preprocessing fixed what the raw numeric columns show: "
+                       f"{', '.join(gone)}", {"fixed": gone},
+                       "nothing to fix: keep the preprocessing (the config's data: section "
+                       "records it); --no-preprocess shows the raw data's findings")

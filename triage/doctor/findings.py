@@ -35,65 +35,42 @@ TRICKS = "DL4J, Tricks to Train Deep Neural Networks"
 
 @dataclass(frozen=True)
 class Code:
-    """A finding code's fixed facts: its family, the document it comes from, what it means."""
+    """A finding code's fixed facts, declared by the check that emits it (``Check.codes``).
 
+    Attributes:
+        code: ``data.*``, ``model.*`` or ``train.*``: the stage whose evidence it reads (a
+            check emitting ``model.*`` codes lives in ``model_*checks.py``).
+        family: the fault it points at (one of ``FAMILIES``); a finding may override it, with
+            one of ``other_families`` (shown in the codes table).
+        source: the document it comes from.
+        title: what it means, in a few words.
+        severity: the severities it takes, in words (the codes table).
+        fires: when it fires (the codes table).
+        explains: the codes whose findings a warning or error of this code explains
+            (``causes``): shown under it as consequences.
+        cause_order: its place among causes (lower: more fundamental; ``causes.order``);
+            None: after every ordered code, in the order the checks ran.
+    """
+
+    code: str
     family: str
     source: str
     title: str
+    severity: str = ""
+    fires: str = ""
+    explains: frozenset[str] = frozenset()
+    cause_order: int | None = None
+    other_families: tuple[str, ...] = ()
 
 
-CODES: dict[str, Code] = {
-    "data.non_finite": Code("data", TROUBLESHOOTING, "NaN/inf in inputs or targets"),
-    "data.unnormalized_inputs": Code("data", TROUBLESHOOTING, "inputs far from unit scale"),
-    "data.constant_feature": Code("data", NOT_WORKING, "zero-variance input features"),
-    "data.unscaled_targets": Code("data", NOT_WORKING, "regression targets far from unit scale"),
-    "data.split_mismatch": Code("data", TROUBLESHOOTING,
-                                "train and validation normalised differently"),
-    "data.batch_clamped": Code("batch_size", TROUBLESHOOTING,
-                               "batch size larger than the dataset"),
-    "data.fixed_by_preprocessing": Code("data", TROUBLESHOOTING,
-                                        "what a table's preprocessing fixed"),
-    "data.not_checked": Code("data", DEBUGGING,
-                             "data checks skipped: the items are not (x, y) tensors"),
-    "model.not_checked": Code("model", DEBUGGING,
-                              "model-at-init checks skipped: inputs and targets unknown"),
-    "train.overfit_not_checked": Code("loss", DEBUGGING,
-                                      "overfit test skipped: the step's loss is its own"),
-    "model.forward_error": Code("model", DEBUGGING,
-                                "the model or the loss fails on a batch"),
-    "model.output_shape": Code("loss", DEBUGGING,
-                               "output and target shapes differ (silent broadcasting)"),
-    "model.output_activation": Code("activation", NOT_WORKING,
-                                    "final activation at odds with the loss or targets"),
-    "model.constant_output": Code("activation", NOT_WORKING,
-                                  "the output cannot vary with the input"),
-    "model.no_nonlinearity": Code("activation", TROUBLESHOOTING,
-                                  "linear layers in a row with nothing nonlinear between"),
-    "model.saturated_units": Code("init", NOT_WORKING,
-                                  "most tanh/sigmoid units at their bounds at init"),
-    "model.loss_target_mismatch": Code("loss", TROUBLESHOOTING,
-                                       "a regression loss on class targets, or the reverse"),
-    "model.bad_init": Code("init", NOT_WORKING,
-                           "constant weights, or activations exploding/collapsing at init"),
-    "model.long_sequence": Code("model", TRICKS,
-                                "recurrent layer fed sequences longer than 200 steps"),
-    "train.diverges_early": Code("learning_rate", DEBUGGING,
-                                 "NaN/inf or explosion within the first 100 iterations"),
-    "train.nan_at_any_lr": Code("loss", DEBUGGING,
-                                "non-finite loss even at a tiny learning rate"),
-    "train.not_learning": Code("learning_rate", DEBUGGING, "the loss does not move"),
-    "train.lr_too_low": Code("learning_rate", TROUBLESHOOTING,
-                             "learning, but too slowly for the training budget"),
-    "train.cannot_overfit_small": Code("loss", DEBUGGING, "cannot memorise 10 examples"),
-    "train.dead_units": Code("activation", NOT_WORKING, "most ReLU units never active"),
-    "train.vanishing_gradients": Code("init", NOT_WORKING,
-                                      "gradients collapse toward the input layers"),
-    "train.exploding_gradients": Code("optimizer", DEBUGGING, "gradient-norm spikes"),
-    "train.out_of_memory": Code("batch_size", TROUBLESHOOTING,
-                                "the configured batch does not fit in device memory"),
-    "train.update_ratio": Code("learning_rate", TROUBLESHOOTING,
-                               "update:parameter ratio far from 1e-3"),
-}
+# The symptoms most faults produce: the loss does not fall (or falls slowly), the net cannot
+# memorise 10 examples, the updates are far from 1e-3 of the weights; and instability.
+SYMPTOMS = frozenset({"train.not_learning", "train.cannot_overfit_small", "train.update_ratio",
+                      "train.lr_too_low"})
+UNSTABLE = frozenset({"train.diverges_early", "train.exploding_gradients"})
+
+# Every code, by name: filled in as checks are defined (``triage.doctor.base``), never by hand.
+CODES: dict[str, Code] = {}
 
 
 @dataclass
@@ -101,7 +78,7 @@ class Finding:
     """One verdict.
 
     Attributes:
-        code: stable identifier (a key of ``CODES``).
+        code: stable identifier (a key of ``CODES``, declared by a check).
         severity: error, warning or info.
         message: one line saying what is wrong.
         evidence: the numbers behind it (JSON-safe).

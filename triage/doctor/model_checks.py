@@ -1,5 +1,7 @@
-"""Model checks at initialisation: does a batch go through, does the output fit the loss and the
-targets, is the init sane, are recurrent layers fed sequences too long for full BPTT."""
+"""Model checks (``model.*`` codes) at initialisation: does a batch go through, does the output
+fit the loss and the targets, is the init sane, are recurrent layers fed sequences too long for
+full BPTT; and a training step that raises (the same code, in the training stage). How the
+network is wired is in ``model_wiring_checks``."""
 
 from __future__ import annotations
 
@@ -7,8 +9,17 @@ import math
 
 import torch
 
-from triage.doctor.base import Check, Evidence
-from triage.doctor.findings import Finding, Severity
+from triage.doctor.base import Check, Evidence, Note
+from triage.doctor.findings import (
+    DEBUGGING,
+    NOT_WORKING,
+    SYMPTOMS,
+    TRICKS,
+    UNSTABLE,
+    Code,
+    Finding,
+    Severity,
+)
 from triage.doctor.forward import RANGES, SATURATING
 from triage.losses import LossKind
 
@@ -31,6 +42,10 @@ def recommended_init(ev: Evidence) -> str:
 
 class ForwardError(Check):
     stage = "model"
+    codes = (Code("model.forward_error", "model", DEBUGGING,
+                  "the model or the loss fails on a batch", "error",
+                  "the model or the loss fails on a batch, or a training step raises (no "
+                  "gradient, ...)", cause_order=10),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         if ev.forward is None or ev.forward.error is None:
@@ -48,6 +63,10 @@ class ForwardError(Check):
 
 class OutputShape(Check):
     stage = "model"
+    codes = (Code("model.output_shape", "loss", DEBUGGING,
+                  "output and target shapes differ (silent broadcasting)", "error",
+                  "an elementwise loss broadcasts outputs against targets of another shape",
+                  SYMPTOMS, cause_order=50),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         out = ev.forward.output if ev.forward else None
@@ -67,6 +86,12 @@ class OutputShape(Check):
 
 class OutputActivation(Check):
     stage = "model"
+    codes = (Code("model.output_activation", "activation", NOT_WORKING,
+                  "final activation at odds with the loss or targets", "error / warning",
+                  "the final activation is at odds with the loss or the targets (softmax or "
+                  "sigmoid into a loss that wants logits, a bounded activation that cannot "
+                  f"reach > {OUT_OF_RANGE:.0%} of the regression targets, ...)",
+                  SYMPTOMS | UNSTABLE | {"train.dead_units"}, cause_order=80),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         f = ev.forward
@@ -136,6 +161,13 @@ def _reach(act: str, y: torch.Tensor, evidence: dict[str, object]
 
 class BadInit(Check):
     stage = "model"
+    codes = (Code("model.bad_init", "init", NOT_WORKING,
+                  "constant weights, or activations exploding/collapsing at init",
+                  "error / warning",
+                  f"constant weights; last layer's activations > {EXPLODE:g}x or < "
+                  f"{COLLAPSE:g}x the first's at init",
+                  SYMPTOMS | UNSTABLE | {"model.saturated_units", "train.dead_units",
+                                         "train.vanishing_gradients"}, cause_order=140),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         f = ev.forward
@@ -168,6 +200,11 @@ class BadInit(Check):
 
 class LongSequence(Check):
     stage = "model"
+    codes = (Code("model.long_sequence", "model", TRICKS,
+                  "recurrent layer fed sequences longer than 200 steps", "warning",
+                  f"a recurrent layer fed > {MAX_SEQUENCE} steps (use truncated BPTT)",
+                  UNSTABLE | {"train.vanishing_gradients", "train.not_learning"},
+                  cause_order=160),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         lengths = ev.forward.sequence_lengths if ev.forward else {}
@@ -184,5 +221,27 @@ class LongSequence(Check):
                         "steps and carry the hidden state across chunks with .detach()")]
 
 
-MODEL_CHECKS: tuple[Check, ...] = (ForwardError(), OutputShape(), OutputActivation(),
-                                   BadInit(), LongSequence())
+class TrainingFails(Check):
+    """The model runs forward but a training step raises (no gradient, in-place errors...)."""
+
+    stage = "train"
+
+    def check(self, ev: Evidence) -> list[Finding]:
+        run = ev.runs.get("configured")
+        if run is None or run.error is None:
+            return []
+        return [Finding("model.forward_error", Severity.ERROR,
+                        f"a training step fails: {run.error}",
+                        {"lr": ev.settings.lr, "batch_size": ev.settings.batch_size},
+                        "make the loss differentiable with respect to the parameters (no "
+                        "detach/no_grad/requires_grad=False on the way) and avoid in-place "
+                        "changes of tensors autograd needs")]
+
+
+class ModelNotChecked(Note):
+    """Items doctor cannot read as (x, y) tensors: the model-at-init stage is skipped."""
+
+    codes = (Code("model.not_checked", "model", DEBUGGING,
+                  "model-at-init checks skipped: inputs and targets unknown", "info",
+                  "the items are not `(x, y)` tensors: the model-at-init checks are skipped "
+                  "(the training checks still run)"),)

@@ -11,18 +11,16 @@ from typing import Any
 from triage.config import Config
 from triage.data import is_items
 from triage.doctor import probes
-from triage.doctor.base import Check, Evidence
+from triage.doctor.base import Check, Evidence, all_checks
 from triage.doctor.budget import DEFAULT_SECONDS, Budget
 from triage.doctor.causes import rank
-from triage.doctor.data_checks import DATA_CHECKS, batch_clamp
+from triage.doctor.data_checks import FixedByPreprocessing, batch_clamp
 from triage.doctor.findings import Finding, Severity
 from triage.doctor.forward import inspect
 from triage.doctor.inputs import splits, target_kind
-from triage.doctor.lr_checks import LRTooLow, still_falling
-from triage.doctor.model_checks import MODEL_CHECKS
-from triage.doctor.train_checks import TRAIN_CHECKS, nan_at_any_lr
+from triage.doctor.train_checks import nan_at_any_lr
+from triage.doctor.train_update_checks import still_falling
 from triage.doctor.verify import verify as check_fixes
-from triage.doctor.wiring_checks import WIRING_CHECKS
 from triage.errors import TaskError, first_line
 from triage.losses import identify
 from triage.probe import ProbeSettings
@@ -32,7 +30,6 @@ from triage.task import PreparedTask, Task, build_model, floating_dtype
 FORWARD_BATCH = 256
 TIMING_STEPS = 3  # measured before the probes are sized by the budget
 Stage = Callable[[str], None]
-ALL_CHECKS = DATA_CHECKS + MODEL_CHECKS + WIRING_CHECKS + TRAIN_CHECKS + (LRTooLow(),)
 
 
 @dataclass
@@ -76,7 +73,7 @@ def doctor(task: Task, settings: ProbeSettings, *, checks: tuple[Check, ...] | N
     Args:
         task: the user's program.
         settings: their current settings; ``lr`` is the LR they train with.
-        checks: the checks to run (default: all of them).
+        checks: the checks to run (default: every check defined, ``base.all_checks()``).
         on_stage: called with a short description as each stage starts.
         raw: the same data before its preprocessing (a table's raw numeric columns): the data
             findings it has and ``task`` does not are reported as fixed by preprocessing.
@@ -93,7 +90,7 @@ def doctor(task: Task, settings: ProbeSettings, *, checks: tuple[Check, ...] | N
     started = time.perf_counter()
     clock = Budget(budget, started)
     stage = on_stage or (lambda _text: None)
-    checks = checks or ALL_CHECKS
+    checks = checks or all_checks()
     stage("reading the data")
     try:
         ev = _read_data(task, settings)
@@ -125,9 +122,9 @@ def doctor(task: Task, settings: ProbeSettings, *, checks: tuple[Check, ...] | N
 
 
 def data_findings(task: Task, settings: ProbeSettings,
-                  checks: tuple[Check, ...] = DATA_CHECKS) -> list[Finding]:
+                  checks: tuple[Check, ...] | None = None) -> list[Finding]:
     """The data stage alone: what the data checks find in ``task``'s (x, y) data."""
-    return _run(checks, "data", _read_data(task, settings))
+    return _run(checks or all_checks(), "data", _read_data(task, settings))
 
 
 def _read_data(task: Task, settings: ProbeSettings) -> Evidence:
@@ -147,13 +144,7 @@ def _fixed(before: list[Finding], after: list[Finding]) -> list[Finding]:
     now = {f.code for f in after}
     gone = {f.code: f.message for f in before
             if f.severity != Severity.INFO and f.code not in now}
-    if not gone:
-        return []
-    return [Finding("data.fixed_by_preprocessing", Severity.INFO,
-                    f"preprocessing fixed what the raw numeric columns show: {', '.join(gone)}",
-                    {"fixed": gone},
-                    "nothing to fix: keep the preprocessing (the config's data: section "
-                    "records it); --no-preprocess shows the raw data's findings")]
+    return [FixedByPreprocessing.finding(gone)] if gone else []
 
 
 def _training_only(task: Task, settings: ProbeSettings, checks: tuple[Check, ...],

@@ -1,5 +1,7 @@
-"""Training checks over the probes: divergence, NaN at any LR, no learning, no memorising,
-dead units, vanishing/exploding gradients, and the update:parameter ratio."""
+"""Training checks (``train.*`` codes) over the probes: out of memory, NaN at any LR,
+divergence, no learning, no memorising, dead units, vanishing gradients. The size of the steps
+(gradient spikes, the update:parameter ratio, an LR too low for the budget) is in
+``train_update_checks``."""
 
 from __future__ import annotations
 
@@ -7,13 +9,22 @@ import math
 from statistics import median
 
 from triage.doctor.base import Check, Evidence
-from triage.doctor.findings import Finding, Severity
+from triage.doctor.findings import (
+    DEBUGGING,
+    NOT_WORKING,
+    SYMPTOMS,
+    TROUBLESHOOTING,
+    Code,
+    Finding,
+    Severity,
+)
 from triage.doctor.model_checks import recommended_init, saturating
 from triage.doctor.probes import EARLY, OVERFIT_N, OVERFIT_STEPS, TINY_LR, Run, fitting_batch
 from triage.probe.result import FLAT, JUDGED_STEPS, loss_drop
 
 # Thresholds, with where they come from. Margins were checked on the clean controls of
-# benchmarks/zoo.py (3 seeds each; benchmarks/RESULTS.md), which sit far inside each one.
+# benchmarks/faults/seen_zoo.py (3 seeds each; benchmarks/RESULTS.md), which sit far inside each
+# one.
 # FLAT (triage.probe.result): a loss falling by less than 1% is not learning (clean: >= 35%)
 DEAD = 0.5  # Holden, "dead neurons": more than half the ReLU units silent on a whole batch
 # (clean controls: at most 8%)
@@ -21,12 +32,8 @@ VANISH = 1e-3  # Holden, "bad gradients": the first layer learns 1000x slower th
 # (clean controls: first/last gradient norm 0.19 to 4.8)
 SLOWER_FIRST = 0.02  # a flat loss with the first layer learning 50x slower than the last is
 # blamed on the gradients, not the LR (clean programs of every set: at least 0.086)
-SPIKE = 50.0  # Debugging: RNNs' "learning spikes, where the gradient magnitude is very high";
-# a step 50x its neighbours (clean controls: at most 20x)
-WINDOW = 10  # neighbours on each side
 RATIO_LOW, RATIO_HIGH = 1e-5, 1e-1  # DL4J troubleshooting: update:parameter ratio near 1e-3;
 # two decades either side is "far" (clean controls: 5e-4 to 7e-3)
-TARGET_RATIO = 1e-3
 
 
 def nan_at_any_lr(ev: Evidence) -> bool:
@@ -36,8 +43,41 @@ def nan_at_any_lr(ev: Evidence) -> bool:
     return at_init or (tiny is not None and tiny.non_finite)
 
 
+class OutOfMemory(Check):
+    stage = "train"
+    codes = (Code("train.out_of_memory", "batch_size", TROUBLESHOOTING,
+                  "the configured batch does not fit in device memory", "error",
+                  "the batch does not fit in device memory; the fix is the largest halving that "
+                  "fits", cause_order=40, other_families=("model",)),)
+
+    def check(self, ev: Evidence) -> list[Finding]:
+        if "out_of_memory" not in ev.runs:
+            return []
+        size = ev.runs["out_of_memory"].result.settings.batch_size  # type: ignore[union-attr]
+        fits = fitting_batch(ev.shrink)
+        tried = [r.result.settings.batch_size for r in ev.shrink if r.result is not None]
+        if fits is None:
+            return [Finding("train.out_of_memory", Severity.ERROR,
+                            f"batch size {size} runs out of device memory, and so do "
+                            f"{', '.join(map(str, tried))}: the model itself does not fit",
+                            {"batch_size": size, "tried": tried, "device": ev.settings.device},
+                            "use a smaller model, mixed precision, or a device with more "
+                            "memory", family="model")]
+        return [Finding("train.out_of_memory", Severity.ERROR,
+                        f"batch size {size} runs out of device memory; {fits} fits (the other "
+                        f"checks ran with {fits})",
+                        {"batch_size": size, "fits": fits, "tried": tried,
+                         "device": ev.settings.device},
+                        f"set batch_size to {fits} (the documents: small batches are fine)",
+                        changes={"batch_size": fits})]
+
+
 class NanAtAnyLR(Check):
     stage = "train"
+    codes = (Code("train.nan_at_any_lr", "loss", DEBUGGING,
+                  "non-finite loss even at a tiny learning rate", "error",
+                  "non-finite loss at init or at lr=1e-7: a layer, the loss or the data, "
+                  "not the LR", cause_order=30, other_families=("activation",)),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         if not nan_at_any_lr(ev):
@@ -62,6 +102,12 @@ class NanAtAnyLR(Check):
 
 class DivergesEarly(Check):
     stage = "train"
+    codes = (Code("train.diverges_early", "learning_rate", DEBUGGING,
+                  "NaN/inf or explosion within the first 100 iterations", "error",
+                  f"NaN/inf or a 4x loss explosion within {EARLY} iterations; the fix is the "
+                  "first stable lr/3^k",
+                  frozenset({"train.exploding_gradients", "train.update_ratio"}),
+                  cause_order=200),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         run = ev.runs.get("configured")
@@ -93,6 +139,13 @@ class DivergesEarly(Check):
 
 class NotLearning(Check):
     stage = "train"
+    codes = (Code("train.not_learning", "learning_rate", DEBUGGING, "the loss does not move",
+                  "error",
+                  f"the loss falls < {FLAT:.0%} over 300 steps; the family follows the likely "
+                  f"cause (> {DEAD:.0%} dead ReLUs or a first layer whose gradients are < "
+                  f"1/{1 / SLOWER_FIRST:g} of the last's: activation/init; else the LR)",
+                  frozenset({"train.update_ratio"}), cause_order=220,
+                  other_families=("activation", "init", "loss")),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         run = ev.trained()
@@ -113,14 +166,6 @@ class NotLearning(Check):
                         {"loss_start": start, "loss_end": end, "relative_drop": drop,
                          "steps": len(losses), "median_update_ratio": ratio},
                         _FLAT_FIX[family], family=family)]
-
-
-def weight_update_ratio(run: Run) -> float | None:
-    """Median update:weight ratio over weight tensors (zero-initialised biases would make
-    their ratios meaningless)."""
-    weights = [v for name, v in run.result.update_ratio.items()  # type: ignore[union-attr]
-               if "bias" not in name and math.isfinite(v) and v > 0]
-    return median(weights) if weights else None
 
 
 _FLAT_FIX = {
@@ -160,6 +205,16 @@ def _why_flat(ev: Evidence, ratio: float | None) -> tuple[str, str]:
 
 class CannotOverfit(Check):
     stage = "train"
+    codes = (Code("train.cannot_overfit_small", "loss", DEBUGGING,
+                  "cannot memorise 10 examples", "error",
+                  f"{OVERFIT_N} examples not memorised (100% accuracy, or a tenth of the loss) "
+                  f"in {OVERFIT_STEPS} Adam steps; a batching bug when batch size 1 succeeds",
+                  frozenset({"train.not_learning", "train.lr_too_low", "train.update_ratio"}),
+                  cause_order=190, other_families=("activation", "init")),
+             Code("train.overfit_not_checked", "loss", DEBUGGING,
+                  "overfit test skipped: the step's loss is its own", "info",
+                  "a custom `step=` on `(x, y)` items: the overfit test is skipped (the step's "
+                  "own loss, a VAE's KL term, need not fall to a tenth)"))
 
     def check(self, ev: Evidence) -> list[Finding]:
         if ev.task.step is not None and ev.splits is not None:  # (x, y) items, the user's step
@@ -232,6 +287,11 @@ def dead_fraction(ev: Evidence) -> float | None:
 
 class DeadUnits(Check):
     stage = "train"
+    codes = (Code("train.dead_units", "activation", NOT_WORKING, "most ReLU units never active",
+                  "warning (error > 90%)",
+                  f"> {DEAD:.0%} of ReLU units silent on a whole batch",
+                  SYMPTOMS | {"train.vanishing_gradients"}, cause_order=170,
+                  other_families=("learning_rate",)),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         dead = dead_fraction(ev)
@@ -275,6 +335,10 @@ def gradient_ratio(ev: Evidence) -> float | None:
 
 class VanishingGradients(Check):
     stage = "train"
+    codes = (Code("train.vanishing_gradients", "init", NOT_WORKING,
+                  "gradients collapse toward the input layers", "warning",
+                  "first layer's gradient norm < 1e-3 of the last's", SYMPTOMS, cause_order=180,
+                  other_families=("activation",)),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         ratio = gradient_ratio(ev)
@@ -292,126 +356,3 @@ class VanishingGradients(Check):
                         {"first_over_last": ratio, "hidden_activations": sorted(hidden)}, fix,
                         family="activation" if squashing else "init",
                         changes={"init": recommended_init(ev)})]
-
-
-class ExplodingGradients(Check):
-    stage = "train"
-
-    def check(self, ev: Evidence) -> list[Finding]:
-        run = ev.runs.get("configured")
-        if run is None or run.result is None or run.early or nan_at_any_lr(ev):
-            return []
-        steps = [(n, v) for n, v in zip(run.instruments.norms, run.result.losses, strict=False)
-                 if math.isfinite(n)]
-        series = [n for n, _ in steps]
-        late = run.result.diverged
-        if len(series) < 2 * WINDOW:
-            return []
-        spike = spike_ratio(series, [v for _, v in steps])
-        norms = sorted(series)
-        mid, top, clip = median(norms), norms[-1], norms[int(0.9 * (len(norms) - 1))]
-        if not (spike >= SPIKE or late):
-            return []
-        evidence = {"median_grad_norm": mid, "max_grad_norm": top, "p90_grad_norm": clip,
-                    "spike_ratio": spike, "diverged_at_step": run.result.divergence_step}
-        what = (f"training diverges after {EARLY} iterations (step "
-                f"{run.result.divergence_step})" if late else
-                f"gradient norms spike to {spike:.0f}x those of neighbouring steps")
-        return [Finding("train.exploding_gradients", Severity.ERROR if late else Severity.WARNING,
-                        f"{what}: exploding gradients (typical of RNNs)", evidence,
-                        f"clip the global gradient norm at about {clip:.3g} (the 90th "
-                        "percentile seen here) and/or lower the learning rate",
-                        changes={"grad_clip_norm": float(f"{clip:.3g}")})]
-
-
-def spike_ratio(norms: list[float], losses: list[float] | None = None) -> float:
-    """The largest step norm over the median of its ``WINDOW`` neighbours on each side: a
-    converging run's shrinking gradients are not spikes; isolated bursts are. With the
-    per-step ``losses``, a norm is discounted by how far the loss falls over the steps after
-    it: a gradient that shrinks as steeply as the loss (the first steps of a fast updater
-    such as LBFGS) is convergence, not a burst."""
-    worst = 0.0
-    for i, value in enumerate(norms):
-        around = norms[max(0, i - WINDOW): i] + norms[i + 1: i + 1 + WINDOW]
-        local = median(around)
-        if local > 0:
-            worst = max(worst, value / local / _loss_fall(losses, i))
-    return worst
-
-
-def _loss_fall(losses: list[float] | None, i: int) -> float:
-    """How many times the loss at step ``i`` exceeds the median of the next ``WINDOW`` (>= 1)."""
-    if not losses or i + 1 >= len(losses):
-        return 1.0
-    now, later = losses[i], losses[i + 1: i + 1 + WINDOW]
-    if not all(math.isfinite(v) for v in (now, *later)):
-        return 1.0
-    level = median(later)
-    return max(1.0, now / level) if level > 0 else 1.0
-
-
-class UpdateRatio(Check):
-    stage = "train"
-
-    def check(self, ev: Evidence) -> list[Finding]:
-        run = ev.trained()
-        if run is None:
-            return []
-        ratio, lr = weight_update_ratio(run), ev.settings.lr
-        if ratio is None or RATIO_LOW <= ratio <= RATIO_HIGH:
-            return []
-        factor = min(100.0, max(0.01, TARGET_RATIO / ratio))
-        word = "small" if ratio < RATIO_LOW else "large"
-        return [Finding("train.update_ratio", Severity.WARNING,
-                        f"updates are {ratio:.2g} of the weights per step (the documents aim "
-                        f"near 1e-3): the learning rate {lr:g} looks too {word}",
-                        {"median_update_ratio": ratio, "lr": lr, "target": TARGET_RATIO},
-                        f"set the learning rate near {lr * factor:.3g} and confirm with "
-                        "'triage lr-find'", changes={"lr": float(f"{lr * factor:.3g}")})]
-
-
-class TrainingFails(Check):
-    """The model runs forward but a training step raises (no gradient, in-place errors...)."""
-
-    stage = "train"
-
-    def check(self, ev: Evidence) -> list[Finding]:
-        run = ev.runs.get("configured")
-        if run is None or run.error is None:
-            return []
-        return [Finding("model.forward_error", Severity.ERROR,
-                        f"a training step fails: {run.error}",
-                        {"lr": ev.settings.lr, "batch_size": ev.settings.batch_size},
-                        "make the loss differentiable with respect to the parameters (no "
-                        "detach/no_grad/requires_grad=False on the way) and avoid in-place "
-                        "changes of tensors autograd needs")]
-
-
-class OutOfMemory(Check):
-    stage = "train"
-
-    def check(self, ev: Evidence) -> list[Finding]:
-        if "out_of_memory" not in ev.runs:
-            return []
-        size = ev.runs["out_of_memory"].result.settings.batch_size  # type: ignore[union-attr]
-        fits = fitting_batch(ev.shrink)
-        tried = [r.result.settings.batch_size for r in ev.shrink if r.result is not None]
-        if fits is None:
-            return [Finding("train.out_of_memory", Severity.ERROR,
-                            f"batch size {size} runs out of device memory, and so do "
-                            f"{', '.join(map(str, tried))}: the model itself does not fit",
-                            {"batch_size": size, "tried": tried, "device": ev.settings.device},
-                            "use a smaller model, mixed precision, or a device with more "
-                            "memory", family="model")]
-        return [Finding("train.out_of_memory", Severity.ERROR,
-                        f"batch size {size} runs out of device memory; {fits} fits (the other "
-                        f"checks ran with {fits})",
-                        {"batch_size": size, "fits": fits, "tried": tried,
-                         "device": ev.settings.device},
-                        f"set batch_size to {fits} (the documents: small batches are fine)",
-                        changes={"batch_size": fits})]
-
-
-TRAIN_CHECKS: tuple[Check, ...] = (
-    TrainingFails(), OutOfMemory(), NanAtAnyLR(), DivergesEarly(), NotLearning(), CannotOverfit(),
-    BatchingBug(), DeadUnits(), VanishingGradients(), ExplodingGradients(), UpdateRatio())

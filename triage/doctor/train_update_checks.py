@@ -1,4 +1,8 @@
-"""``train.lr_too_low``: the network learns, but too slowly to finish in the user's budget.
+"""Training checks (``train.*`` codes) on the size of the steps: gradient-norm spikes
+(``train.exploding_gradients``), the update:parameter ratio (``train.update_ratio``), and an
+LR too low for the budget.
+
+``train.lr_too_low``: the network learns, but too slowly to finish in the user's budget.
 
 The configured probe's loss is still falling at its end (by more than its step-to-step noise)
 and short probes at 3x and 10x the LR (same steps, same batches; then 100x when 10x beat 3x)
@@ -13,20 +17,122 @@ fit).
 from __future__ import annotations
 
 import math
+from statistics import median
 
 from triage.doctor.base import Check, Evidence
-from triage.doctor.findings import Finding, Severity
-from triage.doctor.probes import Run
+from triage.doctor.findings import DEBUGGING, TROUBLESHOOTING, Code, Finding, Severity
+from triage.doctor.probes import EARLY, Run
+from triage.doctor.train_checks import RATIO_HIGH, RATIO_LOW, nan_at_any_lr
+
+SPIKE = 50.0  # Debugging: RNNs' "learning spikes, where the gradient magnitude is very high";
+# a step 50x its neighbours (clean controls: at most 20x)
+WINDOW = 10  # neighbours on each side
+TARGET_RATIO = 1e-3  # DL4J troubleshooting: the update:parameter ratio to aim at
 
 SIGNIFICANT = 2.0  # standard errors: "still falling" is a fall noise does not explain
 NOWHERE_NEAR = 3.0  # the estimated steps needed exceed the user's budget this many times
-# (clean programs of benchmarks/zoo.py: at most 1.9x; its too-low case: never gets there)
+# (clean programs of benchmarks/faults/seen_zoo.py: at most 1.9x; its too-low case: never gets
+# there)
 CAP = 100.0  # estimates beyond this many budgets are reported as "not in 100x your epochs"
 CLEARLY = 0.85  # a faster LR's loss at most 85% of the configured one's at the same step, and
 # lower by more than SIGNIFICANT standard errors of the two windows: an effect beyond noise. What
 # separates slow-but-fine programs from too-low ones is the extrapolation (NOWHERE_NEAR): clean
 # zoo programs have faster LRs reaching 0.003x to 1.5x their loss.
 
+
+class ExplodingGradients(Check):
+    stage = "train"
+    codes = (Code("train.exploding_gradients", "optimizer", DEBUGGING, "gradient-norm spikes",
+                  "warning (error if it diverges)",
+                  f"a step's gradient norm {SPIKE:g}x its neighbours', or divergence after "
+                  f"{EARLY} iterations; clip at the 90th percentile", cause_order=230),)
+
+    def check(self, ev: Evidence) -> list[Finding]:
+        run = ev.runs.get("configured")
+        if run is None or run.result is None or run.early or nan_at_any_lr(ev):
+            return []
+        steps = [(n, v) for n, v in zip(run.instruments.norms, run.result.losses, strict=False)
+                 if math.isfinite(n)]
+        series = [n for n, _ in steps]
+        late = run.result.diverged
+        if len(series) < 2 * WINDOW:
+            return []
+        spike = spike_ratio(series, [v for _, v in steps])
+        norms = sorted(series)
+        mid, top, clip = median(norms), norms[-1], norms[int(0.9 * (len(norms) - 1))]
+        if not (spike >= SPIKE or late):
+            return []
+        evidence = {"median_grad_norm": mid, "max_grad_norm": top, "p90_grad_norm": clip,
+                    "spike_ratio": spike, "diverged_at_step": run.result.divergence_step}
+        what = (f"training diverges after {EARLY} iterations (step "
+                f"{run.result.divergence_step})" if late else
+                f"gradient norms spike to {spike:.0f}x those of neighbouring steps")
+        return [Finding("train.exploding_gradients", Severity.ERROR if late else Severity.WARNING,
+                        f"{what}: exploding gradients (typical of RNNs)", evidence,
+                        f"clip the global gradient norm at about {clip:.3g} (the 90th "
+                        "percentile seen here) and/or lower the learning rate",
+                        changes={"grad_clip_norm": float(f"{clip:.3g}")})]
+
+
+def spike_ratio(norms: list[float], losses: list[float] | None = None) -> float:
+    """The largest step norm over the median of its ``WINDOW`` neighbours on each side: a
+    converging run's shrinking gradients are not spikes; isolated bursts are. With the
+    per-step ``losses``, a norm is discounted by how far the loss falls over the steps after
+    it: a gradient that shrinks as steeply as the loss (the first steps of a fast updater
+    such as LBFGS) is convergence, not a burst."""
+    worst = 0.0
+    for i, value in enumerate(norms):
+        around = norms[max(0, i - WINDOW): i] + norms[i + 1: i + 1 + WINDOW]
+        local = median(around)
+        if local > 0:
+            worst = max(worst, value / local / _loss_fall(losses, i))
+    return worst
+
+
+def _loss_fall(losses: list[float] | None, i: int) -> float:
+    """How many times the loss at step ``i`` exceeds the median of the next ``WINDOW`` (>= 1)."""
+    if not losses or i + 1 >= len(losses):
+        return 1.0
+    now, later = losses[i], losses[i + 1: i + 1 + WINDOW]
+    if not all(math.isfinite(v) for v in (now, *later)):
+        return 1.0
+    level = median(later)
+    return max(1.0, now / level) if level > 0 else 1.0
+
+
+def weight_update_ratio(run: Run) -> float | None:
+    """Median update:weight ratio over weight tensors (zero-initialised biases would make
+    their ratios meaningless)."""
+    weights = [v for name, v in run.result.update_ratio.items()  # type: ignore[union-attr]
+               if "bias" not in name and math.isfinite(v) and v > 0]
+    return median(weights) if weights else None
+
+
+class UpdateRatio(Check):
+    stage = "train"
+    codes = (Code("train.update_ratio", "learning_rate", TROUBLESHOOTING,
+                  "update:parameter ratio far from 1e-3", "warning",
+                  "median update:weight ratio outside [1e-5, 1e-1] (the documents aim near "
+                  "1e-3)", cause_order=240),)
+
+    def check(self, ev: Evidence) -> list[Finding]:
+        run = ev.trained()
+        if run is None:
+            return []
+        ratio, lr = weight_update_ratio(run), ev.settings.lr
+        if ratio is None or RATIO_LOW <= ratio <= RATIO_HIGH:
+            return []
+        factor = min(100.0, max(0.01, TARGET_RATIO / ratio))
+        word = "small" if ratio < RATIO_LOW else "large"
+        return [Finding("train.update_ratio", Severity.WARNING,
+                        f"updates are {ratio:.2g} of the weights per step (the documents aim "
+                        f"near 1e-3): the learning rate {lr:g} looks too {word}",
+                        {"median_update_ratio": ratio, "lr": lr, "target": TARGET_RATIO},
+                        f"set the learning rate near {lr * factor:.3g} and confirm with "
+                        "'triage lr-find'", changes={"lr": float(f"{lr * factor:.3g}")})]
+
+
+# -- train.lr_too_low ----------------------------------------------------------------------
 
 def _window(losses: list[float], at: int) -> list[float]:
     """The finite training losses of the steps just before ``at`` (a tenth of them, at least
@@ -102,6 +208,12 @@ def _mean(values: list[float]) -> float:
 
 class LRTooLow(Check):
     stage = "train"
+    codes = (Code("train.lr_too_low", "learning_rate", TROUBLESHOOTING,
+                  "learning, but too slowly for the training budget", "warning",
+                  "learning, but too slowly for the training budget: a higher LR gets much "
+                  f"further in the same steps (<= {CLEARLY:g}x the loss), and a fit of the loss "
+                  f"curve says yours needs > {NOWHERE_NEAR:g}x your budget to get there",
+                  frozenset({"train.update_ratio"}), cause_order=210),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         run = ev.trained()

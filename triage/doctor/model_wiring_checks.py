@@ -1,19 +1,27 @@
-"""Model checks on how the network is wired, read at initialisation: an output that cannot
-vary with the input, linear layers with nothing nonlinear between them, tanh/sigmoid units
-sitting at their bounds, and a loss that does not fit the targets."""
+"""Model checks (``model.*`` codes) on how the network is wired, read at initialisation: an
+output that cannot vary with the input, linear layers with nothing nonlinear between them,
+tanh/sigmoid units sitting at their bounds, and a loss that does not fit the targets."""
 
 from __future__ import annotations
 
 import torch
 
 from triage.doctor.base import Check, Evidence
-from triage.doctor.findings import Finding, Severity
+from triage.doctor.findings import (
+    NOT_WORKING,
+    SYMPTOMS,
+    TROUBLESHOOTING,
+    UNSTABLE,
+    Code,
+    Finding,
+    Severity,
+)
+from triage.task import MAX_CLASSES
 
 # Holden, "initialised wrong": most units of a tanh/sigmoid layer within 1% of a bound pass
-# almost no gradient (forward.BOUND). Clean tanh MLP of benchmarks/zoo.py: 0%; its saturated
-# sigmoid case: 73-78% (3 seeds each; benchmarks/RESULTS.md).
+# almost no gradient (forward.BOUND). Clean tanh MLP of benchmarks/faults/seen_zoo.py: 0%; its
+# saturated sigmoid case: 73-78% (3 seeds each; benchmarks/RESULTS.md).
 SATURATED = 0.5
-MAX_CLASSES = 20  # integral float targets 0..k-1 with k up to this look like class labels
 
 _HEAD_FOR_LOSS = {
     "bce": "one output unit with a sigmoid",
@@ -30,6 +38,12 @@ class ConstantOutput(Check):
     """The output takes one value for every sample because of the final activation."""
 
     stage = "model"
+    codes = (Code("model.constant_output", "activation", NOT_WORKING,
+                  "the output cannot vary with the input", "error",
+                  "every output unit takes one value for the whole batch because of the final "
+                  "activation (softmax over one unit, a saturated sigmoid, a dead ReLU)",
+                  SYMPTOMS | {"model.output_activation", "train.dead_units",
+                              "train.vanishing_gradients"}, cause_order=70),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         f = ev.forward
@@ -65,6 +79,11 @@ class NoNonlinearity(Check):
     """Two or more linear maps in a row collapse into one."""
 
     stage = "model"
+    codes = (Code("model.no_nonlinearity", "activation", TROUBLESHOOTING,
+                  "linear layers in a row with nothing nonlinear between", "warning",
+                  "linear layers in a row with nothing nonlinear between (or a whole model "
+                  "affine in its input)",
+                  SYMPTOMS | UNSTABLE, cause_order=90),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         f = ev.forward
@@ -94,6 +113,12 @@ class SaturatedUnits(Check):
     """Most outputs of a hidden tanh/sigmoid layer at their bounds on a batch at init."""
 
     stage = "model"
+    codes = (Code("model.saturated_units", "init", NOT_WORKING,
+                  "most tanh/sigmoid units at their bounds at init", "warning",
+                  f"> {SATURATED:.0%} of a hidden tanh/sigmoid layer's outputs within 1% of a "
+                  "bound on a batch at init (clean tanh MLP: 0%); fix: xavier (Holden, "
+                  "initialised wrong)",
+                  SYMPTOMS | UNSTABLE | {"train.vanishing_gradients"}, cause_order=150),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         f = ev.forward
@@ -116,6 +141,12 @@ class LossTargetMismatch(Check):
     """A regression loss on class labels, or a classification loss on continuous targets."""
 
     stage = "model"
+    codes = (Code("model.loss_target_mismatch", "loss", TROUBLESHOOTING,
+                  "a regression loss on class targets, or the reverse", "warning / error",
+                  f"MSE/L1 on one-hot targets or on labels 0..k-1 (k <= {MAX_CLASSES}) "
+                  "(warning); BCE/cross-entropy on continuous targets that are not "
+                  "probabilities (error)",
+                  SYMPTOMS | UNSTABLE | {"model.output_activation"}, cause_order=60),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         loss = ev.loss
@@ -175,6 +206,3 @@ def _describe(kind: str, classes: int) -> str:
     return ("one-hot class targets" if kind == "onehot" else
             f"targets that look like class labels 0..{classes - 1}")
 
-
-WIRING_CHECKS: tuple[Check, ...] = (ConstantOutput(), NoNonlinearity(), SaturatedUnits(),
-                                    LossTargetMismatch())

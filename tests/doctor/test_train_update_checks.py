@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from triage.doctor.lr_checks import smoothed, steps_to_reach, still_falling
 from triage.doctor.probes import faster
+from triage.doctor.train_update_checks import smoothed, steps_to_reach, still_falling
 from triage.probe import ProbeSettings
 
 import tasks
