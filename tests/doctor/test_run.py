@@ -205,16 +205,16 @@ def test_out_of_memory_at_every_batch_size_blames_the_model(monkeypatch):
 
 def test_real_oom_exception_inside_training_is_caught(monkeypatch):
     """The probe engine turns a CUDA OOM raised mid-training into an oom result."""
-    import triage.probe.runner as runner
+    from triage.probe import loop
 
-    real = runner.batches
+    real = loop.batches
 
     def batches(data, batch_size, device, generator=None):
         if batch_size > 8:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return real(data, batch_size, device, generator)
 
-    monkeypatch.setattr(runner, "batches", batches)
+    monkeypatch.setattr(loop, "batches", batches)  # the training loop's data
     diagnosis = doctor(tasks.blobs(), SETTINGS.with_(batch_size=32))
     finding = next(f for f in diagnosis.findings if f.code == "train.out_of_memory")
     assert finding.changes == {"batch_size": 8}
