@@ -58,8 +58,8 @@ def test_doctor_runs_the_users_own_updater_at_its_customary_lr(tmp_path, args, n
 @pytest.mark.parametrize("args, message", [
     (["--lr", "-1"], "lr must be a finite number > 0"),
     (["--optimizer", "lion"], "unknown optimizer 'lion'"),
-    ([f"{TASKS}:own_updater_without_lr"], "Invalid value for --lr: the Task's optimizer "
-                                          "factory has no default lr"),
+    ([f"{TASKS}:own_updater_without_lr"], "the Task's optimizer factory has no default lr; "
+                                          "give the LR you train with (--lr)"),
     (["--init", "orthogonal"], "unknown init"),
     (["--batch-size", "0"], "batch_size must be a positive integer"),
     (["nope.py:task"], "does not exist"),

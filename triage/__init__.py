@@ -6,8 +6,9 @@ Public API (imported lazily, so ``import triage`` and ``triage --help`` stay fas
     triage.lr_find, triage.LRFindSettings                    # triage lr-find
     triage.sweep, triage.SweepSettings, triage.SweepSummary,  # triage sweep / report
     triage.load_space, triage.SearchSpace, triage.LRPrior, triage.load_summary
-    triage.diagnose, triage.Diagnosis                        # triage doctor
+    triage.diagnose, triage.DoctorSettings, triage.Diagnosis  # triage doctor
     triage.Config, triage.load_config, triage.StepSchedule   # the recommendation
+    triage.Training                                           # how a model trains
     triage.run_probes, triage.ProbeSettings, triage.ProbeResult, triage.ProbeCallback
     triage.TriageError
 """
@@ -38,6 +39,8 @@ _LAZY = {
     "load_summary": "triage.sweeper",
     "diagnose": "triage.doctor",
     "Diagnosis": "triage.doctor",
+    "DoctorSettings": "triage.doctor",
+    "Training": "triage.training",
     "Config": "triage.config",
     "load_config": "triage.config",
     "StepSchedule": "triage.builders",

@@ -187,39 +187,28 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str | None, mo
 
     from triage import report
     from triage.atomic import check_writable
-    from triage.doctor import doctor
+    from triage.doctor import DoctorSettings, doctor
     from triage.loading import DEFAULT_EXAMPLE
-    from triage.optimizers import customary_lr
-    from triage.probe import ProbeSettings
 
     err = Console(stderr=True)
     if not (budget >= 0 and math.isfinite(budget)):
         raise click.BadParameter(f"must be seconds >= 0 (0: no limit), got {budget!r}",
                                  param_hint="--budget")
-    settings = ProbeSettings(lr=1.0 if lr is None else lr,  # validated before the task loads
-                             optimizer=optimizer or "sgd", momentum=momentum, nesterov=nesterov,
-                             batch_size=batch_size, init=init, seed=seed, device=device,
-                             precision=precision)
+    settings = DoctorSettings(lr=lr, optimizer=optimizer, momentum=momentum, nesterov=nesterov,
+                              batch_size=batch_size, init=init, seed=seed, device=device,
+                              precision=precision, budget=budget or None, verify=verify)
     if out:
         check_writable(out, "config")
     if task is None:
         err.print(f"No TASK given: diagnosing the bundled example '{DEFAULT_EXAMPLE}'.",
                   highlight=False)
     loaded = load(task, target, kind, no_preprocess, seed)
-    updater = optimizer or loaded.updater
-    if lr is None:
-        lr = customary_lr(updater, loaded.optimizer_factory)
-        if lr is None:
-            raise click.BadParameter("the Task's optimizer factory has no default lr; give the "
-                                     "LR you train with", param_hint="--lr")
-    settings = settings.with_(optimizer=updater, lr=lr)
     _notes(loaded, err)
     raw = None
     if loaded.data and loaded.data.get("preprocessing") is not None:  # a prepared table
         raw = load(task, target, kind, True, seed)
     with report.stage_progress(err) as on_stage:
-        diagnosis = doctor(loaded, settings, on_stage=on_stage, raw=raw,
-                           budget=budget or None, verify=verify)
+        diagnosis = doctor(loaded, settings, on_stage=on_stage, raw=raw)
     if out:
         diagnosis.config.save(out)
     if as_json:

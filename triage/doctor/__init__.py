@@ -3,6 +3,7 @@
 from triage.doctor.base import Check, Evidence, all_checks, load_checks
 from triage.doctor.findings import CODES, FAMILIES, Finding, Severity
 from triage.doctor.run import Diagnosis, doctor
+from triage.doctor.settings import DoctorSettings
 
 load_checks()  # defining a check registers it: every file of checks is imported here
 
@@ -16,5 +17,5 @@ def codes_table() -> str:
 
     return table()
 
-__all__ = ["CODES", "FAMILIES", "Check", "Diagnosis", "Evidence", "Finding", "Severity",
-           "all_checks", "codes_table", "diagnose", "doctor"]
+__all__ = ["CODES", "FAMILIES", "Check", "Diagnosis", "DoctorSettings", "Evidence", "Finding",
+           "Severity", "all_checks", "codes_table", "diagnose", "doctor"]

@@ -18,6 +18,7 @@ from triage.doctor.data_checks import FixedByPreprocessing, batch_clamp
 from triage.doctor.findings import Finding, Severity
 from triage.doctor.forward import inspect
 from triage.doctor.inputs import splits, target_kind
+from triage.doctor.settings import DoctorSettings
 from triage.doctor.train_checks import nan_at_any_lr
 from triage.doctor.train_update_checks import still_falling
 from triage.doctor.verify import verify as check_fixes
@@ -64,29 +65,37 @@ class Diagnosis:
                               for name, (a, b) in self.shortened.items()}}
 
 
-def doctor(task: Task, settings: ProbeSettings, *, checks: tuple[Check, ...] | None = None,
-           on_stage: Stage | None = None, raw: Task | None = None,
-           budget: float | None = DEFAULT_SECONDS, verify: bool = False) -> Diagnosis:
+def doctor(task: Task, settings: DoctorSettings | ProbeSettings | None = None, *,
+           checks: tuple[Check, ...] | None = None, on_stage: Stage | None = None,
+           raw: Task | None = None, budget: float | None = DEFAULT_SECONDS,
+           verify: bool = False) -> Diagnosis:
     """Diagnose ``task`` trained with ``settings`` (the user's current LR, updater, batch
     size, init, seed and device).
 
     Args:
         task: the user's program.
-        settings: their current settings; ``lr`` is the LR they train with.
+        settings: how they train and how doctor runs (``DoctorSettings``, default: the
+            Task's own updater at its customary LR, 60 s), or exactly the settings of one run
+            (a ``ProbeSettings``: ``lr`` is the LR they train with; ``budget`` and ``verify``
+            then come from the keywords).
         checks: the checks to run (default: every check defined, ``base.all_checks()``).
         on_stage: called with a short description as each stage starts.
         raw: the same data before its preprocessing (a table's raw numeric columns): the data
             findings it has and ``task`` does not are reported as fixed by preprocessing.
-        budget: seconds the diagnosis should take (None: no limit): probes are sized by the
-            measured step time to fit, and ``Diagnosis.shortened`` names those cut short.
-        verify: try each setting-shaped fix in a short probe (``triage.doctor.verify``):
-            findings whose fix does not help are demoted, and their changes left out of
-            ``Diagnosis.config``.
+        budget: with a ``ProbeSettings``, seconds the diagnosis should take (None: no limit):
+            probes are sized by the measured step time to fit, and ``Diagnosis.shortened``
+            names those cut short.
+        verify: with a ``ProbeSettings``, try each setting-shaped fix in a short probe
+            (``triage.doctor.verify``): findings whose fix does not help are demoted, and
+            their changes left out of ``Diagnosis.config``.
 
     Raises:
         TaskError: the data cannot be read as samples at all (a finding needs data to be about).
-        SettingsError: ``budget`` is not positive.
+        SettingsError: ``budget`` is not positive; no LR given and the updater has no default.
     """
+    if not isinstance(settings, ProbeSettings):
+        chosen = settings or DoctorSettings()
+        settings, budget, verify = chosen.probe_settings(task), chosen.budget, chosen.verify
     started = time.perf_counter()
     clock = Budget(budget, started)
     stage = on_stage or (lambda _text: None)
