@@ -81,13 +81,49 @@ def _worker(url, study, tmp_path, index, *extra):
                             text=True)
 
 
-def _running_trial_of(study, pid, deadline):
-    while time.monotonic() < deadline:
-        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if trial.user_attrs.get("worker", "").endswith(f":{pid}"):
-                return trial.number
+# A guard against a hung test only: every wait below ends on an event (a study created, a
+# trial started, a worker exited), never on a time that load could exceed.
+HANG = 600
+
+
+def _until(condition, workers, what):
+    """Poll ``condition()`` until it returns something truthy and return that; a worker
+    that exits first fails the test with its error output."""
+    deadline = time.monotonic() + HANG
+    while True:
+        found = condition()
+        if found:
+            return found
+        for worker in workers:
+            if worker.poll() is not None:
+                _, err = worker.communicate()
+                raise AssertionError(f"a worker exited ({worker.returncode}) before {what}: "
+                                     f"{err[-3000:]}")
+        assert time.monotonic() < deadline, f"hung: no {what} in {HANG} s"
         time.sleep(0.05)
-    raise AssertionError("the worker never ran a trial")
+
+
+def _study(url, name, workers):
+    """The study, once a worker has created it."""
+
+    def load():
+        with contextlib.suppress(KeyError):
+            return optuna.load_study(study_name=name, storage=make_storage(url))
+        return None
+
+    return _until(load, workers, "the study was created")
+
+
+def _running_trial_of(study, worker):
+    """The number of the trial ``worker`` runs, once it runs one."""
+
+    def running():
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if trial.user_attrs.get("worker", "").endswith(f":{worker.pid}"):
+                return str(trial.number)  # (trial 0 is falsy)
+        return None
+
+    return int(_until(running, [worker], "it ran a trial"))
 
 
 # journal-lock: the killed worker held the journal file's lock, so every other worker's writes
@@ -100,15 +136,8 @@ def test_workers_share_a_study_and_a_killed_workers_trial_is_retried(kind, tmp_p
     name = f"cluster-{uuid.uuid4().hex[:8]}"
     workers = [_worker(url, name, tmp_path, i) for i in range(3)]
     try:
-        deadline = time.monotonic() + 90
-        while True:  # the study appears once a worker has created it
-            try:
-                study = optuna.load_study(study_name=name, storage=make_storage(url))
-                break
-            except KeyError:
-                assert time.monotonic() < deadline, "no worker created the study"
-                time.sleep(0.1)
-        killed = _running_trial_of(study, workers[0].pid, deadline)
+        study = _study(url, name, workers)
+        killed = _running_trial_of(study, workers[0])
         workers[0].send_signal(signal.SIGKILL)
         workers[0].wait()
         if kind == "journal-lock":
@@ -116,7 +145,7 @@ def test_workers_share_a_study_and_a_killed_workers_trial_is_retried(kind, tmp_p
             with contextlib.suppress(FileExistsError):  # it may really have died holding it
                 os.symlink(log, log + ".lock")
         workers.append(_worker(url, name, tmp_path, 3))  # restart it
-        outputs = [w.communicate(timeout=120) for w in workers[1:]]
+        outputs = [w.communicate(timeout=HANG) for w in workers[1:]]
         for worker, (_, err) in zip(workers[1:], outputs, strict=True):
             assert worker.returncode == 0, err
         trials = study.get_trials(deepcopy=False)
@@ -160,24 +189,18 @@ def test_a_worker_that_loses_the_proxy_stops_in_one_line_and_rejoins_a_new_one(t
     proxy, url = start_proxy(database)
     proxies.append(proxy)
     worker = _worker(url, "lost", tmp_path, 0)
-    deadline = time.monotonic() + 90
-    study = None
-    while study is None:
-        with contextlib.suppress(KeyError):
-            study = optuna.load_study(study_name="lost", storage=make_storage(database))
-        assert time.monotonic() < deadline, "no worker created the study"
-        time.sleep(0.1)
-    _running_trial_of(study, worker.pid, deadline)
+    study = _study(database, "lost", [worker])
+    _running_trial_of(study, worker)
     proxy.kill()
     proxy.wait()
-    _, err = worker.communicate(timeout=120)
+    _, err = worker.communicate(timeout=HANG)
     assert worker.returncode == 3, err
     assert err.strip().splitlines()[-1].startswith("error: lost the storage proxy")
     assert "Traceback" not in err
     again, url = start_proxy(database, port=int(url.rsplit(":", 1)[1]))
     proxies.append(again)
     rerun = _worker(url, "lost", tmp_path, 1)
-    _, err = rerun.communicate(timeout=120)
+    _, err = rerun.communicate(timeout=HANG)
     assert rerun.returncode == 0, err
     complete = _search(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     assert len({tuple(sorted(t.params.items())) for t in complete}) == len(complete) == POINTS
@@ -186,20 +209,16 @@ def test_a_worker_that_loses_the_proxy_stops_in_one_line_and_rejoins_a_new_one(t
 def test_ctrl_c_leaves_a_resumable_study_and_says_how(tmp_path, uninterrupted):
     url = f"{tmp_path}/studies.log"
     worker = _worker(url, "interrupted", tmp_path, 0)
-    deadline = time.monotonic() + 90
-    while not Path(url).exists() or not optuna.get_all_study_names(make_storage(url)):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    study = optuna.load_study(study_name="interrupted", storage=make_storage(url))
-    stopped = _running_trial_of(study, worker.pid, deadline)
+    study = _study(url, "interrupted", [worker])
+    stopped = _running_trial_of(study, worker)
     worker.send_signal(signal.SIGINT)
-    _, err = worker.communicate(timeout=60)
+    _, err = worker.communicate(timeout=HANG)
     assert worker.returncode == 130
     assert "rerun the same command to resume" in err and "Traceback" not in err
     waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
     assert study.trials[stopped].params in [t.params for t in waiting]
     rerun = _worker(url, "interrupted", tmp_path, 1)
-    _, err = rerun.communicate(timeout=120)
+    _, err = rerun.communicate(timeout=HANG)
     assert rerun.returncode == 0, err
     complete = _search(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     assert len({tuple(sorted(t.params.items())) for t in complete}) == len(complete) == POINTS
@@ -211,21 +230,17 @@ def test_ctrl_c_leaves_a_resumable_study_and_says_how(tmp_path, uninterrupted):
 def test_ctrl_c_stops_every_local_worker_and_queues_their_trials_again(tmp_path, uninterrupted):
     url = f"{tmp_path}/studies.log"
     parent = _worker(url, "local", tmp_path, 0, "--workers", "2")
-    deadline = time.monotonic() + 90
     try:
-        while not Path(url).exists() or not optuna.get_all_study_names(make_storage(url)):
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-        study = optuna.load_study(study_name="local", storage=make_storage(url))
-        while True:  # both workers inside a trial
+        study = _study(url, "local", [parent])
+
+        def both_running():
             running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
             pids = {int(t.user_attrs.get("worker", ":0").rsplit(":", 1)[1]) for t in running}
-            if len(pids) == 2:
-                break
-            assert time.monotonic() < deadline, "the two workers never ran trials together"
-            time.sleep(0.05)
+            return pids if len(pids) == 2 else None
+
+        pids = _until(both_running, [parent], "both workers ran a trial at once")
         parent.send_signal(signal.SIGINT)  # the parent alone, as a scheduler's signal would
-        _, err = parent.communicate(timeout=90)
+        _, err = parent.communicate(timeout=HANG)
         assert parent.returncode == 130, err
         assert "rerun the same command to resume" in err and "Traceback" not in err
         child = (pids - {parent.pid}).pop()
@@ -235,7 +250,7 @@ def test_ctrl_c_stops_every_local_worker_and_queues_their_trials_again(tmp_path,
         waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
         assert len(waiting) >= 2  # both interrupted trials queued again
         rerun = _worker(url, "local", tmp_path, 1, "--workers", "2")
-        _, err = rerun.communicate(timeout=120)
+        _, err = rerun.communicate(timeout=HANG)
         assert rerun.returncode == 0, err
         complete = _search(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
         assert len({tuple(sorted(t.params.items())) for t in complete}) == len(complete) == POINTS
