@@ -108,6 +108,11 @@ def cli(debug: bool) -> None:
               help="Where to write the recommended config.")
 @click.option("--plot", default=None, help="PNG plot path (default: beside --out, .png).")
 @click.option("--no-plot", is_flag=True, help="Do not draw the plot.")
+@click.option("--world-size", type=int, default=1, show_default=True,
+              help="Plan a data-parallel job of this many workers, each with --batch-size: "
+                   "probes train at the effective batch on this device (one micro-batch per "
+                   "worker accumulated a step), then the same search for one worker says "
+                   "whether the linear or square-root rule would have held.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the config document as JSON on stdout (and nothing else there).")
 @debug_option
@@ -115,7 +120,7 @@ def lr_find_command(task: str | None, optimizer: str | None, momentum: float, ne
                     batch_size: int, init: str, seed: int, device: str, precision: str,
                     target: str | None, kind: str | None, no_preprocess: bool, steps: int,
                     max_steps: int, parallel: str, storage: str | None, study_name: str | None,
-                    out: str, plot: str | None, no_plot: bool, as_json: bool,
+                    out: str, plot: str | None, no_plot: bool, world_size: int, as_json: bool,
                     debug: bool) -> None:
     """Find a learning rate: three-LR probe, divergence boundary, back-off, by evidence."""
     from rich.console import Console
@@ -130,7 +135,7 @@ def lr_find_command(task: str | None, optimizer: str | None, momentum: float, ne
     settings = LRFindSettings(optimizer=optimizer, momentum=momentum, nesterov=nesterov,
                               batch_size=batch_size, init=init, seed=seed, device=device,
                               steps=steps, max_steps=max_steps, precision=precision,
-                              parallel=parallel)
+                              parallel=parallel, world_size=world_size)
     plot_path = None if no_plot else plot or str(Path(out).with_suffix(".png"))
     check_writable(out, "config")
     if plot_path:

@@ -43,6 +43,8 @@ class Config:
         dropout: rate for the model's dropout layers, or None to keep the model's own.
         precision: ``32``, ``bf16`` or ``16-mixed``: what it was measured in (autocast, and
             loss scaling for 16-mixed); train in the same.
+        world_size: data-parallel workers it was measured for, each with ``batch_size``
+            samples a step (the YAML also shows ``effective_batch_size``, their product).
         task: the task it was measured on.
         data: how a table's data was prepared (``triage.tables``), to be applied again.
         lr_find: the evidence from ``lr-find`` (probes, boundary, rule), if any.
@@ -57,6 +59,7 @@ class Config:
     grad_clip_norm: float | None = None
     dropout: float | None = None
     precision: str = "32"
+    world_size: int = 1
     task: str | None = None
     data: dict[str, Any] | None = field(default=None, repr=False)
     lr_find: LRFindEvidence | None = field(default=None, repr=False)
@@ -118,6 +121,8 @@ class Config:
             "grad_clip_norm": self.grad_clip_norm,
             "dropout": self.dropout,
             "precision": self.precision,
+            "world_size": self.world_size,
+            "effective_batch_size": self.batch_size * self.world_size,
         }
         if self.data is not None:
             data["data"] = self.data
@@ -138,7 +143,8 @@ class Config:
             raise ConfigError(f"{source}: unsupported version {data.get('version')!r}; "
                               f"this triage reads version {VERSION}")
         known = {"version", "task", "optimizer", "batch_size", "init", "schedule",
-                 "grad_clip_norm", "dropout", "precision", "data", "lr_find", "sweep", "doctor"}
+                 "grad_clip_norm", "dropout", "precision", "world_size", "effective_batch_size",
+                 "data", "lr_find", "sweep", "doctor"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"{source}: unknown key {unknown[0]!r}; known keys: "
@@ -161,7 +167,13 @@ class Config:
                 batch_size=data.get("batch_size", 32), init=data.get("init", "default"),
                 schedule=schedule, dropout=data.get("dropout"),
                 grad_clip_norm=data.get("grad_clip_norm"),
-                precision=str(data.get("precision", "32")))
+                precision=str(data.get("precision", "32")),
+                world_size=data.get("world_size", 1))
+            effective = data.get("effective_batch_size", training.effective_batch_size)
+            if effective != training.effective_batch_size:
+                raise ConfigError(
+                    f"{source}: effective_batch_size {effective!r} is not batch_size x "
+                    f"world_size = {training.effective_batch_size}; fix one of them")
             optimizer.name = training.optimizer
             from triage.lr_finder.evidence import LRFindEvidence  # (lr_finder imports Config)
 
@@ -191,7 +203,8 @@ class Config:
 def _recorded(training: Training | Config) -> dict[str, Any]:
     """The fields a config records besides the optimizer."""
     return {name: getattr(training, name) for name in
-            ("batch_size", "init", "schedule", "grad_clip_norm", "dropout", "precision")}
+            ("batch_size", "init", "schedule", "grad_clip_norm", "dropout", "precision",
+             "world_size")}
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:

@@ -4,6 +4,7 @@ dataset or sequence whose items are anything, batched by a collate function."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -210,6 +211,39 @@ def batch_size(batch: Any) -> int:
             return len(tensor)
     raise TaskError("a batch holds no tensor with a sample dimension; make the collate "
                     "function return tensors")
+
+
+def split_batch(batch: Batch, parts: int) -> list[Batch]:
+    """A batch cut into ``parts`` consecutive micro-batches along its sample dimension (fewer
+    when it holds fewer samples): what each of ``parts`` data-parallel workers would see.
+
+    Raises:
+        TaskError: a container it cannot rebuild (make the collate function return tensors,
+            tuples, lists, dicts or dataclasses).
+    """
+    n = batch_size(batch)
+    bounds = [n * k // parts for k in range(parts + 1)]
+    return [_cut(batch, lo, hi) for lo, hi in itertools.pairwise(bounds) if hi > lo]
+
+
+def _cut(batch: Batch, lo: int, hi: int) -> Batch:
+    if torch.is_tensor(batch):
+        return batch[lo:hi] if batch.ndim else batch
+    if type(batch) is tuple or type(batch) is list:
+        return type(batch)(_cut(value, lo, hi) for value in batch)
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # a named tuple
+        return type(batch)(*(_cut(value, lo, hi) for value in batch))
+    if isinstance(batch, Mapping):
+        cut = {key: _cut(value, lo, hi) for key, value in batch.items()}
+        return cut if type(batch) is dict else type(batch)(cut)  # e.g. BatchEncoding(data)
+    if dataclasses.is_dataclass(batch) and not isinstance(batch, type):
+        return dataclasses.replace(batch, **{f.name: _cut(getattr(batch, f.name), lo, hi)
+                                             for f in dataclasses.fields(batch) if f.init})
+    if callable(getattr(batch, "to", None)):  # holds tensors we cannot see into
+        raise TaskError(f"a batch of type {type(batch).__name__} cannot be cut into per-worker "
+                        "micro-batches; make the collate function return tensors, tuples, "
+                        "lists, dicts or dataclasses")
+    return batch  # a plain value (a string, a number): the same for every worker
 
 
 def holdout(data: Data, fraction: float, generator: torch.Generator) -> tuple[Data, Data]:

@@ -69,7 +69,7 @@ def lr_find_progress(console: Console, max_steps: int) -> Iterator[Any]:
         def on_plan(plan: Plan) -> None:
             for line in plan.describe():
                 progress.console.print(line, highlight=False)
-            progress.update(bar, total=plan.max_steps)
+            progress.update(bar, total=plan.max_steps, completed=0)  # (a second search)
 
         from triage.lr_finder.strategies import PHASES
 
@@ -117,12 +117,25 @@ def lr_find_summary(config: Config) -> Table:
         table.add_row("update:param ratio", f"{chosen['update_ratio_median']:.2g} per step "
                       "at the recommended LR (rule of thumb: near 1e-3)")
     table.add_row("batch size / init", f"{config.batch_size} / {config.init}")
+    if config.world_size > 1:
+        table.add_row("workers", f"{config.world_size} x batch {config.batch_size} (effective "
+                      f"batch {config.world_size * config.batch_size}; schedules stay in epochs)")
+    rules = ev.rules()
+    if rules and ev.one_worker_lr is not None:
+        held = ev.rule_that_held(o.lr)
+        said = ", ".join(f"{name} {value:.3g} ({value / o.lr:.2g}x)"
+                         for name, value in rules.items())
+        table.add_row("scaling rules", f"one worker: {ev.one_worker_lr:.3g}; {said} of the "
+                      f"measured LR: " + (f"the {held} rule held (within 2x)" if held else
+                                           "neither held (both beyond 2x)"))
     if ev.fused_fallback:
         table.add_row("fused probes", f"fell back to one at a time: {ev.fused_fallback}")
     full = ev.full_budget_steps
     table.add_row("probes / steps", f"{len(ev.probes)} probes, "
                   f"{ev.steps_used} of {ev.max_steps} steps"
-                  + (f" (your full training: {full} steps)" if full else ""))
+                  + (f" (your full training: {full} steps)" if full else "")
+                  + (f"; {ev.one_worker_steps} more for one worker" if ev.one_worker_steps
+                     else ""))
     return table
 
 

@@ -46,6 +46,10 @@ class Training:
         grad_clip_norm: clip the global gradient norm to this, or None (off while searching).
         precision: ``32``, ``bf16`` (bfloat16 autocast) or ``16-mixed`` (float16 autocast
             with loss scaling; CUDA only). Divergence is judged on the unscaled loss.
+        world_size: data-parallel workers the training runs on, each taking ``batch_size``
+            samples a step (one averaged gradient over ``effective_batch_size``). On one
+            device a step accumulates ``world_size`` micro-batches of ``batch_size``, so
+            BatchNorm's statistics are per micro-batch, as they are per worker.
     """
 
     optimizer: str = "sgd"
@@ -58,6 +62,7 @@ class Training:
     dropout: float | None = None
     grad_clip_norm: float | None = None
     precision: str = "32"
+    world_size: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "optimizer", canonical(self.optimizer))
@@ -71,6 +76,12 @@ class Training:
         if self.grad_clip_norm is not None:
             check_positive("grad_clip_norm", self.grad_clip_norm)
         check_choice("precision", self.precision, PRECISIONS)
+        check_positive_int("world_size", self.world_size)
+
+    @property
+    def effective_batch_size(self) -> int:
+        """Samples behind one optimizer step: every worker's batch together."""
+        return self.batch_size * self.world_size
 
     def optimizer_at(self, lr: float) -> OptimizerConfig:
         """The optimizer at ``lr``; momentum and Nesterov only where triage applies them (SGD;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -29,6 +30,11 @@ class LRFindEvidence:
             evidence (``ProbeResult.evidence``, numbers to 4 significant digits).
         chosen: the index in ``probes`` of the probe trained at the recommended LR (None
             when the budget left no room to validate it).
+        world_size: the data-parallel workers the LR is for (each with the config's
+            ``batch_size``).
+        one_worker_lr: with several workers, the same search's LR for one worker (the base
+            of the linear and square-root rules, ``rules``).
+        one_worker_steps: the steps that search took.
         fused_fallback: why fused probes fell back to one at a time, if they did.
     """
 
@@ -46,12 +52,33 @@ class LRFindEvidence:
     storage: str | None = None
     probes: list[dict[str, Any]] = field(default_factory=list)
     chosen: int | None = None
+    world_size: int = 1
+    one_worker_lr: float | None = None
+    one_worker_steps: int = 0
     fused_fallback: str | None = None
 
     @property
     def chosen_probe(self) -> dict[str, Any] | None:
         """The probe at the recommended LR, if one was trained."""
         return None if self.chosen is None else self.probes[self.chosen]
+
+    def rules(self) -> dict[str, float]:
+        """What the scaling rules make of the one-worker LR for ``world_size`` workers: the
+        linear rule (Goyal et al. 2017, SGD) and the square-root rule (Malladi et al. 2022,
+        Adam); empty for one worker."""
+        if self.one_worker_lr is None or self.world_size == 1:
+            return {}
+        return {"linear": self.one_worker_lr * self.world_size,
+                "square-root": self.one_worker_lr * math.sqrt(self.world_size)}
+
+    def rule_that_held(self, lr: float) -> str | None:
+        """The rule whose LR is nearest the measured ``lr`` and within 2x of it (lr-find's own
+        resolution: the boundary is bracketed to 2x); None when neither is."""
+        distances = {name: abs(math.log(value / lr)) for name, value in self.rules().items()}
+        if not distances:
+            return None
+        nearest = min(distances, key=distances.__getitem__)
+        return nearest if distances[nearest] <= math.log(2.0) else None
 
     def to_dict(self) -> dict[str, Any]:
         """The YAML/JSON form (``fused_fallback`` only when there was one)."""

@@ -32,6 +32,9 @@ class Plan:
         steps: the divergence window (each boundary probe's length).
         full_budget: the task's whole training in steps (its epochs at the batch size).
         shrunk: the budget is below the user's ``--max-steps`` because the task is small.
+        world_size: the workers probes stand for (each step accumulates one micro-batch each).
+        batch_size: each worker's batch.
+        purpose: why this search runs, when it is not the first (said before it probes).
     """
 
     parallelism: Parallelism
@@ -39,10 +42,19 @@ class Plan:
     steps: int
     full_budget: int
     shrunk: bool
+    world_size: int = 1
+    batch_size: int = 32
+    purpose: str = ""
 
     def describe(self) -> list[str]:
         """What the command line says before probing."""
-        lines = [self.parallelism.describe()]
+        lines = [self.purpose] if self.purpose else []
+        lines.append(self.parallelism.describe())
+        if self.world_size > 1:
+            lines.append(f"for {self.world_size} workers of batch {self.batch_size} (effective "
+                         f"batch {self.world_size * self.batch_size}): each step accumulates "
+                         f"one micro-batch per worker on this device; BatchNorm statistics are "
+                         "per micro-batch, as they are per worker without SyncBatchNorm")
         if self.shrunk:
             lines.append(f"step budget {self.max_steps} ({BUDGET_TIMES}x your full training "
                          f"of {self.full_budget} steps), divergence window {self.steps} steps")
@@ -60,15 +72,16 @@ def budget(max_steps: int, steps: int, full_budget: int) -> tuple[int, int, bool
 
 
 def make_plan(prepared: PreparedTask, first: ProbeSettings, max_steps: int, steps: int,
-              parallel: str | int) -> Plan:
+              parallel: str | int, purpose: str = "") -> Plan:
     """The plan for lr-find on ``prepared`` whose ``first`` probe is given: the budget for
     its size, and how probes run (``--parallel``'s choice, one at a time where a GPU's fused
     probes cannot be fused)."""
-    full = prepared.budget_steps(first.batch_size)
+    full = prepared.budget_steps(first.effective_batch_size)
     cap, window, shrunk = budget(max_steps, steps, full)
     parallelism = plan(parallel, first.device, count_parameters(prepared.task))
     if parallelism.fused:
         unfusable = fusable(prepared, [first.with_(steps=window, evaluate=False)])
         if unfusable is not None:
             parallelism = Parallelism(1, f"cannot fuse: {unfusable}")
-    return Plan(parallelism, cap, window, full, shrunk)
+    return Plan(parallelism, cap, window, full, shrunk, first.world_size, first.batch_size,
+                purpose)

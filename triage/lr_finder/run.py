@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from triage.config import Config
 from triage.errors import ProbeError, SettingsError
@@ -29,9 +31,12 @@ from triage.probe.parallel import check_parallel
 from triage.probe.pool import Pool, ProbePool
 from triage.storage import redact
 from triage.storage.studies import open_study
-from triage.task import Task
+from triage.task import PreparedTask, Task
 from triage.training import Training, check_run
 from triage.validate import check_positive_int
+
+if TYPE_CHECKING:
+    import optuna
 
 OnProbe = Callable[[str, ProbeResult, bool], None]  # (phase, result, read back from storage)
 
@@ -52,6 +57,10 @@ class LRFindSettings:
         precision: ``32``, ``bf16`` or ``16-mixed`` (it moves the divergence boundary).
         parallel: ``auto`` or how many probes run at once (see ``triage.probe.parallel``);
             the recommendation does not depend on it.
+        world_size: the data-parallel workers the job will run on, each with ``batch_size``
+            samples a step: probes train at the effective batch (``world_size`` micro-batches
+            accumulated a step, on this device), and the same search for one worker follows,
+            so the evidence says whether the linear or the square-root rule would have held.
     """
 
     optimizer: str | None = None
@@ -66,6 +75,7 @@ class LRFindSettings:
     boundary_ratio: float = 2.0
     precision: str = "32"
     parallel: str | int = "auto"
+    world_size: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parallel", check_parallel(self.parallel))
@@ -85,7 +95,13 @@ class LRFindSettings:
         else the Task's own, else Nesterov SGD."""
         optimizer = self.optimizer or (task.updater if task is not None else "sgd")
         return Training(optimizer=optimizer, momentum=self.momentum, nesterov=self.nesterov,
-                        batch_size=self.batch_size, init=self.init, precision=self.precision)
+                        batch_size=self.batch_size, init=self.init, precision=self.precision,
+                        world_size=self.world_size)
+
+    @property
+    def effective_batch_size(self) -> int:
+        """Samples behind one step: every worker's batch together."""
+        return self.batch_size * self.world_size
 
 
 def lr_find(
@@ -114,14 +130,34 @@ def lr_find(
     """
     settings = settings or LRFindSettings()
     prepared = task.prepare(settings.seed)
-    if settings.batch_size > prepared.n_train:
-        raise SettingsError(f"batch size {settings.batch_size} is larger than the "
-                            f"{prepared.n_train} training samples; use a smaller --batch-size")
+    if settings.effective_batch_size > prepared.n_train:
+        workers = (f" x {settings.world_size} workers = {settings.effective_batch_size}"
+                   if settings.world_size > 1 else "")
+        raise SettingsError(f"batch size {settings.batch_size}{workers} is larger than the "
+                            f"{prepared.n_train} training samples; use a smaller --batch-size"
+                            + (" or --world-size" if workers else ""))
     name = study_name or f"triage-lr-find-{task.name}"
     study = open_study(storage, name)  # a bad storage fails before the plan is announced
+    search = functools.partial(_search, task, prepared, study, name, storage, on_probe, on_plan)
+    config = search(settings, "")
+    if settings.world_size > 1:  # the same search for one worker: which scaling rule held
+        alone = search(dataclasses.replace(settings, world_size=1),
+                       f"then one worker of batch {settings.batch_size}, to compare with the "
+                       "linear and square-root rules")
+        assert config.lr_find is not None and alone.lr_find is not None
+        config.lr_find = dataclasses.replace(config.lr_find, one_worker_lr=alone.optimizer.lr,
+                                             one_worker_steps=alone.lr_find.steps_used)
+    return config
+
+
+def _search(task: Task, prepared: PreparedTask, study: optuna.Study, name: str,
+            storage: str | None, on_probe: OnProbe | None,
+            on_plan: Callable[[Plan], None] | None, settings: LRFindSettings,
+            purpose: str) -> Config:
+    """The procedure once, for ``settings``' workers: three LRs, the boundary, the back-off."""
     base, run = settings.training(task), {"seed": settings.seed, "device": settings.device}
     the_plan = make_plan(prepared, base.at(THREE_LRS[0], **run), settings.max_steps,
-                         settings.steps, settings.parallel)
+                         settings.steps, settings.parallel, purpose)
     if on_plan is not None:
         on_plan(the_plan)
     max_steps, steps, parallelism = the_plan.max_steps, the_plan.steps, the_plan.parallelism
@@ -135,11 +171,12 @@ def lr_find(
         stack.callback(runner.close)  # spare probes still running are recorded as failed
         context = Context(prepared, base, _stop_on_oom(runner), max_steps, width=runner.width,
                           run=run)
-        search = NanBoundary(steps, settings.boundary_ratio)
-        spare = search.guesses({lr: False for lr in THREE_LRS},
-                               max_steps - len(THREE_LRS) * steps, max_steps, context.width)
+        boundary_search = NanBoundary(steps, settings.boundary_ratio)
+        spare = boundary_search.guesses({lr: False for lr in THREE_LRS},
+                                        max_steps - len(THREE_LRS) * steps, max_steps,
+                                        context.width)
         ThreeLR(steps, spare=tuple(spare)).run(context)
-        boundary = search.run(context)
+        boundary = boundary_search.run(context)
         choice = BackOff(boundary).run(context)
     evidence = _evidence(context, boundary, choice, storage, name, settings, the_plan)
     if isinstance(pool, FusedPool) and pool.fell_back:
@@ -186,6 +223,7 @@ def _evidence(context: Context, boundary: Boundary, choice: Choice, storage: str
         max_steps=the_plan.max_steps,
         full_budget_steps=the_plan.full_budget,
         seed=settings.seed,
+        world_size=settings.world_size,
         study=study,
         storage=redact(storage),
         probes=[{"phase": probe.phase, **probe.result.evidence(digits=4, trace=True)}

@@ -49,6 +49,8 @@ def fusable(prepared: PreparedTask, settings: Sequence[ProbeSettings]) -> str | 
         return "epoch-based, scheduled or clipped probes"
     if first.precision == "16-mixed":
         return "float16 loss scaling"
+    if first.world_size > 1:
+        return "several workers' micro-batches a step"
     with seeded(first.seed):
         model = probe_model(prepared, first)
     for module in model.modules():

@@ -79,7 +79,8 @@ class Stepper(abc.ABC):
 
 def planned_steps(prepared: PreparedTask, settings: ProbeSettings) -> int:
     """The steps a probe with ``settings`` trains unless it diverges or is stopped."""
-    return settings.steps or prepared.budget_steps(settings.batch_size, settings.epochs)
+    return settings.steps or prepared.budget_steps(settings.effective_batch_size,
+                                                   settings.epochs)
 
 
 def train(
@@ -96,11 +97,12 @@ def train(
     ``steps`` is set."""
     data = place(prepared.train, device)
     total = planned_steps(prepared, settings)
-    per_epoch, step, epoch = prepared.steps_per_epoch(settings.batch_size), 0, 0
+    size = settings.effective_batch_size  # every worker's batch: one step's samples
+    per_epoch, step, epoch = prepared.steps_per_epoch(size), 0, 0
     alive, stop = list(lanes), False
     while step < total and alive and not stop:
         in_epoch = 0
-        for batch in batches(data, settings.batch_size, device, generator):
+        for batch in batches(data, size, device, generator):
             interrupt.check()  # a Ctrl-C lost in a finaliser is raised here
             losses = stepper.step(batch, alive, step)
             for lane, loss in zip(alive, losses, strict=True):

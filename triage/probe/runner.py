@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from triage.builders import apply_dropout, apply_init, make_scheduler
-from triage.data import batch_size, batches, first_batch, to_device
+from triage.data import batch_size, batches, first_batch, split_batch, to_device
 from triage.errors import ProbeError, SettingsError, TriageError, first_line
 from triage.optimizers import needs_closure
 from triage.probe import loop
@@ -100,7 +100,7 @@ def _instrumented_run(
     optimizer = settings.make_optimizer(model.parameters(), prepared.task.optimizer_factory)
     lane = loop.Lane(optimizer, GradientMonitor(model), watch,
                 make_scheduler(optimizer, settings.schedule))
-    per_epoch = prepared.steps_per_epoch(settings.batch_size)
+    per_epoch = prepared.steps_per_epoch(settings.effective_batch_size)
     epoch_losses: list[float | None] = []
 
     def on_epoch_end(epoch: int) -> bool:
@@ -154,14 +154,15 @@ def probe_model(prepared: PreparedTask, settings: ProbeSettings) -> nn.Module:
 
 class _Single(loop.Stepper):
     """One model: mixed precision with loss scaling, gradient clipping, callbacks' view of
-    the gradients, and optimizers that step with a closure (LBFGS)."""
+    the gradients, optimizers that step with a closure (LBFGS), and data-parallel workers
+    emulated by accumulating one micro-batch per worker into the step's gradient."""
 
     def __init__(self, prepared: PreparedTask, settings: ProbeSettings, model: nn.Module,
                  optimizer: torch.optim.Optimizer, device: torch.device,
                  callbacks: Sequence[ProbeCallback]) -> None:
         self.step_fn, self.model, self.optimizer = prepared.step, model, optimizer
         self.params, self.clip = list(model.parameters()), settings.grad_clip_norm
-        self.callbacks = callbacks
+        self.callbacks, self.workers = callbacks, settings.world_size
         self.scaler = grad_scaler(settings.precision, device)
         self.closure = needs_closure(optimizer)
         self.scaled = self.scaler is not None
@@ -193,17 +194,28 @@ class _Single(loop.Stepper):
         return [loss]
 
     def _backward(self, batch: object) -> tuple[torch.Tensor, torch.Tensor | None]:
-        with self.amp:
-            loss = self.step_fn(self.model, batch).loss
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.scaler is None:
-            loss.backward()
-        else:  # gradients unscaled before clipping and the instruments read them
-            self.scaler.scale(loss).backward()
-            self.scaler.unscale_(self.optimizer)
+        if self.workers == 1:
+            with self.amp:
+                loss = self.step_fn(self.model, batch).loss
+            self.optimizer.zero_grad(set_to_none=True)
+            self._scaled(loss).backward()
+        else:  # each worker's loss over its share: their mean is the batch's, as under DDP
+            self.optimizer.zero_grad(set_to_none=True)
+            n, parts = batch_size(batch), split_batch(batch, self.workers)
+            loss = torch.zeros(())
+            for part in parts:
+                with self.amp:
+                    share = self.step_fn(self.model, part).loss * (batch_size(part) / n)
+                self._scaled(share).backward()
+                loss = loss.to(share.device) + share.detach()
+        if self.scaler is not None:  # gradients unscaled before clipping and the instruments
+            self.scaler.unscale_(self.optimizer)  # read them
         norm = (torch.nn.utils.clip_grad_norm_(self.params, self.clip)
                 if self.clip is not None else None)
         return loss, norm
+
+    def _scaled(self, loss: torch.Tensor) -> torch.Tensor:
+        return loss if self.scaler is None else self.scaler.scale(loss)
 
     def _observe(self, lane: loop.Lane, step: int, norm: torch.Tensor | None) -> bool:
         for callback in self.callbacks:  # gradients at the point the step starts

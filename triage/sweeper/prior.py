@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from triage.choices import updater_name
+from triage.errors import SettingsError
 from triage.lr_finder.evidence import LRFindEvidence
 
 if TYPE_CHECKING:
@@ -45,7 +46,17 @@ class LRPrior:
 
     @classmethod
     def of(cls, config: Config) -> LRPrior:
-        """The prior an lr-find config gives (Nesterov SGD is the updater ``sgd_nesterov``)."""
+        """The prior an lr-find config gives (Nesterov SGD is the updater ``sgd_nesterov``).
+
+        Raises:
+            SettingsError: a config for several data-parallel workers (a sweep's trials are
+                one worker each).
+        """
+        if config.world_size > 1:
+            raise SettingsError(
+                f"the config is for {config.world_size} data-parallel workers, and a sweep's "
+                "trials train one worker each; start the sweep from a one-worker lr-find "
+                "config (lr-find without --world-size)")
         o = config.optimizer
         ev = config.lr_find or LRFindEvidence()
         return cls(o.lr, updater_name(o.name, o.nesterov), ev.max_finite_lr, ev.divergence_lr,

@@ -17,6 +17,7 @@ from triage.config import Config
 from triage.errors import ConfigError
 from triage.probe import ProbeCallback, run_probe
 from triage.task import Task
+from triage.training import check_run
 from triage.validate import check_positive_int
 
 
@@ -40,6 +41,7 @@ class TrainSettings:
         for name in ("epochs", "patience"):
             if getattr(self, name) is not None:
                 check_positive_int(name, getattr(self, name))
+        check_run(self.seed, self.device)
 
 
 @dataclass

@@ -104,7 +104,7 @@ class BackOff(Strategy[Choice]):
 
     def run(self, context: Context) -> Choice:
         top = self.boundary.max_finite_lr
-        full = context.prepared.budget_steps(context.base.batch_size)
+        full = context.prepared.budget_steps(context.base.effective_batch_size)
         steps = min(self.candidate_steps, full, context.steps_left // self.expected)
         if steps < min(MIN_CANDIDATE_STEPS, full):
             lr = top / self.factor
