@@ -128,6 +128,12 @@ def lr_find_summary(config: Config) -> Table:
         table.add_row("scaling rules", f"one worker: {ev.one_worker_lr:.3g}; {said} of the "
                       f"measured LR: " + (f"the {held} rule held (within 2x)" if held else
                                            "neither held (both beyond 2x)"))
+    critical = ev.critical_batch
+    if critical is not None and config.world_size > 1:
+        workers = max(1, round(critical / config.batch_size))
+        table.add_row("critical batch", f"~{critical:.0f} samples (gradient noise scale at the "
+                      f"recommended LR, early in training): past ~{workers} workers of batch "
+                      f"{config.batch_size}, more workers mostly add cost, not speed")
     if ev.fused_fallback:
         table.add_row("fused probes", f"fell back to one at a time: {ev.fused_fallback}")
     full = ev.full_budget_steps

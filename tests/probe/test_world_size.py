@@ -147,3 +147,22 @@ def test_train_runs_a_data_parallel_config_as_it_was_measured(planned):
     config = dataclasses.replace(planned, task="blobs")
     result = train(tasks.blobs(), config, TrainSettings(epochs=2, device="cpu"))
     assert len(result.curve) == 2 and all(e.val_loss is not None for e in result.curve)
+
+
+def test_the_noise_scale_estimator_recovers_a_known_one():
+    from triage.probe.monitor import NoiseScale
+
+    norm, trace = 2.0, 300.0  # |G|^2 and tr(Sigma): B_simple = 150
+    scale = NoiseScale(small=8, big=32)
+    for _ in range(3):  # E|G_b|^2 = |G|^2 + tr(Sigma) / b
+        scale.add(norm + trace / 8, norm + trace / 32)
+    assert scale.value() == pytest.approx(150.0)
+    assert NoiseScale(8, 32).value() is None
+
+
+def test_the_critical_batch_is_measured_at_the_recommended_lr(planned):
+    ev = planned.lr_find
+    assert ev.critical_batch is not None and ev.critical_batch > 0
+    assert ev.chosen_probe["noise_scale"] == ev.critical_batch
+    one = run_probe(tasks.blobs().prepare(), CPU.with_(batch_size=32))
+    assert one.noise_scale is None  # one worker: no second batch size to compare with

@@ -71,6 +71,14 @@ class LRFindEvidence:
         return {"linear": self.one_worker_lr * self.world_size,
                 "square-root": self.one_worker_lr * math.sqrt(self.world_size)}
 
+    @property
+    def critical_batch(self) -> float | None:
+        """The gradient noise scale measured at the recommended LR (several workers only): the
+        effective batch past which more samples a step stop cutting the steps much
+        (McCandlish et al. 2018). An early-training estimate: it grows as the loss falls."""
+        chosen = self.chosen_probe
+        return None if chosen is None else chosen.get("noise_scale")
+
     def rule_that_held(self, lr: float) -> str | None:
         """The rule whose LR is nearest the measured ``lr`` and within 2x of it (lr-find's own
         resolution: the boundary is bracketed to 2x); None when neither is."""

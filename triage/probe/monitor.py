@@ -130,6 +130,34 @@ class GradientMonitor:
         return grad, ratios
 
 
+class NoiseScale:
+    """The gradient noise scale B_simple = tr(Sigma) / |G|^2 (McCandlish et al. 2018, "An
+    empirical model of large-batch training", appendix A) from gradients at two batch sizes:
+    each worker's own (``small`` samples) and their average (``big``). Both unbiased estimates
+    are averaged over the sampled steps before dividing, as EleutherAI's gpt-neox does with
+    moving averages, since a single step's |G|^2 estimate is noisy and may be negative.
+    """
+
+    def __init__(self, small: int, big: int) -> None:
+        self.small, self.big = small, big
+        self.norms: list[float] = []  # |G|^2 estimates
+        self.traces: list[float] = []  # tr(Sigma) estimates
+
+    def add(self, small_sq: float, big_sq: float) -> None:
+        """One step: the workers' mean squared gradient norm and the averaged gradient's."""
+        b, big = self.small, self.big
+        self.norms.append((big * big_sq - b * small_sq) / (big - b))
+        self.traces.append((small_sq - big_sq) / (1 / b - 1 / big))
+
+    def value(self) -> float | None:
+        """B_simple, in samples; None before any step or when |G|^2 is not positive."""
+        if not self.norms:
+            return None
+        norm, trace = sum(self.norms) / len(self.norms), sum(self.traces) / len(self.traces)
+        ok = norm > 0 and trace > 0 and math.isfinite(norm) and math.isfinite(trace)
+        return trace / norm if ok else None
+
+
 def dead_relu_fraction(model: nn.Module, forward: Callable[[], object]) -> float | None:
     """Share of ``nn.ReLU`` units (features/channels) that output zero for every input that
     ``forward`` (a call of the task's step on one batch) runs through ``model``.

@@ -40,6 +40,8 @@ class ProbeResult:
         wall_time: seconds.
         epoch_val_losses: validation loss after each complete epoch (only with callbacks).
         stopped_early: a callback stopped the probe before its planned steps.
+        noise_scale: with several workers, the gradient noise scale B_simple in samples
+            (``monitor.NoiseScale``) over the sampled steps: about the critical batch.
     """
 
     settings: ProbeSettings
@@ -57,6 +59,7 @@ class ProbeResult:
     wall_time: float = 0.0
     epoch_val_losses: list[float | None] = field(default_factory=list)
     stopped_early: bool = False
+    noise_scale: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -112,6 +115,7 @@ class ProbeResult:
             "grad_norm_median": num(self.grad_norm.get("median")),
             "update_ratio_median": num(self.median_update_ratio),
             "dead_relu_fraction": num(self.dead_relu_fraction),
+            "noise_scale": num(self.noise_scale),
         }
         if trace:
             data["losses"] = [num(v) for v in self.losses]

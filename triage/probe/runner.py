@@ -17,7 +17,7 @@ from triage.optimizers import needs_closure
 from triage.probe import loop
 from triage.probe.callbacks import ProbeCallback, wants_epochs
 from triage.probe.device import autocast, grad_scaler, is_oom, release_memory, resolve_device
-from triage.probe.monitor import DivergenceWatch, GradientMonitor, dead_relu_fraction
+from triage.probe.monitor import DivergenceWatch, GradientMonitor, NoiseScale, dead_relu_fraction
 from triage.probe.result import ProbeResult
 from triage.probe.settings import ProbeSettings
 from triage.rng import seeded
@@ -119,7 +119,7 @@ def _instrumented_run(
                        on_epoch_end if wants_epochs(callbacks) else None)
     return lane_result(
         prepared, settings, model, lane, device, sample_batch(prepared, device),
-        epoch_val_losses=epoch_losses,
+        epoch_val_losses=epoch_losses, noise_scale=stepper.noise and stepper.noise.value(),
         stopped_early=watch.reason is None and steps < loop.planned_steps(prepared, settings))
 
 
@@ -164,6 +164,8 @@ class _Single(loop.Stepper):
         self.params, self.clip = list(model.parameters()), settings.grad_clip_norm
         self.callbacks, self.workers = callbacks, settings.world_size
         self.scaler = grad_scaler(settings.precision, device)
+        self.noise = (NoiseScale(settings.batch_size, settings.effective_batch_size)
+                      if self.workers > 1 and self.scaler is None else None)
         self.closure = needs_closure(optimizer)
         self.scaled = self.scaler is not None
         if self.scaled and self.closure:
@@ -175,7 +177,7 @@ class _Single(loop.Stepper):
     def step(self, batch: object, lanes: list[loop.Lane], step: int) -> list[torch.Tensor]:
         (lane,) = lanes
         if not self.closure:
-            loss, norm = self._backward(batch)
+            loss, norm = self._backward(batch, lane.monitor.wants(step))
             lane.update(self._observe(lane, step, norm), self.scaler)
             return [loss]
         # the closure's first evaluation is the step's loss and the one the instruments see
@@ -193,7 +195,8 @@ class _Single(loop.Stepper):
             lane.monitor.after_step()
         return [loss]
 
-    def _backward(self, batch: object) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _backward(self, batch: object, sample: bool = False
+                  ) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self.workers == 1:
             with self.amp:
                 loss = self.step_fn(self.model, batch).loss
@@ -202,17 +205,34 @@ class _Single(loop.Stepper):
         else:  # each worker's loss over its share: their mean is the batch's, as under DDP
             self.optimizer.zero_grad(set_to_none=True)
             n, parts = batch_size(batch), split_batch(batch, self.workers)
-            loss = torch.zeros(())
+            sample = sample and self.noise is not None and len(parts) == self.workers \
+                and n == self.noise.big  # whole batches only: the estimator's two sizes
+            loss, before, squares = torch.zeros(()), None, []
             for part in parts:
                 with self.amp:
                     share = self.step_fn(self.model, part).loss * (batch_size(part) / n)
                 self._scaled(share).backward()
                 loss = loss.to(share.device) + share.detach()
+                if sample:  # this worker's own gradient: what its share added, unweighted
+                    before, own = self._worker_gradient(before, len(parts))
+                    squares.append(own)
+            if sample and self.noise is not None:
+                grads = [p.grad for p in self.params if p.grad is not None]
+                self.noise.add(sum(squares) / len(squares),
+                               float(sum((g.float() ** 2).sum() for g in grads)))
         if self.scaler is not None:  # gradients unscaled before clipping and the instruments
             self.scaler.unscale_(self.optimizer)  # read them
         norm = (torch.nn.utils.clip_grad_norm_(self.params, self.clip)
                 if self.clip is not None else None)
         return loss, norm
+
+    def _worker_gradient(self, before: list[torch.Tensor] | None, workers: int
+                         ) -> tuple[list[torch.Tensor], float]:
+        """(the accumulated gradients now, the squared norm of the last worker's own)."""
+        now = [p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p)
+               for p in self.params]
+        added = now if before is None else [a - b for a, b in zip(now, before, strict=True)]
+        return now, float(sum((g.float() ** 2).sum() for g in added)) * workers**2
 
     def _scaled(self, loss: torch.Tensor) -> torch.Tensor:
         return loss if self.scaler is None else self.scaler.scale(loss)
