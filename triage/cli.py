@@ -31,7 +31,7 @@ from triage.cli_options import (
     train_hint,
     training_options,
 )
-from triage.errors import TriageError
+from triage.errors import SettingsError, TriageError
 
 
 class TriageGroup(click.Group):
@@ -85,6 +85,13 @@ def cli(debug: bool) -> None:
     function returning one), a table (.csv, .tsv, .parquet, .csv.gz) with --target COL, or the
     name of a bundled example; without it, commands run on the bundled digits MLP example.
     """
+    workers = os.environ.get("WORLD_SIZE", "1")  # set by torchrun / torch.distributed.run
+    if workers.isdigit() and int(workers) > 1:
+        raise SettingsError(
+            f"triage runs under torchrun here (WORLD_SIZE={workers}), but its probes are not "
+            f"data-parallel jobs yet and {workers} copies would each write the same outputs; "
+            f"run it once, without torchrun: 'triage lr-find TASK --world-size {workers}' "
+            "plans that job from one device")
 
 
 @cli.command("lr-find")
