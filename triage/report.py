@@ -131,9 +131,11 @@ def lr_find_summary(config: Config) -> Table:
     critical = ev.critical_batch
     if critical is not None and config.world_size > 1:
         workers = max(1, round(critical / config.batch_size))
-        table.add_row("critical batch", f"~{critical:.0f} samples (gradient noise scale at the "
-                      f"recommended LR, early in training): past ~{workers} workers of batch "
-                      f"{config.batch_size}, more workers mostly add cost, not speed")
+        table.add_row("critical batch", f"at least ~{critical:.0f} samples (gradient noise "
+                      "scale at the recommended LR, early in training; it grows as the loss "
+                      f"falls): up to ~{workers} workers of batch {config.batch_size} cut the "
+                      "steps nearly in proportion; past the critical batch, more workers "
+                      "mostly add cost")
     if ev.fused_fallback:
         table.add_row("fused probes", f"fell back to one at a time: {ev.fused_fallback}")
     full = ev.full_budget_steps
