@@ -79,7 +79,8 @@ def probes() -> dict[str, Any]:
 
 
 def findings(per_set: int) -> dict[str, Any]:
-    """The first ``per_set`` faulty programs and the first correct one of every fault set."""
+    """The first ``per_set`` faulty programs and as many correct ones (at least one) of every
+    fault set."""
     sys.path.insert(0, str(Path(__file__).parent))
     try:
         from faults import SETS
@@ -92,7 +93,7 @@ def findings(per_set: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for set_name, module in SETS.items():
         programs = {**module.FAULTS, **module.CLEAN}
-        for name in [*list(module.FAULTS)[:per_set], *list(module.CLEAN)[:1]]:
+        for name in [*list(module.FAULTS)[:per_set], *list(module.CLEAN)[:max(1, per_set)]]:
             program = programs[name]
             diagnosis = triage.diagnose(program.task(), program.settings(0, "cpu"), budget=None)
             out[f"{set_name}/{name}"] = [[f.code, str(f.severity), getattr(f, "caused_by", None),
@@ -119,7 +120,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", nargs="?")
     parser.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"))
-    parser.add_argument("--per-set", type=int, default=4, help="faulty programs per fault set")
+    parser.add_argument("--per-set", type=int, default=4,
+                        help="faulty (and correct) programs per fault set; 1000: all")
     parser.add_argument("--no-doctor", action="store_true")
     args = parser.parse_args()
     if args.compare:
