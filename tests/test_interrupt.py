@@ -87,3 +87,36 @@ def test_the_clean_up_after_a_ctrl_c_writes_without_raising_it_again(default_sig
             pass
         with pytest.raises(KeyboardInterrupt):
             interrupt.check()  # the loops still see it
+
+
+def test_an_error_torch_raises_while_a_ctrl_c_is_pending_is_the_interrupt(monkeypatch):
+    """A Ctrl-C that surfaces as a library's own error mid-step is not a failed probe."""
+    import torch
+
+    from triage import ProbeSettings
+    from triage.errors import ProbeError
+    from triage.probe import run_probe
+
+    import tasks
+
+    class Breaks(torch.nn.Module):
+        broken = False  # set once the task is prepared (its checks run the model too)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(4, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if Breaks.broken:
+                raise RuntimeError("the step broke")
+            return self.layer(x)
+
+    task = tasks.blobs()
+    task.model = Breaks
+    settings, prepared = ProbeSettings(lr=0.1, steps=3, device="cpu"), task.prepare()
+    Breaks.broken = True
+    with pytest.raises(ProbeError, match="RuntimeError"):  # no Ctrl-C: a real failure
+        run_probe(prepared, settings)
+    monkeypatch.setattr(interrupt, "_pending", True)
+    with pytest.raises(KeyboardInterrupt):
+        run_probe(prepared, settings)

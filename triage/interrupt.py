@@ -56,6 +56,11 @@ def deferred() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+def pending() -> bool:
+    """Whether a Ctrl-C was received (an error raised since may be its doing)."""
+    return _pending
+
+
 def check() -> None:
     """Raise KeyboardInterrupt if one was received and lost on the way (no-op otherwise)."""
     if _pending:

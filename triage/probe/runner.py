@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from triage import interrupt
 from triage.builders import apply_dropout, apply_init, make_scheduler
 from triage.data import batch_size, batches, first_batch, split_batch, to_device
 from triage.errors import ProbeError, SettingsError, TriageError, first_line
@@ -75,6 +76,8 @@ def run_probe(
         except TriageError:
             raise
         except Exception as exc:
+            if interrupt.pending():  # torch surfaced the Ctrl-C as its own error mid-step
+                raise KeyboardInterrupt from exc
             if not is_oom(exc):
                 raise ProbeError(
                     f"training raised {type(exc).__name__} at lr={settings.lr:g}: "

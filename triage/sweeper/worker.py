@@ -9,6 +9,7 @@ import socket
 import time
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -56,6 +57,15 @@ def work(study: optuna.Study, objective: Callable[[optuna.Trial], float], room: 
     callbacks = [] if on_trial is None else [
         lambda _study, trial: None if trial.user_attrs.get("surplus") else on_trial(trial)]
     guarded = _Guarded(objective)
+    try:
+        _loop(study, guarded, room, callbacks, on_trial, deadline)
+    except KeyboardInterrupt:  # inside a trial or between two: queue the trial it stopped
+        _requeue_interrupted(study)
+        raise
+
+
+def _loop(study: optuna.Study, guarded: _Guarded, room: Room,
+          callbacks: list[Any], on_trial: TrialCallback | None, deadline: float | None) -> None:
     beat = optuna_private.heartbeat_interval(study)
     last_running: set[int] = set()
     idle_since = time.monotonic()
@@ -69,9 +79,6 @@ def work(study: optuna.Study, objective: Callable[[optuna.Trial], float], room: 
             try:
                 study.optimize(guarded, n_trials=1, catch=(ProbeError, SurplusTrial),
                                callbacks=callbacks)
-            except KeyboardInterrupt:
-                _requeue_interrupted(study)
-                raise
             except Exception as exc:
                 taken = guarded.taken(study, exc)
                 if taken is None:
