@@ -26,6 +26,7 @@ from triage.validate import (
 
 if TYPE_CHECKING:
     from triage.probe.settings import ProbeSettings
+    from triage.task import Task
 
 
 @dataclass(frozen=True)
@@ -92,18 +93,26 @@ class Training:
 
     def training(self) -> Training:
         """Just the training settings (a ``ProbeSettings`` drops its LR and run)."""
-        return Training(**{f.name: getattr(self, f.name) for f in fields(Training)})
+        return Training(**self._fields())
 
     def at(self, lr: float, **run: Any) -> ProbeSettings:
         """A probe's settings: these, at ``lr``, with ``run``'s steps, seed, device, ..."""
         from triage.probe.settings import ProbeSettings
 
-        return ProbeSettings(lr=lr, **{f.name: getattr(self, f.name) for f in fields(Training)},
-                             **run)
+        return ProbeSettings(lr=lr, **self._fields(), **run)
+
+    def _fields(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(Training)}
 
     def with_(self, **changes: Any) -> Any:
         """A copy with some fields changed (validated again)."""
         return replace(self, **changes)
+
+
+def updater_for(optimizer: str | None, task: Task | None) -> str:
+    """The updater a command trains with: the one named, else the Task's own, else Nesterov
+    SGD (the documents' default)."""
+    return optimizer or (task.updater if task is not None else "sgd")
 
 
 def check_run(seed: int, device: str, precision: str = "32") -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from triage.doctor.budget import DEFAULT_SECONDS
 from triage.errors import SettingsError
-from triage.training import Training, check_run
+from triage.training import Training, check_run, updater_for
 from triage.validate import check_positive
 
 if TYPE_CHECKING:
@@ -58,8 +58,8 @@ class DoctorSettings:
 
     def training(self, task: Task | None = None) -> Training:
         """Your training settings on ``task`` (its own updater when none is named)."""
-        updater = self.optimizer or (task.updater if task is not None else "sgd")
-        return Training(optimizer=updater, momentum=self.momentum, nesterov=self.nesterov,
+        return Training(optimizer=updater_for(self.optimizer, task), momentum=self.momentum,
+                        nesterov=self.nesterov,
                         weight_decay=self.weight_decay, batch_size=self.batch_size,
                         init=self.init, precision=self.precision)
 

@@ -32,7 +32,7 @@ from triage.probe.pool import Pool, ProbePool
 from triage.storage import redact
 from triage.storage.studies import open_study
 from triage.task import PreparedTask, Task
-from triage.training import Training, check_run
+from triage.training import Training, check_run, updater_for
 from triage.validate import check_positive_int
 
 if TYPE_CHECKING:
@@ -93,15 +93,11 @@ class LRFindSettings:
     def training(self, task: Task | None = None) -> Training:
         """How every probe on ``task`` trains (the LR is each probe's own): the updater given,
         else the Task's own, else Nesterov SGD."""
-        optimizer = self.optimizer or (task.updater if task is not None else "sgd")
-        return Training(optimizer=optimizer, momentum=self.momentum, nesterov=self.nesterov,
+        return Training(optimizer=updater_for(self.optimizer, task), momentum=self.momentum,
+                        nesterov=self.nesterov,
                         batch_size=self.batch_size, init=self.init, precision=self.precision,
                         world_size=self.world_size)
 
-    @property
-    def effective_batch_size(self) -> int:
-        """Samples behind one step: every worker's batch together."""
-        return self.batch_size * self.world_size
 
 
 def lr_find(
@@ -130,8 +126,9 @@ def lr_find(
     """
     settings = settings or LRFindSettings()
     prepared = task.prepare(settings.seed)
-    if settings.effective_batch_size > prepared.n_train:
-        workers = (f" x {settings.world_size} workers = {settings.effective_batch_size}"
+    effective = settings.training(task).effective_batch_size
+    if effective > prepared.n_train:
+        workers = (f" x {settings.world_size} workers = {effective}"
                    if settings.world_size > 1 else "")
         raise SettingsError(f"batch size {settings.batch_size}{workers} is larger than the "
                             f"{prepared.n_train} training samples; use a smaller --batch-size"

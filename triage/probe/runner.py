@@ -18,7 +18,13 @@ from triage.optimizers import needs_closure
 from triage.probe import loop
 from triage.probe.callbacks import ProbeCallback, wants_epochs
 from triage.probe.device import autocast, grad_scaler, is_oom, release_memory, resolve_device
-from triage.probe.monitor import DivergenceWatch, GradientMonitor, NoiseScale, dead_relu_fraction
+from triage.probe.monitor import (
+    DivergenceWatch,
+    GradientMonitor,
+    NoiseScale,
+    dead_relu_fraction,
+    global_grad_norm,
+)
 from triage.probe.result import ProbeResult
 from triage.probe.settings import ProbeSettings
 from triage.rng import seeded
@@ -221,8 +227,7 @@ class _Single(loop.Stepper):
                     squares.append(own)
             if sample and self.noise is not None:
                 grads = [p.grad for p in self.params if p.grad is not None]
-                self.noise.add(sum(squares) / len(squares),
-                               float(sum((g.float() ** 2).sum() for g in grads)))
+                self.noise.add(sum(squares) / len(squares), float(global_grad_norm(grads)) ** 2)
         if self.scaler is not None:  # gradients unscaled before clipping and the instruments
             self.scaler.unscale_(self.optimizer)  # read them
         norm = (torch.nn.utils.clip_grad_norm_(self.params, self.clip)
@@ -235,7 +240,7 @@ class _Single(loop.Stepper):
         now = [p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p)
                for p in self.params]
         added = now if before is None else [a - b for a, b in zip(now, before, strict=True)]
-        return now, float(sum((g.float() ** 2).sum() for g in added)) * workers**2
+        return now, float(global_grad_norm(added)) ** 2 * workers**2
 
     def _scaled(self, loss: torch.Tensor) -> torch.Tensor:
         return loss if self.scaler is None else self.scaler.scale(loss)
