@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import numpy as np
@@ -201,4 +203,27 @@ def step_regression() -> Task:
     """(x, y) tensors with the user's own step: doctor checks data and model, not overfitting."""
     task = linear_regression()
     task.step, task.name = huber_step, "step_regression"
+    return task
+
+
+_forwards = 0
+
+
+class _KilledOnRank1(nn.Sequential):
+    """The blobs MLP; on rank 1 of a torchrun job its forward kills the process (SIGKILL, as
+    a crashed host would) at call ``TRIAGE_TEST_KILL_AT``, when that is set."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        global _forwards
+        _forwards += 1
+        kill_at = os.environ.get("TRIAGE_TEST_KILL_AT")
+        if kill_at and os.environ.get("RANK") == "1" and _forwards >= int(kill_at):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().forward(x)
+
+
+def blobs_killed_rank() -> Task:
+    """``blobs`` whose rank 1 dies mid-run under torchrun when TRIAGE_TEST_KILL_AT is set."""
+    task = blobs()
+    task.model = lambda: _KilledOnRank1(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
     return task

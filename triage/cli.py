@@ -30,8 +30,10 @@ from triage.cli_options import (
     table_options,
     train_hint,
     training_options,
+    workers,
 )
-from triage.errors import SettingsError, TriageError
+from triage.errors import RankLost, TriageError
+from triage.torchrun import launched, rank
 
 
 class TriageGroup(click.Group):
@@ -41,6 +43,7 @@ class TriageGroup(click.Group):
         args = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in args or bool(os.environ.get("TRIAGE_DEBUG"))
         extra.pop("standalone_mode", None)
+        say = _say if rank() == 0 or debug else _silent  # under torchrun only rank 0 speaks
         try:
             return super().main(args, prog_name, standalone_mode=False, **extra)
         except click.exceptions.Exit as exc:
@@ -49,24 +52,52 @@ class TriageGroup(click.Group):
             if debug:
                 raise
             hint = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
-            click.echo(f"error: {exc.format_message()}{hint}", err=True)
+            say(f"error: {exc.format_message()}{hint}")
             sys.exit(exc.exit_code)
         except (click.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
-            click.echo("interrupted: nothing was written; with --storage, rerunning the same "
-                       "command resumes from the probes already stored", err=True)
+            lost = _rank_lost()
+            if lost is not None:
+                say(f"error: {lost}")
+                sys.exit(3)
+            say("interrupted: nothing was written; with --storage, rerunning the same "
+                "command resumes from the probes already stored")
             sys.exit(130)
         except TriageError as exc:
             if debug:
                 raise
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
+            say(f"error: {exc}")
+            sys.exit(3 if isinstance(exc, RankLost) else 2)
         except Exception as exc:
-            if debug or not _lost_proxy(exc):
+            if debug:
                 raise
-            click.echo("error: lost the storage proxy (grpc://…) mid-run; the study keeps every "
-                       "finished trial and a running one is retried: start `triage "
-                       "storage-proxy` again, then rerun the same command", err=True)
+            if rank() != 0:
+                sys.exit(1)  # rank 0 says what stopped the job
+            if not _lost_proxy(exc):
+                raise
+            say("error: lost the storage proxy (grpc://…) mid-run; the study keeps every "
+                "finished trial and a running one is retried: start `triage "
+                "storage-proxy` again, then rerun the same command")
             sys.exit(3)
+        finally:
+            if launched() > 1 and "triage.probe.group" in sys.modules:
+                sys.modules["triage.probe.group"].finish()
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _silent(message: str) -> None:
+    pass
+
+
+def _rank_lost() -> str | None:
+    """Why a torchrun job lost a rank, if it did (the interrupt was torchrun's SIGTERM)."""
+    group = sys.modules.get("triage.probe.group")
+    job = group.current() if group is not None else None
+    if job is None or job.lost is None:
+        return None
+    return str(group.lost_message(job))  # type: ignore[union-attr]
 
 
 def _lost_proxy(exc: BaseException) -> bool:
@@ -77,21 +108,24 @@ def _lost_proxy(exc: BaseException) -> bool:
 
 @click.group(cls=TriageGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="triage")
+@click.option("--dist-backend", default="auto", show_default=True,
+              help="Under torchrun: the process group's backend, auto (NCCL for CUDA "
+                   "tensors where there are GPUs, gloo for the rest), gloo or nccl.")
 @debug_option
-def cli(debug: bool) -> None:
+def cli(dist_backend: str, debug: bool) -> None:
     """Automated, measured procedures for training neural networks.
 
     TASK is package.module:attr or path/to/file.py:attr (a triage.Task or a zero-argument
     function returning one), a table (.csv, .tsv, .parquet, .csv.gz) with --target COL, or the
     name of a bundled example; without it, commands run on the bundled digits MLP example.
     """
-    workers = os.environ.get("WORLD_SIZE", "1")  # set by torchrun / torch.distributed.run
-    if workers.isdigit() and int(workers) > 1:
-        raise SettingsError(
-            f"triage runs under torchrun here (WORLD_SIZE={workers}), but its probes are not "
-            f"data-parallel jobs yet and {workers} copies would each write the same outputs; "
-            f"run it once, without torchrun: 'triage lr-find TASK --world-size {workers}' "
-            "plans that job from one device")
+    if launched() > 1:  # torchrun started this command on every rank
+        from triage.probe import follower, group
+
+        job = group.start(dist_backend)
+        if not job.leader:  # a follower: rank 0 runs the command, this rank its probes
+            follower.serve(job)
+            sys.exit(0)
 
 
 @cli.command("lr-find")
@@ -115,11 +149,12 @@ def cli(debug: bool) -> None:
               help="Where to write the recommended config.")
 @click.option("--plot", default=None, help="PNG plot path (default: beside --out, .png).")
 @click.option("--no-plot", is_flag=True, help="Do not draw the plot.")
-@click.option("--world-size", type=int, default=1, show_default=True,
+@click.option("--world-size", type=int, default=None,
               help="Plan a data-parallel job of this many workers, each with --batch-size: "
                    "probes train at the effective batch on this device (one micro-batch per "
                    "worker accumulated a step), then the same search for one worker says "
-                   "whether the linear or square-root rule would have held.")
+                   "whether the linear or square-root rule would have held. Under torchrun: "
+                   "its processes, each probe a DDP job across them. Default 1.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the config document as JSON on stdout (and nothing else there).")
 @debug_option
@@ -127,7 +162,8 @@ def lr_find_command(task: str | None, optimizer: str | None, momentum: float, ne
                     batch_size: int, init: str, seed: int, device: str, precision: str,
                     target: str | None, kind: str | None, no_preprocess: bool, steps: int,
                     max_steps: int, parallel: str, storage: str | None, study_name: str | None,
-                    out: str, plot: str | None, no_plot: bool, world_size: int, as_json: bool,
+                    out: str, plot: str | None, no_plot: bool, world_size: int | None,
+                    as_json: bool,
                     debug: bool) -> None:
     """Find a learning rate: three-LR probe, divergence boundary, back-off, by evidence."""
     from rich.console import Console
@@ -142,7 +178,7 @@ def lr_find_command(task: str | None, optimizer: str | None, momentum: float, ne
     settings = LRFindSettings(optimizer=optimizer, momentum=momentum, nesterov=nesterov,
                               batch_size=batch_size, init=init, seed=seed, device=device,
                               steps=steps, max_steps=max_steps, precision=precision,
-                              parallel=parallel, world_size=world_size)
+                              parallel=parallel, world_size=workers(world_size))
     plot_path = None if no_plot else plot or str(Path(out).with_suffix(".png"))
     check_writable(out, "config")
     if plot_path:

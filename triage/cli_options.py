@@ -12,6 +12,8 @@ from typing import Any
 import click
 
 from triage.choices import DEVICES_HELP, INITS, OPTIMIZER_HELP
+from triage.errors import SettingsError
+from triage.torchrun import launched
 
 debug_option = click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 
@@ -57,9 +59,35 @@ def table_options(command: Any) -> Any:
 
 def load(task: str | None, target: str | None, kind: str | None, no_preprocess: bool,
           seed: int) -> Any:
-    from triage.loading import TableOptions, load_task
+    from triage.loading import TableOptions
 
-    return load_task(task, TableOptions(target, kind, not no_preprocess, seed))
+    return _load(task, TableOptions(target, kind, not no_preprocess, seed))
+
+
+def _load(spec: str | None, options: Any) -> Any:
+    """``load_task``; under torchrun, the other ranks load the same task (they train their
+    share of its probes)."""
+    from triage.loading import load_task
+
+    task = load_task(spec, options)
+    if launched() > 1:
+        from triage.probe import group
+
+        job = group.current()
+        if job is not None:
+            job.announce(spec, options, task)
+    return task
+
+
+def workers(given: int | None) -> int:
+    """The data-parallel workers a command plans for: ``--world-size``, or torchrun's
+    processes under torchrun (where ``--world-size``, if given, must agree)."""
+    ranks = launched()
+    if given is not None and ranks > 1 and given != ranks:
+        raise SettingsError(f"--world-size {given} disagrees with the {ranks} processes torchrun "
+                            f"started (WORLD_SIZE={ranks}); drop --world-size under torchrun, "
+                            f"or start {given} with --nproc-per-node")
+    return given if given is not None else ranks
 
 
 precision_option = click.option(
@@ -89,7 +117,7 @@ def load_for_training(task: str | None, config: Any, target: str | None, kind: s
                        no_preprocess: bool) -> Any:
     """The TASK as the config saw it: a table is read with the config's target, kind, split
     and recorded preprocessing unless the options say otherwise."""
-    from triage.loading import TableOptions, load_task
+    from triage.loading import TableOptions
     from triage.tables import is_table
 
     data = config.data or {}
@@ -99,7 +127,7 @@ def load_for_training(task: str | None, config: Any, target: str | None, kind: s
     options = TableOptions(target or data.get("target"), kind or data.get("kind"),
                            not no_preprocess and recorded is not None,
                            data.get("split", {}).get("seed", 0), recorded)
-    return load_task(task, options)
+    return _load(task, options)
 
 
 def train_hint(task: str | None, config: str) -> str:

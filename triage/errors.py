@@ -36,3 +36,7 @@ class StorageError(TriageError):
 
 class OutputError(TriageError):
     """An output file cannot be written."""
+
+
+class RankLost(TriageError):
+    """Another rank of a torchrun job stopped (or torchrun stopped this one) mid-command."""

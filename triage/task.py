@@ -171,6 +171,7 @@ class PreparedTask:
     val: Data
     step: Step
     accuracy: str | None  # "multiclass", "binary" (logits), "binary_prob" or None
+    seed: int | None = None  # the hold-out seed of ``Task.prepare`` (None: built otherwise)
 
     @property
     def n_train(self) -> int:
@@ -236,7 +237,7 @@ def _prepare(task: Task, seed: int) -> PreparedTask:
         batch = first_batch(train, 8)
         kind = task.loss_kind  # accuracy needs the targets: (x, y) batches and a known loss
         accuracy = kind.accuracy if kind and targets(batch) is not None else None
-        prepared = PreparedTask(task, train, val, task.train_step(), accuracy)
+        prepared = PreparedTask(task, train, val, task.train_step(), accuracy, seed)
         _check_fit(prepared, model, batch)  # seeded too: a model may draw (a VAE's noise)
     return prepared
 

@@ -16,6 +16,7 @@ from triage.probe.fused import fusable
 from triage.probe.parallel import Parallelism, count_parameters, plan
 from triage.probe.settings import ProbeSettings
 from triage.task import PreparedTask
+from triage.torchrun import launched
 
 BUDGET_TIMES = 2
 MIN_BUDGET = 300  # below it the three LRs and a boundary cannot both be probed
@@ -51,10 +52,13 @@ class Plan:
         lines = [self.purpose] if self.purpose else []
         lines.append(self.parallelism.describe())
         if self.world_size > 1:
+            how = ("each rank trains one micro-batch and DDP averages the gradients"
+                   if launched() == self.world_size else
+                   "each step accumulates one micro-batch per worker on this device")
             lines.append(f"for {self.world_size} workers of batch {self.batch_size} (effective "
-                         f"batch {self.world_size * self.batch_size}): each step accumulates "
-                         f"one micro-batch per worker on this device; BatchNorm statistics are "
-                         "per micro-batch, as they are per worker without SyncBatchNorm")
+                         f"batch {self.world_size * self.batch_size}): {how}; BatchNorm "
+                         "statistics are per micro-batch, as they are per worker without "
+                         "SyncBatchNorm")
         if self.shrunk:
             lines.append(f"step budget {self.max_steps} ({BUDGET_TIMES}x your full training "
                          f"of {self.full_budget} steps), divergence window {self.steps} steps")

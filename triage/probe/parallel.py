@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from triage.errors import SettingsError
+from triage.torchrun import launched
 
 if TYPE_CHECKING:
     from triage.task import Task
@@ -96,6 +97,10 @@ def plan(parallel: str | int, device: str, parameters: int, cores: int | None = 
 
     cpu = on_cpu(device)
     small = cpu and parameters < SMALL_MODEL
+    ranks = launched()
+    if ranks > 1:  # a probe's ranks already fill the devices; forked workers cannot join them
+        return Parallelism(1, f"under torchrun, each probe for {ranks} workers a DDP job "
+                              f"across its {ranks} processes", threads=1 if small else None)
     return replace(_choose(parallel, cpu, small, parameters, cores),
                    threads=1 if small else None)
 

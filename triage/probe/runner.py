@@ -15,9 +15,10 @@ from triage.builders import apply_dropout, apply_init, make_scheduler
 from triage.data import batch_size, batches, first_batch, split_batch, to_device
 from triage.errors import ProbeError, SettingsError, TriageError, first_line
 from triage.optimizers import needs_closure
-from triage.probe import loop
+from triage.probe import group, loop
 from triage.probe.callbacks import ProbeCallback, wants_epochs
 from triage.probe.device import autocast, grad_scaler, is_oom, release_memory, resolve_device
+from triage.probe.group import Job
 from triage.probe.monitor import (
     DivergenceWatch,
     GradientMonitor,
@@ -71,20 +72,55 @@ def run_probe(
 
     With callbacks, the validation loss is measured after every complete epoch, recorded in
     ``epoch_val_losses`` and handed to each callback's ``on_epoch_end``; any of them returning
-    True stops the probe.
+    True stops the probe. On rank 0 of a torchrun job, a probe for as many workers as the job
+    has ranks, on a task the other ranks loaded, trains across them (``triage.probe.group``).
     """
+    job = _across(prepared, settings)
+    if job is not None:
+        job.broadcast(("probe", job.index(prepared.task), prepared.seed, settings,
+                       wants_epochs(callbacks)))
+    result = _run(prepared, settings, callbacks, job, wants_epochs(callbacks))
+    assert result is not None
+    return result
+
+
+def follow(job: Job, prepared: PreparedTask, settings: ProbeSettings, epochs: bool) -> None:
+    """A follower rank's share of the probe rank 0 announced (``epochs``: rank 0 decides
+    after each epoch whether the probe goes on)."""
+    _run(prepared, settings, (), job, epochs)
+
+
+def _across(prepared: PreparedTask, settings: ProbeSettings) -> Job | None:
+    """The torchrun job, if this probe is one of its data-parallel probes and this is rank 0."""
+    job = group.current()
+    if job is None or not job.leader or settings.world_size != job.size:
+        return None
+    if job.index(prepared.task) is None or prepared.seed is None \
+            or prepared.task.prepare(prepared.seed) is not prepared:
+        return None  # data the other ranks cannot rebuild (a doctor subset): rank 0 alone
+    return job
+
+
+def _run(prepared: PreparedTask, settings: ProbeSettings, callbacks: Sequence[ProbeCallback],
+         job: Job | None, epochs: bool) -> ProbeResult | None:
     device = resolve_device(settings.device)
+    if job is not None:
+        device = job.device(device)
+        job.probing = True
     started = time.perf_counter()
     watch = loop.new_watch(device)
     with seeded(settings.seed) as generator:
         try:
-            result = _instrumented_run(prepared, settings, device, generator, watch, callbacks)
+            result = _instrumented_run(prepared, settings, device, generator, watch, callbacks,
+                                       job, epochs)
         except TriageError:
             raise
         except Exception as exc:
             if interrupt.pending():  # torch surfaced the Ctrl-C as its own error mid-step
                 raise KeyboardInterrupt from exc
-            if not is_oom(exc):
+            if job is not None and _peer_gone(exc):
+                raise group.lost(job, exc) from exc
+            if job is not None or not is_oom(exc):  # ranks cannot go on apart: no OOM result
                 raise ProbeError(
                     f"training raised {type(exc).__name__} at lr={settings.lr:g}: "
                     f"{first_line(exc)}; check the model and data"
@@ -93,8 +129,21 @@ def run_probe(
             watch.flush()
             result = ProbeResult(settings=settings, steps=len(watch.losses), losses=watch.losses,
                                  oom=True, divergence_reason="out of memory")
-    result.wall_time = time.perf_counter() - started
+    if job is not None:
+        job.probing = False
+    if result is not None:
+        result.wall_time = time.perf_counter() - started
     return result
+
+
+def _peer_gone(exc: BaseException) -> bool:
+    """A collective failed because another rank is gone (gloo says its connection closed)."""
+    import torch.distributed as dist
+
+    text = str(exc)
+    return isinstance(exc, dist.DistError) or any(
+        sign in text for sign in ("Connection closed by peer", "Connection reset by peer",
+                                  "remote worker", "NCCL"))
 
 
 def _instrumented_run(
@@ -104,7 +153,9 @@ def _instrumented_run(
     generator: torch.Generator,
     watch: DivergenceWatch,
     callbacks: Sequence[ProbeCallback],
-) -> ProbeResult:
+    job: Job | None = None,
+    epochs: bool = False,
+) -> ProbeResult | None:
     model = probe_model(prepared, settings).to(device)
     optimizer = settings.make_optimizer(model.parameters(), prepared.task.optimizer_factory)
     lane = loop.Lane(optimizer, GradientMonitor(model), watch,
@@ -123,13 +174,33 @@ def _instrumented_run(
             callback.on_epoch_metrics(epoch, metrics, model)
         return any([cb.on_epoch_end(epoch, val_loss) for cb in callbacks])  # every hook runs
 
-    stepper = _Single(prepared, settings, model, optimizer, device, callbacks)
-    steps = loop.train(prepared, settings, [lane], stepper, device, generator,
-                       on_epoch_end if wants_epochs(callbacks) else None)
+    stepper = _Single(prepared, settings, model, optimizer, device, callbacks, job)
+    hook = on_epoch_end if epochs else None
+    if job is not None and hook is not None:
+        hook = _agreed(job, hook)
+    steps = loop.train(prepared, settings, [lane], stepper, device, generator, hook)
+    if job is not None and not job.leader:
+        return None  # rank 0 validates and reports
     return lane_result(
         prepared, settings, model, lane, device, sample_batch(prepared, device),
         epoch_val_losses=epoch_losses, noise_scale=stepper.noise and stepper.noise.value(),
         stopped_early=watch.reason is None and steps < loop.planned_steps(prepared, settings))
+
+
+def _agreed(job: Job, decide: Callable[[int], bool]) -> Callable[[int], bool]:
+    """Rank 0 decides after each epoch whether to stop (it validates); every rank follows."""
+    if not job.leader:
+        return lambda epoch: bool(job.broadcast())
+
+    def leader(epoch: int) -> bool:
+        try:
+            stop = decide(epoch)
+        except BaseException:
+            job.broadcast(True)  # the followers stop with this probe; the error is rank 0's
+            raise
+        return bool(job.broadcast(stop))
+
+    return leader
 
 
 def sample_batch(prepared: PreparedTask, device: torch.device) -> object:
@@ -163,12 +234,13 @@ def probe_model(prepared: PreparedTask, settings: ProbeSettings) -> nn.Module:
 
 class _Single(loop.Stepper):
     """One model: mixed precision with loss scaling, gradient clipping, callbacks' view of
-    the gradients, optimizers that step with a closure (LBFGS), and data-parallel workers
-    emulated by accumulating one micro-batch per worker into the step's gradient."""
+    the gradients, optimizers that step with a closure (LBFGS), and data-parallel workers:
+    under torchrun one micro-batch per rank with DDP (``job``), else emulated by
+    accumulating one micro-batch per worker into the step's gradient."""
 
     def __init__(self, prepared: PreparedTask, settings: ProbeSettings, model: nn.Module,
                  optimizer: torch.optim.Optimizer, device: torch.device,
-                 callbacks: Sequence[ProbeCallback]) -> None:
+                 callbacks: Sequence[ProbeCallback], job: Job | None = None) -> None:
         self.step_fn, self.model, self.optimizer = prepared.step, model, optimizer
         self.params, self.clip = list(model.parameters()), settings.grad_clip_norm
         self.callbacks, self.workers = callbacks, settings.world_size
@@ -181,6 +253,11 @@ class _Single(loop.Stepper):
             raise SettingsError(f"{type(optimizer).__name__} steps with a closure, which float16 "
                                 "loss scaling cannot run; use --precision bf16 or 32")
         self.amp = autocast(settings.precision, device)  # one context, entered every step
+        self.shard = None
+        if job is not None:
+            from triage.probe.ddp import Shard  # torch.distributed's hooks: under torchrun only
+
+            self.shard = Shard(job, prepared, model, device)
         model.train()
 
     def step(self, batch: object, lanes: list[loop.Lane], step: int) -> list[torch.Tensor]:
@@ -206,7 +283,14 @@ class _Single(loop.Stepper):
 
     def _backward(self, batch: object, sample: bool = False
                   ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if self.workers == 1:
+        if self.shard is not None:  # this rank's micro-batch; DDP averages the gradients
+            self.optimizer.zero_grad(set_to_none=True)
+            sample = sample and self.noise is not None and batch_size(batch) == self.noise.big
+            loss, own = self.shard.backward(batch, self.amp, self._scaled, sample)
+            if own is not None and self.noise is not None:
+                grads = [p.grad for p in self.params if p.grad is not None]
+                self.noise.add(own, float(global_grad_norm(grads)) ** 2)
+        elif self.workers == 1:
             with self.amp:
                 loss = self.step_fn(self.model, batch).loss
             self.optimizer.zero_grad(set_to_none=True)
