@@ -32,7 +32,7 @@ from triage.cli_options import (
     training_options,
     workers,
 )
-from triage.errors import RankLost, TriageError
+from triage.errors import RankLost, SettingsError, TriageError
 from triage.torchrun import launched, rank
 
 
@@ -244,7 +244,8 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str | None, mo
                                  param_hint="--budget")
     settings = DoctorSettings(lr=lr, optimizer=optimizer, momentum=momentum, nesterov=nesterov,
                               batch_size=batch_size, init=init, seed=seed, device=device,
-                              precision=precision, budget=budget or None, verify=verify)
+                              precision=precision, budget=budget or None, verify=verify,
+                              world_size=workers(None))
     if out:
         check_writable(out, "config")
     if task is None:
@@ -408,6 +409,12 @@ def train_command(task: str | None, config_path: str, epochs: int | None,
     err = Console(stderr=True)
     settings = TrainSettings(epochs=epochs, patience=patience, seed=seed, device=device)
     config = load_config(config_path)
+    if launched() > 1 and config.world_size != launched():
+        raise SettingsError(
+            f"the config is for {config.world_size} worker(s) of batch {config.batch_size}, and "
+            f"torchrun started {launched()}; run it with --nproc-per-node {config.world_size}, "
+            f"or plan for {launched()} with 'torchrun --nproc-per-node {launched()} -m triage "
+            "lr-find'")
     loaded = load_for_training(task, config, target, kind, no_preprocess)
     check_config(loaded, config)
     folder = Path(out_dir)  # created only once everything else is known to be right

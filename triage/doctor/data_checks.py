@@ -217,13 +217,17 @@ class BatchClamped(Note):
                   "batch size larger than the training set"),)
 
 
-def batch_clamp(batch_size: int, samples: int) -> Finding:
-    """The note for a batch size larger than the training samples the probes have."""
+def batch_clamp(batch_size: int, samples: int, workers: int = 1) -> Finding:
+    """The note for a batch size (per worker, of ``workers``) larger than the training
+    samples the probes have."""
+    fits = max(1, samples // workers)
+    each = f" x {workers} workers" if workers > 1 else ""
     return Finding("data.batch_clamped", Severity.INFO,
-                   f"batch size {batch_size} exceeds the {samples} training samples; probes "
-                   f"use {samples}", {"batch_size": batch_size, "samples": samples},
-                   f"set batch_size to at most {samples} (as it is, each epoch is one step)",
-                   changes={"batch_size": samples})
+                   f"batch size {batch_size}{each} exceeds the {samples} training samples; "
+                   f"probes use {fits}{' per worker' if each else ''}",
+                   {"batch_size": batch_size, "samples": samples, "workers": workers},
+                   f"set batch_size to at most {fits} (as it is, each epoch is one step)",
+                   changes={"batch_size": fits})
 
 
 class DataNotChecked(Note):

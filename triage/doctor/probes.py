@@ -165,7 +165,8 @@ def overfit(prepared: PreparedTask, settings: ProbeSettings,
     small = _first(prepared, OVERFIT_N)
     n = len(small.train)  # type: ignore[arg-type]
     base = settings.with_(optimizer="adam", momentum=0.0, nesterov=False, weight_decay=0.0,
-                          batch_size=min(n, settings.batch_size), steps=OVERFIT_STEPS,
+                          batch_size=min(n, settings.batch_size), world_size=1,
+                          steps=OVERFIT_STEPS,
                           schedule=None, dropout=None, grad_clip_norm=None, evaluate=True)
     runs = []
     for lr in OVERFIT_LRS:

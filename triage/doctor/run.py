@@ -180,11 +180,11 @@ def _train_stage(ev: Evidence, checks: tuple[Check, ...], stage: Stage) -> list[
     """The short probes and the training checks on ``ev.prepared`` (a batch larger than the
     training set is clamped to it, with a note)."""
     assert ev.prepared is not None
-    n = ev.prepared.n_train
+    n, workers = ev.prepared.n_train, ev.settings.world_size
     clamped = []
-    if ev.settings.batch_size > n:
-        clamped.append(batch_clamp(ev.settings.batch_size, n))
-        ev.settings = ev.settings.with_(batch_size=n)
+    if ev.settings.effective_batch_size > n:
+        clamped.append(batch_clamp(ev.settings.batch_size, n, workers))
+        ev.settings = ev.settings.with_(batch_size=max(1, n // workers))
     _probe(ev, stage)
     return clamped + _run(checks, "train", ev)
 

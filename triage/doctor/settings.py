@@ -30,6 +30,8 @@ class DoctorSettings:
         budget: seconds the diagnosis should take (probes are sized by the measured step
             time); None: no limit.
         verify: try each setting-shaped fix in a short probe and demote those that do not help.
+        world_size: data-parallel workers, each with ``batch_size`` (under torchrun, its
+            processes: the probes on the whole training set are DDP jobs across them).
     """
 
     lr: float | None = None
@@ -44,6 +46,7 @@ class DoctorSettings:
     device: str = "auto"
     budget: float | None = DEFAULT_SECONDS
     verify: bool = False
+    world_size: int = 1
 
     def __post_init__(self) -> None:
         self.training()
@@ -61,7 +64,7 @@ class DoctorSettings:
         return Training(optimizer=updater_for(self.optimizer, task), momentum=self.momentum,
                         nesterov=self.nesterov,
                         weight_decay=self.weight_decay, batch_size=self.batch_size,
-                        init=self.init, precision=self.precision)
+                        init=self.init, precision=self.precision, world_size=self.world_size)
 
     def probe_settings(self, task: Task) -> ProbeSettings:
         """The settings doctor diagnoses on ``task``: yours, at your LR.
