@@ -201,14 +201,3 @@ def test_lr_find_says_how_probes_run(run, parallel, says):
                  parallel, *FAST)
     assert result.exit_code == 0, result.output
     assert says in result.stderr
-
-
-def test_under_torchrun_every_command_refuses_in_one_line(run, tmp_path, monkeypatch):
-    monkeypatch.setenv("WORLD_SIZE", "4")
-    result = run("lr-find", "--device", "cpu")
-    assert result.exit_code == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "WORLD_SIZE=4" in lines[0] and "--world-size 4" in lines[0]
-    assert sorted(p.name for p in tmp_path.iterdir()) == []
-    monkeypatch.setenv("WORLD_SIZE", "1")  # one process under torchrun: an ordinary run
-    assert run("lr-find", "--help").exit_code == 0
