@@ -26,7 +26,9 @@ TORCHRUN = "torchrun --standalone --nproc-per-node 2"
 LR_FIND = f"{TORCHRUN} -m triage lr-find TASK --batch-size 8 --storage lr.journal"
 TRAIN = f"{TORCHRUN} -m triage train TASK --config triage.yaml"
 DOCTOR = f"{TORCHRUN} -m triage doctor TASK --batch-size 8"
-COMMANDS = (LR_FIND, TRAIN, DOCTOR)
+SWEEP = f"{TORCHRUN} -m triage sweep TASK --budget 12 --storage sweep.journal"
+COMMANDS = (LR_FIND, TRAIN, DOCTOR, SWEEP)
+DOCS = Path(__file__).parent.parent / "docs" / "clusters.md"
 LIMIT = 600  # seconds: a hung job fails the test instead of the whole run
 
 
@@ -139,6 +141,30 @@ def test_doctor_under_torchrun_diagnoses_on_rank_0(tmp_path):
     assert job.returncode == 0, job.err[0] + job.torchrun
     assert "findings" in yaml.safe_load(job.out[0])
     assert job.out[1] == job.err[1] == "" and written(tmp_path) == []
+
+
+def test_a_sweep_under_torchrun_finds_what_world_size_2_finds_in_one_process(tmp_path,
+                                                                            monkeypatch):
+    (tmp_path / "ddp").mkdir()
+    job = torchrun(SWEEP, tmp_path / "ddp", "--device", "cpu")
+    assert job.returncode == 0, job.err[0] + job.torchrun
+    assert written(tmp_path / "ddp") == ["sweep.journal", "triage-sweep.png",
+                                         "triage-sweep.yaml"]
+    assert job.out[1] == job.err[1] == ""
+    (tmp_path / "one").mkdir()
+    monkeypatch.chdir(tmp_path / "one")
+    alone = CliRunner().invoke(cli, ["sweep", TASK, "--budget", "12", "--storage",
+                                     "sweep.journal", "--world-size", "2", "--device", "cpu"])
+    assert alone.exit_code == 0, alone.output
+    ddp = yaml.safe_load((tmp_path / "ddp" / "triage-sweep.yaml").read_text())
+    assert ddp["world_size"] == 2 and ddp["sweep"]["trials"]["complete"] >= 3
+    assert ddp == yaml.safe_load((tmp_path / "one" / "triage-sweep.yaml").read_text())
+
+
+def test_the_docs_show_the_commands_run_here():
+    text = " ".join(DOCS.read_text().split())
+    for command in COMMANDS:
+        assert command in text, command
 
 
 @pytest.mark.parametrize(("command", "extra", "says"), [

@@ -30,8 +30,8 @@ from triage.cli_options import (
     table_options,
     train_hint,
     training_options,
-    workers,
 )
+from triage.cli_options import workers as planned_workers
 from triage.errors import RankLost, SettingsError, TriageError
 from triage.torchrun import launched, rank
 
@@ -178,7 +178,7 @@ def lr_find_command(task: str | None, optimizer: str | None, momentum: float, ne
     settings = LRFindSettings(optimizer=optimizer, momentum=momentum, nesterov=nesterov,
                               batch_size=batch_size, init=init, seed=seed, device=device,
                               steps=steps, max_steps=max_steps, precision=precision,
-                              parallel=parallel, world_size=workers(world_size))
+                              parallel=parallel, world_size=planned_workers(world_size))
     plot_path = None if no_plot else plot or str(Path(out).with_suffix(".png"))
     check_writable(out, "config")
     if plot_path:
@@ -245,7 +245,7 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str | None, mo
     settings = DoctorSettings(lr=lr, optimizer=optimizer, momentum=momentum, nesterov=nesterov,
                               batch_size=batch_size, init=init, seed=seed, device=device,
                               precision=precision, budget=budget or None, verify=verify,
-                              world_size=workers(None))
+                              world_size=planned_workers(None))
     if out:
         check_writable(out, "config")
     if task is None:
@@ -310,6 +310,10 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str | None, mo
               help="Worker processes on this machine sharing the study (the CPU cores are "
                    "divided among them; with --device auto, one GPU each when several are "
                    "visible).")
+@click.option("--world-size", type=int, default=None,
+              help="Every trial for a data-parallel job of this many workers, each with the "
+                   "trial's batch size (accumulated on this device). Under torchrun: its "
+                   "processes, each trial a DDP job across them. Default 1.")
 @sweep_outputs
 @debug_option
 def sweep_command(task: str | None, space: str, budget: float, trials: int | None,
@@ -317,7 +321,8 @@ def sweep_command(task: str | None, space: str, budget: float, trials: int | Non
                   from_config: str | None, sampler: str, pruner: str, storage: str | None,
                   study_name: str | None, seed: int, device: str, precision: str,
                   target: str | None, kind: str | None, no_preprocess: bool, heartbeat: int,
-                  max_retry: int, workers: int, out: str, table: str | None,
+                  max_retry: int, workers: int, world_size: int | None, out: str,
+                  table: str | None,
                   plot: str | None, no_plot: bool, as_json: bool, debug: bool) -> None:
     """Search the rest (updater, batch size, init, L2, dropout, step schedule) on an Optuna
     study, with pruning, infeasible divergence/OOM, and many workers per study."""
@@ -335,11 +340,16 @@ def sweep_command(task: str | None, space: str, budget: float, trials: int | Non
     settings = SweepSettings(trials=trials, budget=budget, timeout=timeout, sampler=sampler,
                              pruner=pruner,
                              seed=seed, device=device, heartbeat_interval=heartbeat,
-                             max_retry=max_retry, precision=precision)
+                             max_retry=max_retry, precision=precision,
+                             world_size=planned_workers(world_size))
+    if workers > 1 and launched() > 1:
+        raise click.BadParameter(f"forked workers cannot join torchrun's ranks, got {workers}; "
+                                 "under torchrun one process (rank 0) runs the sweep, every "
+                                 "trial across the ranks", param_hint="--workers")
     search_space = load_space(space)
     prior = None
     if from_config:
-        prior = LRPrior.of(load_config(from_config))
+        prior = LRPrior.of(load_config(from_config), settings.world_size)
     outputs = _check_outputs(out, table, plot, no_plot)
     url = shared_storage(storage, workers)
     loaded = load(task, target, kind, no_preprocess, seed)

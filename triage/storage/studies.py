@@ -28,7 +28,8 @@ def open_study(storage: str | None, name: str) -> optuna.Study:
 READY = "triage"  # study user attribute: the identity of the command that created the study
 # Every setting that changes a trial's result: a rerun that differs in one is refused.
 _CHECKED = ("command", "task", "space", "sampler", "pruner", "precision", "seed", "epochs",
-            "data", "lr_center", "lr_updater")
+            "data", "lr_center", "lr_updater", "world_size")
+_BEFORE = {"world_size": 1}  # what a study recorded before the key existed meant
 
 
 def join_study(
@@ -78,9 +79,10 @@ def join_study(
         time.sleep(0.2)
     found = study.user_attrs[READY]
     for key in _CHECKED:
-        if found.get(key) != identity.get(key):
+        had = found.get(key, _BEFORE.get(key))
+        if had != identity.get(key, _BEFORE.get(key)):
             raise StorageError(
-                f"{where} was created with {key}={found.get(key)!r}, not {identity.get(key)!r}; "
+                f"{where} was created with {key}={had!r}, not {identity.get(key)!r}; "
                 f"rerun with the study's settings (task {found.get('task')!r}, space "
                 f"{found.get('space')!r}, sampler {found.get('sampler')!r}) or choose another "
                 "--study")

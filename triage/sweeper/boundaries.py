@@ -64,13 +64,15 @@ class Boundaries:
         probes: the companion study the boundary probes are trials of.
         prepared: the task.
         window: the divergence window in steps (lr-find's, for this task).
-        seed, device, precision: every probe's.
+        seed, device, precision, world_size: every probe's.
     """
 
     def __init__(self, study: optuna.Study, probes: optuna.Study, prepared: PreparedTask,
-                 window: int, *, seed: int, device: str, precision: str) -> None:
+                 window: int, *, seed: int, device: str, precision: str,
+                 world_size: int = 1) -> None:
         self.study, self.probes, self.prepared, self.window = study, probes, prepared, window
         self.seed, self.device, self.precision = seed, device, precision
+        self.world_size = world_size
         self.trained = 0  # steps this worker's probes trained (read-back probes cost nothing)
 
     def remember(self, values: dict[str, Any], measured: Measured) -> None:
@@ -88,7 +90,8 @@ class Boundaries:
         known = self.known()
         if key in known:
             return known[key]
-        base = Training(**{name: values[name] for name in KEY_FIELDS}, precision=self.precision)
+        base = Training(**{name: values[name] for name in KEY_FIELDS}, precision=self.precision,
+                        world_size=self.world_size)
         guess = neighbour_guess(values, known)
         search = (NanBoundary(self.window, reserve=0.0) if guess is None else
                   NanBoundary(self.window, reserve=0.0, start=guess, expand=NEIGHBOUR_EXPAND))

@@ -86,7 +86,8 @@ class Objective:
             if reason is not None:
                 return self._infeasible(trial, reason)
         settings = probe_settings(values, trial_seed(self.settings.seed, place),
-                                  self.device, self.settings.precision)
+                                  self.device, self.settings.precision,
+                                  self.settings.world_size)
         trial.set_user_attr("settings", settings.to_dict())
         finished = [t for t in trials if t.state == TrialState.COMPLETE]
         if isinstance(trial.study.pruner, SnapshotPruner):
@@ -162,7 +163,7 @@ def updater_settings(values: dict[str, Any]) -> tuple[str, bool, float]:
 
 
 def probe_settings(values: dict[str, Any], seed: int, device: str,
-                   precision: str = "32") -> ProbeSettings:
+                   precision: str = "32", world_size: int = 1) -> ProbeSettings:
     """The probe a sampled configuration describes (the documents' step schedule included)."""
     optimizer, nesterov, momentum = updater_settings(values)
     schedule = None
@@ -174,7 +175,7 @@ def probe_settings(values: dict[str, Any], seed: int, device: str,
         batch_size=values.get("batch_size", 32), init=values.get("init", "default"),
         schedule=schedule, dropout=values.get("dropout"),
         grad_clip_norm=values.get("grad_clip_norm"), seed=seed, device=device,
-        precision=precision,
+        precision=precision, world_size=world_size,
     )
 
 

@@ -45,18 +45,18 @@ class LRPrior:
     steps: int = 0
 
     @classmethod
-    def of(cls, config: Config) -> LRPrior:
-        """The prior an lr-find config gives (Nesterov SGD is the updater ``sgd_nesterov``).
+    def of(cls, config: Config, world_size: int = 1) -> LRPrior:
+        """The prior an lr-find config gives (Nesterov SGD is the updater ``sgd_nesterov``)
+        to a sweep whose trials train ``world_size`` workers.
 
         Raises:
-            SettingsError: a config for several data-parallel workers (a sweep's trials are
-                one worker each).
+            SettingsError: a config for another number of data-parallel workers.
         """
-        if config.world_size > 1:
+        if config.world_size != world_size:
             raise SettingsError(
-                f"the config is for {config.world_size} data-parallel workers, and a sweep's "
-                "trials train one worker each; start the sweep from a one-worker lr-find "
-                "config (lr-find without --world-size)")
+                f"the config is for {config.world_size} data-parallel worker(s), and this "
+                f"sweep's trials train {world_size}; start it from an lr-find config for "
+                f"{world_size} (lr-find --world-size {world_size}, or under the same torchrun)")
         o = config.optimizer
         ev = config.lr_find or LRFindEvidence()
         return cls(o.lr, updater_name(o.name, o.nesterov), ev.max_finite_lr, ev.divergence_lr,

@@ -99,7 +99,7 @@ def sweep(
     base_batch = prior.batch_size if prior is not None else BASE_BATCH
     budget = None
     if settings.budget is not None:
-        budget = Budget(settings.budget, prepared.budget_steps(base_batch),
+        budget = Budget(settings.budget, prepared.budget_steps(base_batch * settings.world_size),
                         prior.steps if prior is not None else 0)
         budget.check()
     backend = make_storage(storage, settings.heartbeat_interval, settings.grace_period,
@@ -129,9 +129,10 @@ def sweep(
     probes = _probe_study(name, storage)
     boundaries = None
     if space.relative:
-        boundaries = Boundaries(study, probes, prepared, _window(prepared, base_batch, prior),
-                                seed=settings.seed, device=device,
-                                precision=settings.precision)
+        window = _window(prepared, base_batch * settings.world_size, prior)
+        boundaries = Boundaries(study, probes, prepared, window, seed=settings.seed,
+                                device=device, precision=settings.precision,
+                                world_size=settings.world_size)
         if prior is not None and prior.boundary is not None:
             _remember_lr_find(boundaries, prior)
     objective = Objective(prepared, space, settings, device=device, prior=prior,
@@ -152,11 +153,11 @@ def _final_stage(study: optuna.Study, objective: Objective, budget: Budget,
     """Queue the final stage (once, whoever gets here first) within what the budget left, and
     run it with the other workers."""
     trials = study.get_trials(deepcopy=False)
-    prepared = objective.prepared
+    prepared, workers = objective.prepared, objective.settings.world_size
     steps_left = budget.total - spent(trials, probe_steps(probes), budget.before).total
-    final.enqueue(study, final.plan(trials, objective.space, prepared.task.epochs, seed,
-                                    steps_left,
-                                    lambda run: prepared.budget_steps(run["batch_size"])))
+    final.enqueue(study, final.plan(
+        trials, objective.space, prepared.task.epochs, seed, steps_left,
+        lambda run: prepared.budget_steps(run["batch_size"] * workers)))
     work(study, objective, lambda _: False, timeout, on_trial)
 
 
@@ -187,7 +188,8 @@ def _identity(task: Task, space: SearchSpace, settings: SweepSettings, prior: LR
     """What the study records of the sweep that made it; ``join_study`` checks part of it."""
     return {"command": "sweep", "task": task.name, "space": space.name, "space_doc": space.raw,
             "sampler": settings.sampler, "pruner": settings.pruner,
-            "precision": settings.precision, "lr_center": prior.lr if prior else None,
+            "precision": settings.precision, "world_size": settings.world_size,
+            "lr_center": prior.lr if prior else None,
             "lr_updater": prior.updater if prior else None, "seed": settings.seed,
             "epochs": task.epochs, "data": dict(task.data) if task.data else None,
             "lr_find_steps": prior.steps if prior else 0,

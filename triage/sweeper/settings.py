@@ -41,6 +41,8 @@ class SweepSettings:
         max_retry: how often a dead worker's trial is queued again (0: never).
         grid_levels: points per numeric range on the grid.
         precision: ``32``, ``bf16`` or ``16-mixed`` for every trial.
+        world_size: data-parallel workers every trial trains on, each with the trial's batch
+            size (under torchrun, its processes: each trial a DDP job across them).
     """
 
     trials: int | None = None
@@ -55,6 +57,7 @@ class SweepSettings:
     max_retry: int = 3
     grid_levels: int = 3
     precision: str = "32"
+    world_size: int = 1
 
     def __post_init__(self) -> None:
         if self.trials is None and self.budget is None:
@@ -66,6 +69,7 @@ class SweepSettings:
             check_budget(self.budget)
         check_positive_int("heartbeat_interval", self.heartbeat_interval)
         check_positive_int("grid_levels", self.grid_levels)
+        check_positive_int("world_size", self.world_size)
         if self.grace_period is not None:
             check_positive_int("grace_period", self.grace_period)
         if self.timeout is not None and not (isinstance(self.timeout, (int, float))
