@@ -210,8 +210,8 @@ _forwards = 0
 
 
 class _KilledOnRank1(nn.Sequential):
-    """The blobs MLP; on rank 1 of a torchrun job its forward kills the process (SIGKILL, as
-    a crashed host would) at call ``TRIAGE_TEST_KILL_AT``, when that is set."""
+    """The blobs MLP; under torchrun its forward kills rank 1 (SIGKILL, as a crashed host
+    would) at call ``TRIAGE_TEST_KILL_AT``, or raises on rank 0 at ``TRIAGE_TEST_RAISE_AT``."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         global _forwards
@@ -219,6 +219,9 @@ class _KilledOnRank1(nn.Sequential):
         kill_at = os.environ.get("TRIAGE_TEST_KILL_AT")
         if kill_at and os.environ.get("RANK") == "1" and _forwards >= int(kill_at):
             os.kill(os.getpid(), signal.SIGKILL)
+        raise_at = os.environ.get("TRIAGE_TEST_RAISE_AT")
+        if raise_at and os.environ.get("RANK") == "0" and _forwards == int(raise_at):
+            raise ValueError("a bug in rank 0's forward")
         return super().forward(x)
 
 

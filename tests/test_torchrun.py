@@ -116,6 +116,20 @@ def test_a_rank_killed_mid_probe_ends_the_job_in_one_line_and_the_study_resumes(
     assert "triage.yaml" in written(tmp_path)
 
 
+def test_a_probe_failing_on_rank_0_ends_the_job_in_one_line(tmp_path):
+    """The other ranks wait inside a collective rank 0 never joins: the job cannot go on to
+    another probe or trial, so it stops (not recorded as one failed trial)."""
+    failing = f"{TASK.rsplit(':', 1)[0]}:blobs_killed_rank"
+    job = torchrun(SWEEP, tmp_path, "--device", "cpu", task=failing,
+                   env={"TRIAGE_TEST_RAISE_AT": "30"})
+    lines = job.err[0].strip().splitlines()
+    assert job.returncode != 0 and lines[-1].startswith(
+        "error: a probe across the 2 ranks failed at lr="), job.err[0]
+    assert "ValueError: a bug in rank 0's forward" in lines[-1]
+    assert sum("error" in line.lower() for line in lines) == 1
+    assert "exitcode  : 2" in job.torchrun and job.err[1] == ""
+
+
 def test_train_under_torchrun_trains_the_config_data_parallel_into_one_model(planned,
                                                                               tmp_path):
     folder, _ = planned

@@ -40,3 +40,7 @@ class OutputError(TriageError):
 
 class RankLost(TriageError):
     """Another rank of a torchrun job stopped (or torchrun stopped this one) mid-command."""
+
+
+class DataParallelError(TriageError):
+    """A data-parallel probe failed on rank 0 of a torchrun job: the job cannot go on."""

@@ -13,7 +13,13 @@ from torch import nn
 from triage import interrupt
 from triage.builders import apply_dropout, apply_init, make_scheduler
 from triage.data import batch_size, batches, first_batch, split_batch, to_device
-from triage.errors import ProbeError, SettingsError, TriageError, first_line
+from triage.errors import (
+    DataParallelError,
+    ProbeError,
+    SettingsError,
+    TriageError,
+    first_line,
+)
 from triage.optimizers import needs_closure
 from triage.probe import group, loop
 from triage.probe.callbacks import ProbeCallback, wants_epochs
@@ -113,14 +119,17 @@ def _run(prepared: PreparedTask, settings: ProbeSettings, callbacks: Sequence[Pr
         try:
             result = _instrumented_run(prepared, settings, device, generator, watch, callbacks,
                                        job, epochs)
-        except TriageError:
-            raise
+        except TriageError as exc:
+            if job is None:
+                raise
+            raise _stopped(job, settings, exc) from exc
         except Exception as exc:
             if interrupt.pending():  # torch surfaced the Ctrl-C as its own error mid-step
                 raise KeyboardInterrupt from exc
-            if job is not None and _peer_gone(exc):
-                raise group.lost(job, exc) from exc
-            if job is not None or not is_oom(exc):  # ranks cannot go on apart: no OOM result
+            if job is not None:  # the ranks cannot go on apart (no OOM result either)
+                raise (group.lost(job, exc) if _peer_gone(exc) else
+                       _stopped(job, settings, exc)) from exc
+            if not is_oom(exc):
                 raise ProbeError(
                     f"training raised {type(exc).__name__} at lr={settings.lr:g}: "
                     f"{first_line(exc)}; check the model and data"
@@ -134,6 +143,15 @@ def _run(prepared: PreparedTask, settings: ProbeSettings, callbacks: Sequence[Pr
     if result is not None:
         result.wall_time = time.perf_counter() - started
     return result
+
+
+def _stopped(job: Job, settings: ProbeSettings, exc: BaseException) -> DataParallelError:
+    """A data-parallel probe failed on rank 0: the other ranks may be inside a collective
+    rank 0 will never join, so the job ends (a sweep does not go on to its next trial)."""
+    return DataParallelError(
+        f"a probe across the {job.size} ranks failed at lr={settings.lr:g} "
+        f"({type(exc).__name__}: {first_line(exc)}); the ranks cannot go on apart, so the job "
+        "stops: fix it, then rerun the same command (with --storage) to resume")
 
 
 def _peer_gone(exc: BaseException) -> bool:
