@@ -40,7 +40,7 @@ def test_lr_find_writes_config_plot_and_summary(run, tmp_path):
     doc = yaml.safe_load((tmp_path / "triage.yaml").read_text())
     assert set(doc) == {"version", "task", "optimizer", "batch_size", "init", "schedule",
                         "grad_clip_norm", "dropout", "precision", "world_size",
-                        "effective_batch_size", "lr_find"}
+                        "effective_batch_size", "warmup_epochs", "lr_find"}
     assert set(doc["optimizer"]) == {"name", "lr", "momentum", "nesterov", "weight_decay"}
     assert {"max_stable_lr", "divergence_lr", "backoff", "rule", "probes"} <= set(doc["lr_find"])
     probe = doc["lr_find"]["probes"][0]

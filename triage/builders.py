@@ -54,6 +54,21 @@ def make_scheduler(
     return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule.multiplier)
 
 
+def make_step_scheduler(
+    optimizer: torch.optim.Optimizer, schedule: StepSchedule | None, steps_per_epoch: int,
+    warmup_steps: int, start: float,
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """A per-step scheduler (call ``.step()`` after every optimizer step): Goyal et al.'s
+    gradual warmup, the LR rising linearly from ``start`` x lr at the first step to lr after
+    ``warmup_steps``, times ``schedule``'s multiplier for the epochs completed."""
+
+    def multiplier(step: int) -> float:
+        ramp = start + (1.0 - start) * min(1.0, step / warmup_steps)
+        return ramp * (schedule.multiplier(step // steps_per_epoch) if schedule else 1.0)
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
+
+
 _WEIGHTED = (nn.Linear, nn.modules.conv._ConvNd, nn.Bilinear)
 
 

@@ -3,7 +3,7 @@
     cfg = triage.load_config("triage.yaml")
     model = cfg.apply_init(MyNet())
     optimizer = cfg.make_optimizer(model.parameters())
-    scheduler = cfg.make_scheduler(optimizer)   # None, or call .step() once per epoch
+    scheduler = cfg.make_scheduler(optimizer, steps_per_epoch)  # None, or see .per_step
     cfg.apply_dropout(model)                     # sets dropout layers' rate (if the sweep tuned it)
 """
 
@@ -45,6 +45,8 @@ class Config:
             loss scaling for 16-mixed); train in the same.
         world_size: data-parallel workers it was measured for, each with ``batch_size``
             samples a step (the YAML also shows ``effective_batch_size``, their product).
+        warmup_epochs: Goyal's gradual warmup over this many epochs (several workers only:
+            the LR rises step by step from lr / world_size to lr), or None.
         task: the task it was measured on.
         data: how a table's data was prepared (``triage.tables``), to be applied again.
         lr_find: the evidence from ``lr-find`` (probes, boundary, rule), if any.
@@ -60,6 +62,7 @@ class Config:
     dropout: float | None = None
     precision: str = "32"
     world_size: int = 1
+    warmup_epochs: int | None = None
     task: str | None = None
     data: dict[str, Any] | None = field(default=None, repr=False)
     lr_find: LRFindEvidence | None = field(default=None, repr=False)
@@ -96,9 +99,27 @@ class Config:
         """
         return self.optimizer.make(params, factory)
 
-    def make_scheduler(self, optimizer: Any) -> Any:
-        """A per-epoch LR scheduler for the recommended schedule, or None for a constant LR."""
-        return make_scheduler(optimizer, self.schedule)
+    @property
+    def per_step(self) -> bool:
+        """Whether ``make_scheduler``'s scheduler steps after every optimizer step (a warmup)
+        rather than after every epoch."""
+        return self.warmup_epochs is not None
+
+    def make_scheduler(self, optimizer: Any, steps_per_epoch: int | None = None) -> Any:
+        """The LR scheduler for the recommended schedule, or None for a constant LR: call its
+        ``.step()`` once per epoch, or, with a warmup (``per_step``), after every optimizer
+        step, which needs ``steps_per_epoch``.
+
+        Raises:
+            ConfigError: a warmup without ``steps_per_epoch``.
+        """
+        if self.warmup_epochs is None:
+            return make_scheduler(optimizer, self.schedule)
+        if steps_per_epoch is None or steps_per_epoch < 1:
+            raise ConfigError(f"this config warms the LR up over {self.warmup_epochs} epoch(s), "
+                              "step by step: pass steps_per_epoch (optimizer steps an epoch) "
+                              "and call .step() after every optimizer step")
+        return self.training().scheduler(optimizer, steps_per_epoch)[0]
 
     def apply_init(self, model: Any) -> Any:
         """Re-initialise ``model``'s weights as recommended (in place); returns the model."""
@@ -123,6 +144,7 @@ class Config:
             "precision": self.precision,
             "world_size": self.world_size,
             "effective_batch_size": self.batch_size * self.world_size,
+            "warmup_epochs": self.warmup_epochs,
         }
         if self.data is not None:
             data["data"] = self.data
@@ -144,7 +166,7 @@ class Config:
                               f"this triage reads version {VERSION}")
         known = {"version", "task", "optimizer", "batch_size", "init", "schedule",
                  "grad_clip_norm", "dropout", "precision", "world_size", "effective_batch_size",
-                 "data", "lr_find", "sweep", "doctor"}
+                 "warmup_epochs", "data", "lr_find", "sweep", "doctor"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"{source}: unknown key {unknown[0]!r}; known keys: "
@@ -168,7 +190,8 @@ class Config:
                 schedule=schedule, dropout=data.get("dropout"),
                 grad_clip_norm=data.get("grad_clip_norm"),
                 precision=str(data.get("precision", "32")),
-                world_size=data.get("world_size", 1))
+                world_size=data.get("world_size", 1),
+                warmup_epochs=data.get("warmup_epochs"))
             effective = data.get("effective_batch_size", training.effective_batch_size)
             if effective != training.effective_batch_size:
                 raise ConfigError(
@@ -204,7 +227,7 @@ def _recorded(training: Training | Config) -> dict[str, Any]:
     """The fields a config records besides the optimizer."""
     return {name: getattr(training, name) for name in
             ("batch_size", "init", "schedule", "grad_clip_norm", "dropout", "precision",
-             "world_size")}
+             "world_size", "warmup_epochs")}
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:

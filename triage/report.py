@@ -122,8 +122,9 @@ def lr_find_summary(config: Config) -> Table:
                       f"batch {config.world_size * config.batch_size}; schedules stay in epochs)")
     rules = ev.rules()
     if rules and ev.one_worker_lr is not None:
-        held = ev.rule_that_held(o.lr)
-        said = ", ".join(f"{name} {value:.3g} ({value / o.lr:.2g}x)"
+        measured = ev.chosen_probe["lr"] if ev.chosen_probe else o.lr  # before any warmup
+        held = ev.rule_that_held(measured)
+        said = ", ".join(f"{name} {value:.3g} ({value / measured:.2g}x)"
                          for name, value in rules.items())
         table.add_row("scaling rules", f"one worker: {ev.one_worker_lr:.3g}; {said} of the "
                       f"measured LR: " + (f"the {held} rule held (within 2x)" if held else
@@ -136,6 +137,8 @@ def lr_find_summary(config: Config) -> Table:
                       f"falls): up to ~{workers} workers of batch {config.batch_size} cut the "
                       "steps nearly in proportion; past the critical batch, more workers "
                       "mostly add cost")
+    if ev.warmup:
+        table.add_row("warmup", _warmup(ev.warmup))
     if ev.fused_fallback:
         table.add_row("fused probes", f"fell back to one at a time: {ev.fused_fallback}")
     full = ev.full_budget_steps
@@ -145,6 +148,18 @@ def lr_find_summary(config: Config) -> Table:
                   + (f"; {ev.one_worker_steps} more for one worker" if ev.one_worker_steps
                      else ""))
     return table
+
+
+def _warmup(record: dict[str, Any]) -> str:
+    """lr-find's warmup trial in words (``triage.lr_finder.warmup``)."""
+    tried = ", ".join(f"lr {c['lr']:.3g}: " + ("diverged" if c["val_loss"] is None
+                                                else f"val loss {c['val_loss']:.4g}")
+                      for c in record["candidates"])
+    without = record["without"]
+    return (f"Goyal's gradual warmup over {record['epochs']} epoch(s) from {record['start']}, "
+            f"tried as the LR sits above one worker's divergence boundary: {tried}; without "
+            + ("it, no finite loss" if without is None else f"it {without:.4g}") + ": "
+            + ("kept (warmup_epochs in the config)" if record["kept"] else "not kept"))
 
 
 def _smooth(values: list[float | None], beta: float = 0.9) -> list[float]:

@@ -51,6 +51,9 @@ class Training:
             samples a step (one averaged gradient over ``effective_batch_size``). On one
             device a step accumulates ``world_size`` micro-batches of ``batch_size``, so
             BatchNorm's statistics are per micro-batch, as they are per worker.
+        warmup_epochs: Goyal et al.'s gradual warmup for several workers: over this many
+            epochs the LR rises step by step from lr / ``world_size`` (the one-worker LR the
+            linear rule scales) to lr; None for none.
     """
 
     optimizer: str = "sgd"
@@ -64,6 +67,7 @@ class Training:
     grad_clip_norm: float | None = None
     precision: str = "32"
     world_size: int = 1
+    warmup_epochs: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "optimizer", canonical(self.optimizer))
@@ -78,6 +82,11 @@ class Training:
             check_positive("grad_clip_norm", self.grad_clip_norm)
         check_choice("precision", self.precision, PRECISIONS)
         check_positive_int("world_size", self.world_size)
+        if self.warmup_epochs is not None:
+            check_positive_int("warmup_epochs", self.warmup_epochs)
+            if self.world_size == 1:
+                raise SettingsError("warmup_epochs ramps the LR up from lr / world_size, so it "
+                                    "needs world_size > 1; drop it for one worker")
 
     @property
     def effective_batch_size(self) -> int:
@@ -90,6 +99,17 @@ class Training:
         return OptimizerConfig(
             self.optimizer, lr, self.momentum if self.optimizer in ("sgd", "rmsprop") else 0.0,
             self.nesterov and self.optimizer == "sgd", self.weight_decay)
+
+    def scheduler(self, optimizer: Any, steps_per_epoch: int) -> tuple[Any, bool]:
+        """(the LR scheduler for these settings or None, whether it steps after every
+        optimizer step rather than after every epoch)."""
+        from triage.builders import make_scheduler, make_step_scheduler  # torch
+
+        if self.warmup_epochs is None:
+            return make_scheduler(optimizer, self.schedule), False
+        return make_step_scheduler(optimizer, self.schedule, steps_per_epoch,
+                                   self.warmup_epochs * steps_per_epoch,
+                                   1 / self.world_size), True
 
     def training(self) -> Training:
         """Just the training settings (a ``ProbeSettings`` drops its LR and run)."""

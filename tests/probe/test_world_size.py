@@ -114,8 +114,8 @@ def test_a_config_whose_effective_batch_disagrees_is_refused(planned):
 
 
 def test_a_sweep_starts_only_from_a_config_for_its_own_workers(planned):
-    with pytest.raises(SettingsError, match="the config is for 4 data-parallel worker.s., and "
-                                            "this sweep's trials train 1"):
+    with pytest.raises(SettingsError, match=r"the config is for 4 data-parallel worker\(s\), "
+                                            "and this sweep's trials train 1"):
         LRPrior.of(planned)
     assert LRPrior.of(planned, 4).lr == planned.optimizer.lr
 

@@ -36,6 +36,9 @@ class LRFindEvidence:
             of the linear and square-root rules, ``rules``).
         one_worker_steps: the steps that search took.
         fused_fallback: why fused probes fell back to one at a time, if they did.
+        warmup: with several workers whose LR sits above the one-worker boundary, Goyal's
+            gradual warmup as tried (``triage.lr_finder.warmup``): its epochs, the chosen
+            LR's validation loss without it, each candidate, and whether it was kept.
     """
 
     max_stable_lr: float | None = None
@@ -56,6 +59,7 @@ class LRFindEvidence:
     one_worker_lr: float | None = None
     one_worker_steps: int = 0
     fused_fallback: str | None = None
+    warmup: dict[str, Any] | None = None
 
     @property
     def chosen_probe(self) -> dict[str, Any] | None:
@@ -89,10 +93,11 @@ class LRFindEvidence:
         return nearest if distances[nearest] <= math.log(2.0) else None
 
     def to_dict(self) -> dict[str, Any]:
-        """The YAML/JSON form (``fused_fallback`` only when there was one)."""
+        """The YAML/JSON form (``fused_fallback`` and ``warmup`` only when there was one)."""
         data = asdict(self)
-        if self.fused_fallback is None:
-            del data["fused_fallback"]
+        for key in ("fused_fallback", "warmup"):
+            if data[key] is None:
+                del data[key]
         return data
 
     @classmethod

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from triage.config import Config
 from triage.errors import ProbeError, SettingsError
+from triage.lr_finder import warmup
 from triage.lr_finder.evidence import LRFindEvidence
 from triage.lr_finder.plan import Plan, make_plan
 from triage.lr_finder.strategies import BackOff, Boundary, Choice, Context, NanBoundary, ThreeLR
@@ -136,22 +137,26 @@ def lr_find(
     name = study_name or f"triage-lr-find-{task.name}"
     study = open_study(storage, name)  # a bad storage fails before the plan is announced
     search = functools.partial(_search, task, prepared, study, name, storage, on_probe, on_plan)
-    config = search(settings, "")
+    config, chosen = search(settings, "")
     if settings.world_size > 1:  # the same search for one worker: which scaling rule held
-        alone = search(dataclasses.replace(settings, world_size=1),
-                       f"then one worker of batch {settings.batch_size}, to compare with the "
-                       "linear and square-root rules")
+        alone, _ = search(dataclasses.replace(settings, world_size=1),
+                          f"then one worker of batch {settings.batch_size}, to compare with "
+                          "the linear and square-root rules")
         assert config.lr_find is not None and alone.lr_find is not None
         config.lr_find = dataclasses.replace(config.lr_find, one_worker_lr=alone.optimizer.lr,
                                              one_worker_steps=alone.lr_find.steps_used)
+        runner = StudyProbeRunner(study, prepared, on_probe)
+        config = warmup.offer(config, alone.lr_find.max_finite_lr, chosen,
+                              _stop_on_oom(runner), task.epochs)
     return config
 
 
 def _search(task: Task, prepared: PreparedTask, study: optuna.Study, name: str,
             storage: str | None, on_probe: OnProbe | None,
             on_plan: Callable[[Plan], None] | None, settings: LRFindSettings,
-            purpose: str) -> Config:
-    """The procedure once, for ``settings``' workers: three LRs, the boundary, the back-off."""
+            purpose: str) -> tuple[Config, ProbeSettings | None]:
+    """The procedure once, for ``settings``' workers: three LRs, the boundary, the back-off;
+    returns the config and the settings its LR was validated with (None: not validated)."""
     base, run = settings.training(task), {"seed": settings.seed, "device": settings.device}
     the_plan = make_plan(prepared, base.at(THREE_LRS[0], **run), settings.max_steps,
                          settings.steps, settings.parallel, purpose)
@@ -178,9 +183,11 @@ def _search(task: Task, prepared: PreparedTask, study: optuna.Study, name: str,
     evidence = _evidence(context, boundary, choice, storage, name, settings, the_plan)
     if isinstance(pool, FusedPool) and pool.fell_back:
         evidence = dataclasses.replace(evidence, fused_fallback=pool.fell_back)
+    validated = next((p.result.settings for p in context.history
+                      if p.phase == BackOff.name and p.result.settings.lr == choice.lr), None)
     return Config.from_settings(
         context.settings(choice.lr), task=task.name,  # exactly the LR measured
-        data=dict(task.data) if task.data else None, lr_find=evidence)
+        data=dict(task.data) if task.data else None, lr_find=evidence), validated
 
 
 def _stop_on_oom(runner: ProbeRunner) -> ProbeRunner:

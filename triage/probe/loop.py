@@ -32,7 +32,8 @@ class Lane:
         optimizer: its own optimizer (its own LR).
         monitor: samples its gradient norm and update ratio.
         watch: its divergence watch.
-        scheduler: its per-epoch LR scheduler, or None.
+        scheduler: its LR scheduler, or None.
+        per_step: the scheduler steps after every optimizer step (a warmup), not every epoch.
         steps: the steps it trained, set when it stops.
     """
 
@@ -40,6 +41,7 @@ class Lane:
     monitor: GradientMonitor
     watch: DivergenceWatch
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+    per_step: bool = False
     steps: int | None = None
 
     def observe(self, step: int, norm: torch.Tensor | None) -> bool:
@@ -108,6 +110,8 @@ def train(
             for lane, loss in zip(alive, losses, strict=True):
                 if lane.watch.add(loss):
                     lane.steps = step + 1
+                elif lane.per_step and lane.scheduler is not None:
+                    lane.scheduler.step()
             step += 1
             in_epoch += 1
             alive = [lane for lane in alive if lane.steps is None]
@@ -116,7 +120,7 @@ def train(
         if alive and in_epoch == per_epoch:  # a complete epoch
             epoch += 1
             for lane in alive:
-                if lane.scheduler is not None:
+                if lane.scheduler is not None and not lane.per_step:
                     lane.scheduler.step()
             if on_epoch_end is not None:
                 stop = on_epoch_end(epoch)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from triage import interrupt
-from triage.builders import apply_dropout, apply_init, make_scheduler
+from triage.builders import apply_dropout, apply_init
 from triage.data import batch_size, batches, first_batch, split_batch, to_device
 from triage.errors import (
     DataParallelError,
@@ -176,9 +176,9 @@ def _instrumented_run(
 ) -> ProbeResult | None:
     model = probe_model(prepared, settings).to(device)
     optimizer = settings.make_optimizer(model.parameters(), prepared.task.optimizer_factory)
-    lane = loop.Lane(optimizer, GradientMonitor(model), watch,
-                make_scheduler(optimizer, settings.schedule))
     per_epoch = prepared.steps_per_epoch(settings.effective_batch_size)
+    lane = loop.Lane(optimizer, GradientMonitor(model), watch,
+                     *settings.scheduler(optimizer, per_epoch))
     epoch_losses: list[float | None] = []
 
     def on_epoch_end(epoch: int) -> bool:
