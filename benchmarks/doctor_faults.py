@@ -47,7 +47,7 @@ from triage.doctor.train_update_checks import (
 )
 from triage.probe.result import loss_drop
 
-from faults import SEEN, SETS
+from faults import DEFAULT, SEEN, SETS
 
 
 def margins(diagnosis: Diagnosis, seen: dict[str, list[float]]) -> None:
@@ -167,7 +167,7 @@ def score(which: str, seeds: list[int], device: str, seen: dict[str, list[float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--set", dest="sets", default=",".join(SETS),
+    parser.add_argument("--set", dest="sets", default=",".join(DEFAULT),
                         help=f"comma-separated, of {', '.join(SETS)} (benchmarks/faults/)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")

@@ -22,6 +22,11 @@ holdout4    ``heldout_4_slow_lr_init.py``     after set 3's score: too-low LRs, 
 holdout5    ``heldout_5_keras_defaults.py``   while set 4 was scored: Keras habits, defaults
 holdout6    ``heldout_6_squashed_logits.py``  after set 5's score: squashed logits, inits
 holdout7    ``heldout_7_after_matmul_fix.py`` after set 6's score and its fix (3dfa14c)
+holdout8    ``heldout_8_real_programs.py``    issue 24: real programs ported from bug
+                                              benchmarks and forums, buggy and fixed (two
+                                              thirds; ``_real.py`` assembles them)
+holdout9    ``heldout_9_real_untouched.py``   issue 24: the third of those kept untouched
+                                              until the end (not in the default sets)
 =========== ================================= ==============================================
 
 A new held-out set is a new ``heldout_<n>_<what>.py`` module here; it is found by its number
@@ -52,3 +57,5 @@ def _discover() -> dict[str, ModuleType]:
 
 SETS: dict[str, ModuleType] = _discover()
 HELD_OUT: dict[str, ModuleType] = {name: m for name, m in SETS.items() if name != SEEN}
+# scored by default: every set but one kept untouched (``UNTOUCHED = True``) until named
+DEFAULT: list[str] = [name for name, m in SETS.items() if not getattr(m, "UNTOUCHED", False)]

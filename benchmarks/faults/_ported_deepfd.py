@@ -8,7 +8,7 @@ and most of its StackOverflow subjects are DeepLocalize's (ported by another hel
 is: the DeepFD-only subject whose patch gives the whole model (42514960), plus real Stack Exchange
 questions with a known fix (none from the DeepLocalize/DeepDiagnosis benchmark, none
 PyTorch-tagged) whose fault is of a kind DeepFD labels; 45378493 has the fault of DeepFD's
-subject 42800203, whose own code could not be recovered offline. ``_ported_deepfd.md`` lists the
+subject 42800203, whose own code could not be recovered offline. README.md (this folder) lists the
 source of every program, the fault, the fix and what the port changed.
 
 DeepFD's subject 37624102 (a CNN on all-ones vs all-zeros 100x100 images, SGD lr 0.1 with

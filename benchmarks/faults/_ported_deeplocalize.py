@@ -9,7 +9,7 @@ lists each patch). Every program here is one of those posts, translated from Ker
 the same layer sizes, activations, loss, optimizer and settings, batch size and (scaled) epochs,
 on bundled scikit-learn or synthetic data with the same scale properties. ``FAULTS`` holds the
 buggy programs with the families of their fix; ``CLEAN`` the corrected ones (key + ``_fixed``),
-which apply the benchmark's patch and nothing else. ``_ported_deeplocalize.md`` gives the post,
+which apply the benchmark's patch and nothing else. README.md (this folder) gives the post,
 the fault, the fix and what the port changed for each one.
 
 Keras details kept: Keras 1 ``init='uniform'`` is U(-0.05, 0.05) and ``init='normal'`` is

@@ -6,7 +6,7 @@ loss, optimizer settings, batch size and budget, and paired with the fix the thr
 (or the fixing commit) applied and nothing else. The data are bundled scikit-learn sets or
 small synthetic stand-ins that keep the property the bug needs (the same input and target
 scale). Sources, the one-line fault and
-fix, and what the port changed are in ``_ported_forums.md`` beside this module.
+fix, and what the port changed are in README.md (this folder) beside this module.
 
 Written 2026-12-05, before any doctor change for issue 24, for the issue-24 benchmark; the
 programs were chosen from their sources and written without looking at doctor's checks (no

@@ -8,7 +8,7 @@ structural (missing Flatten, wrong shapes) or share one fault (a softmax over a 
 already ported as ``deepfd_45378493``); two whose fault shows in training and whose fix is
 recorded are ported here (50079585, 51749207), and the rest of the set comes from threads with
 a stated fix, chosen for the fault kinds the earlier sets have few of (learning rate,
-initialisation, unscaled data). ``_ported_neuralint.md`` lists each program's source, fault,
+initialisation, unscaled data). README.md (this folder) lists each program's source, fault,
 fix and what the port changed; the comment above each section says the same in short.
 
 Each buggy program reproduces the source's fault; its ``_fixed`` twin applies the fix from the

@@ -6,7 +6,7 @@ TensorFlow Program Bugs" (ISSTA 2018, github.com/ForeverZyh/TensorFlow-Program-B
 under ``StackOverflow/<cause>-<n>/<question>-{buggy,fix}``, GitHub projects under
 ``Github/<cause>-<n>``). Only subjects whose fault shows in training (NaN, divergence, a model
 that learns badly) are ported; crashes, API misuse and shape errors are left out.
-``_ported_tfbugs.md`` lists the source of every program, the fault, the fix and what the port
+README.md (this folder) lists the source of every program, the fault, the fix and what the port
 changed.
 
 Each buggy program reproduces its subject's fault; its ``_fixed`` twin applies the benchmark's
