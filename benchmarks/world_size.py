@@ -5,7 +5,8 @@ and a job of ``WORLD_SIZE`` workers of ``PER_WORKER_BATCH`` each:
 - grid: ``--grid-points`` log-spaced LRs, each trained for the task's full budget at the
   effective batch (one micro-batch per worker accumulated a step, as the job would); the best
   validation loss is the reference;
-- triage: ``lr_find(..., world_size=N)``'s recommendation, trained the same way;
+- triage: ``lr_find(..., world_size=N)``'s recommendation, trained the same way (with its
+  warmup when lr-find kept one: the "warmup" column says whether it was offered and kept);
 - linear and square-root rules: the one-worker LR that the same ``lr_find`` call measured,
   times N and times sqrt(N), trained the same way.
 
@@ -39,16 +40,16 @@ from world_size_tasks import CASES, PER_WORKER_BATCH, TASKS, WORLD_SIZE
 METHODS = ("triage", "linear", "square-root")
 
 
-def score(args: tuple[str, str, float, tuple[int, ...]]) -> float:
+def score(args: tuple[str, str, float, tuple[int, ...], int | None]) -> float:
     """Mean full-budget validation loss over seeds at the job's effective batch (inf if any
-    run diverged)."""
-    name, optimizer, lr, seeds = args
+    run diverged), with a warmup over that many epochs if one is given."""
+    name, optimizer, lr, seeds, warmup = args
     prepared = TASKS[name]().prepare(0)
     losses = []
     for seed in seeds:
         result = run_probe(prepared, ProbeSettings(
             lr=lr, optimizer=optimizer, batch_size=PER_WORKER_BATCH, world_size=WORLD_SIZE,
-            seed=seed, device="cpu"))
+            warmup_epochs=warmup, seed=seed, device="cpu"))
         ok = result.ok and result.val_loss is not None
         losses.append(result.val_loss if ok else math.inf)
     return sum(losses) / len(losses)
@@ -62,14 +63,20 @@ def _case(pool: ProcessPoolExecutor, name: str, optimizer: str, grid: list[float
     ev = config.lr_find
     assert ev is not None and ev.one_worker_lr is not None
     lrs = {"triage": config.optimizer.lr, **ev.rules()}
-    scores = list(pool.map(score, [(name, optimizer, lr, seeds)
-                                   for lr in [*grid, *lrs.values()]]))
+    warm = {"triage": config.warmup_epochs}
+    scores = list(pool.map(score, [*((name, optimizer, lr, seeds, None) for lr in grid),
+                                   *((name, optimizer, lr, seeds, warm.get(m))
+                                     for m, lr in lrs.items())]))
     grid_scores, method_scores = scores[:len(grid)], dict(zip(lrs, scores[len(grid):],
                                                               strict=True))
     best_i = int(np.argmin(grid_scores))
     best = grid_scores[best_i]
     return {"case": f"{name}/{optimizer}", "grid_lr": grid[best_i], "grid_loss": best,
-            "one_worker_lr": ev.one_worker_lr, "held": ev.rule_that_held(lrs["triage"]),
+            "one_worker_lr": ev.one_worker_lr,
+            "held": ev.rule_that_held(ev.chosen_probe["lr"] if ev.chosen_probe else lrs["triage"]),
+            "warmup": ("not offered" if ev.warmup is None else
+                       f"kept ({config.warmup_epochs} ep)" if ev.warmup["kept"] else
+                       "tried, not kept"),
             "steps": ev.steps_used + ev.one_worker_steps,
             **{m: (lrs[m], method_scores[m] / best) for m in METHODS}}
 
@@ -80,13 +87,14 @@ def print_table(rows: list[dict], seconds: float, seeds: tuple[int, ...]) -> Non
           f"of batch {PER_WORKER_BATCH}; scores: mean val loss over seeds {list(seeds)}\n")
     header = ("| case | grid-best LR | grid-best loss | one-worker LR | triage LR | triage "
               "ratio | linear LR | linear ratio | sqrt LR | sqrt ratio | rule that held "
-              "(lr-find's verdict) | lr-find steps |")
+              "(lr-find's verdict) | warmup | lr-find steps |")
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for r in rows:
         cells = " | ".join(f"{r[m][0]:.3g} | {r[m][1]:.3f}" for m in METHODS)
         print(f"| {r['case']} | {r['grid_lr']:.3g} | {r['grid_loss']:.4f} | "
-              f"{r['one_worker_lr']:.3g} | {cells} | {r['held'] or 'neither'} | {r['steps']} |")
+              f"{r['one_worker_lr']:.3g} | {cells} | {r['held'] or 'neither'} | {r['warmup']} | "
+              f"{r['steps']} |")
     n = len(rows)
     print()
     for m in METHODS:
