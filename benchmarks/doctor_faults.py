@@ -115,7 +115,7 @@ def score(which: str, seeds: list[int], device: str, seen: dict[str, list[float]
     print(f"\n[{which}]")
     print(f"{'case':<34}{'expected':<26}{'top1':>5}{'recall':>7}{'found':>6}{'errors':>7}"
           f"{'max s':>7}  findings (seed {seeds[0]}; > marks a consequence)")
-    top1 = recall = found = total = coded = false_errors = controls = 0
+    top1 = recall = found = total = coded = false_errors = controls = crashes = 0
     right = named = right_all = named_all = 0
     slowest, slow_name = 0.0, ""
     for name, entry in entries(which).items():
@@ -123,7 +123,15 @@ def score(which: str, seeds: list[int], device: str, seen: dict[str, list[float]
         seconds, first = 0.0, ""
         for seed in seeds:
             started = time.perf_counter()
-            diagnosis = doctor(entry.task(), entry.settings(seed, device))
+            try:
+                diagnosis = doctor(entry.task(), entry.settings(seed, device))
+            except Exception as exc:  # doctor itself failed: a miss, and on a clean program
+                seconds = max(seconds, time.perf_counter() - started)  # an error
+                crashes += 1
+                errors += 1
+                if seed == seeds[0]:
+                    first = f"CRASH {type(exc).__name__}: {str(exc)[:80]}"
+                continue
             seconds = max(seconds, time.perf_counter() - started)
             if seed == seeds[0]:
                 first = " ".join(("> " if getattr(f, "caused_by", None) else "")
@@ -161,6 +169,7 @@ def score(which: str, seeds: list[int], device: str, seen: dict[str, list[float]
             f"{right / max(named, 1):.2f} (>= 0.7; all warning+ findings counted: "
             f"{right_all / max(named_all, 1):.2f}); planted code found {ratio(found, coded)}; "
             f"error-level findings on clean programs {false_errors}/{controls} (target 0); "
+            f"doctor crashed {crashes} time(s) (a miss, or an error on a clean program); "
             f"slowest {slowest:.1f} s ({slow_name})")
 
 
