@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from optuna.trial import TrialState, create_trial
 
@@ -55,3 +57,43 @@ def test_the_summary_keeps_max_stable_lr_for_probes_that_learn(stable, finite, e
         assert " ".join(part.split()) in text
     for part in absent:
         assert part not in text
+
+
+def _finding(code: str, severity: str, caused_by: str | None = None):
+    from triage.doctor.findings import Finding, Severity
+
+    return Finding(code, Severity[severity.upper()], f"{code} says", {}, "fix it",
+                   caused_by=caused_by)
+
+
+@pytest.mark.parametrize(("findings", "shown"), [
+    ([("data.unnormalized_inputs", "error"), ("train.not_learning", "warning",
+                                               "data.unnormalized_inputs"),
+      ("model.bad_init", "warning"), ("train.dead_units", "warning"),
+      ("train.update_ratio", "warning"), ("data.batch_clamped", "info")],
+     ["data.unnormalized_inputs", "model.bad_init", "train.dead_units"]),
+    ([("data.batch_clamped", "info"), ("model.not_checked", "info")],
+     ["data.batch_clamped", "model.not_checked"]),
+    ([], []),
+])
+def test_doctor_says_at_most_three_causes_by_default(findings, shown):
+    from triage.report import headline
+
+    assert [f.code for f in headline([_finding(*f) for f in findings])] == shown
+
+
+def test_the_summary_says_how_many_more_findings_all_shows(tmp_path):
+    from click.testing import CliRunner
+
+    from triage.cli import cli
+
+    args = ["doctor", "--lr", "50", "--device", "cpu", "--budget", "0"]
+    brief = CliRunner().invoke(cli, args)
+    every = CliRunner().invoke(cli, [*args, "--all", "--json"])
+    assert brief.exit_code == every.exit_code == 1
+    codes = [f["code"] for f in json.loads(every.stdout)["findings"]]
+    shown = [code for code in codes if code in brief.stdout]
+    assert 1 <= len(shown) <= 3 and shown[0] == codes[0]
+    if len(codes) > len(shown):
+        assert f"{len(codes) - len(shown)} more finding(s)" in brief.stdout
+    assert all(code in every.stderr for code in codes)  # --all with --json: summary on stderr

@@ -221,13 +221,16 @@ def lr_find_command(task: str | None, optimizer: str | None, momentum: float, ne
 @click.option("--verify", is_flag=True,
               help="Try each setting fix (LR, init, clipping, batch size) in a short probe; "
                    "fixes that do not help are demoted and left out of --out.")
+@click.option("--all", "show_all", is_flag=True,
+              help="Show every finding: by default only the causes at warning or above, "
+                   "strongest first, at most 3 (--json always has every one).")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"findings": [...]} as JSON on stdout (and nothing else there).')
 @debug_option
 def doctor_command(task: str | None, lr: float | None, optimizer: str | None, momentum: float,
                    nesterov: bool, batch_size: int, init: str, seed: int, device: str,
                    precision: str, target: str | None, kind: str | None, no_preprocess: bool,
-                   out: str | None, budget: float, verify: bool, as_json: bool,
+                   out: str | None, budget: float, verify: bool, show_all: bool, as_json: bool,
                    debug: bool) -> None:
     """Diagnose why a network trains badly: data, model at init, then short probes; ranked
     findings with evidence and fixes. Exit code 1 when a finding is an error."""
@@ -263,7 +266,7 @@ def doctor_command(task: str | None, lr: float | None, optimizer: str | None, mo
     if as_json:
         click.echo(json.dumps(diagnosis.to_dict()))
     console = err if as_json else Console()
-    console.print(report.doctor_summary(diagnosis))
+    console.print(report.doctor_summary(diagnosis, show_all))
     if out:
         console.print(f"config with the setting fixes written to {out}", highlight=False)
         console.print(train_hint(task, out), highlight=False, soft_wrap=True)

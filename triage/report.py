@@ -434,8 +434,20 @@ def _evidence(evidence: dict[str, Any], limit: int = 4) -> str:
     return ", ".join(parts)
 
 
-def doctor_summary(diagnosis: Diagnosis) -> Table:
-    """Findings, most severe first: code, message, fix, evidence and source."""
+HEADLINE = 3  # findings at warning or above that doctor shows without --all
+
+
+def headline(findings: list[Any]) -> list[Any]:
+    """What doctor says by default: the causes at warning or above (findings no other one
+    explains), strongest first, at most ``HEADLINE``; without any, the first notes."""
+    causes = [f for f in findings if not f.caused_by]
+    loud = [f for f in causes if str(f.severity) in ("error", "warning")]
+    return (loud or causes)[:HEADLINE]
+
+
+def doctor_summary(diagnosis: Diagnosis, show_all: bool = False) -> Table:
+    """Findings, most severe first: code, message, fix, evidence and source; by default only
+    the ``headline`` (the rest behind ``show_all``)."""
     counts = {s: sum(str(f.severity) == s for f in diagnosis.findings) for s in _SEVERITY_STYLE}
     title = (f"triage doctor: {counts['error']} error(s), {counts['warning']} warning(s), "
              f"{counts['info']} note(s) in {diagnosis.seconds:.1f} s")
@@ -452,7 +464,13 @@ def doctor_summary(diagnosis: Diagnosis) -> Table:
     table.add_column("finding")
     if not diagnosis.findings:
         table.add_row("[green]ok[/]", "no problems found by the data, model and training checks")
-    for f in diagnosis.findings:
+    shown = diagnosis.findings if show_all else headline(diagnosis.findings)
+    hidden = len(diagnosis.findings) - len(shown)
+    if hidden:
+        table.caption = (f"{hidden} more finding(s) (consequences of these, further causes, "
+                         "notes): --all shows them; --json has every one")
+        table.caption_justify = "left"
+    for f in shown:
         sev = str(f.severity)
         label = f"[{_SEVERITY_STYLE[sev]}]{sev}[/]"
         if f.caused_by:  # a consequence: under its cause, whose fix comes first
