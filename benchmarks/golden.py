@@ -97,7 +97,12 @@ def findings(per_set: int) -> dict[str, Any]:
         programs = {**module.FAULTS, **module.CLEAN}
         for name in [*list(module.FAULTS)[:per_set], *list(module.CLEAN)[:max(1, per_set)]]:
             program = programs[name]
-            diagnosis = triage.diagnose(program.task(), program.settings(0, "cpu"), budget=None)
+            try:
+                diagnosis = triage.diagnose(program.task(), program.settings(0, "cpu"),
+                                            budget=None)
+            except Exception as exc:  # doctor failed on it: that is its output
+                out[f"{set_name}/{name}"] = [["CRASH", type(exc).__name__, None, str(exc)]]
+                continue
             out[f"{set_name}/{name}"] = [[f.code, str(f.severity), getattr(f, "caused_by", None),
                                           f.message] for f in diagnosis.findings]
             print(f"  {set_name}/{name}", flush=True)
@@ -125,13 +130,16 @@ def main() -> None:
     parser.add_argument("--per-set", type=int, default=4,
                         help="faulty (and correct) programs per fault set; 1000: all")
     parser.add_argument("--no-doctor", action="store_true")
+    parser.add_argument("--no-probes", action="store_true",
+                        help="doctor's findings only (a doctor change leaves the probes alone)")
     args = parser.parse_args()
     if args.compare:
         before, after = (json.loads(Path(p).read_text()) for p in args.compare)
         raise SystemExit(compare(before, after))
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    out = {"probes": probes(), "doctor": {} if args.no_doctor else findings(args.per_set)}
+    out = {"probes": {} if args.no_probes else probes(),
+           "doctor": {} if args.no_doctor else findings(args.per_set)}
     Path(args.out).write_text(json.dumps(out, indent=1, sort_keys=True))
 
 

@@ -17,7 +17,7 @@ def _evidence(monkeypatch, *, gradients, dead=None, squashing=()):
                              result=SimpleNamespace(oom=False, losses=[2.3], val_loss=2.2,
                                                     val_accuracy=0.1, diverged=False))
     return SimpleNamespace(task=SimpleNamespace(step=None), splits=object(),
-                           overfit=[failed, failed])
+                           overfit=[failed, failed], prepared=None)
 
 
 @pytest.mark.parametrize(("gradients", "dead", "squashing", "family"), [
@@ -44,3 +44,51 @@ def test_a_failed_overfit_test_names_vanishing_gradients_before_the_wiring(
     [finding] = CannotOverfit().check(ev)
     assert finding.family == family
     assert words in finding.message + finding.fix
+
+
+def test_a_model_too_small_to_interpolate_10_examples_is_not_said_to_be_miswired():
+    """A line through noisy points: 2 parameters cannot memorise 10 targets, wired right."""
+    import numpy as np
+    from torch import nn
+
+    from triage import Task, diagnose
+    from triage.probe import ProbeSettings
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 1)).astype(np.float32)
+    y = (0.3 * x + rng.normal(size=(200, 1))).astype(np.float32)  # mostly noise
+    task = Task(model=lambda: nn.Linear(1, 1), train=(x[:160], y[:160]),
+                val=(x[160:], y[160:]), loss="mse", name="line", epochs=5)
+    codes = {f.code: f for f in diagnose(task, ProbeSettings(lr=0.05, device="cpu"),
+                                         budget=None).findings}
+    assert "train.cannot_overfit_small" not in codes
+    note = codes["train.overfit_not_checked"]
+    assert note.evidence == {"parameters": 2, "target_values": 10}
+
+
+def test_constant_weights_in_the_only_layer_break_no_symmetry():
+    """A logistic regression from zeros (the TensorFlow tutorials) is fine; zeros in a hidden
+    layer are not."""
+    from torch import nn
+
+    from triage import Task, diagnose
+    from triage.probe import ProbeSettings
+
+    def logistic() -> nn.Module:
+        layer = nn.Linear(4, 3)
+        nn.init.zeros_(layer.weight)
+        return layer
+
+    def hidden_zeros() -> nn.Module:
+        net = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+        nn.init.zeros_(net[0].weight)
+        return net
+
+    import tasks
+
+    blobs = tasks.blobs()
+    for model, flagged in ((logistic, False), (hidden_zeros, True)):
+        task = Task(model=model, train=blobs.train, val=blobs.val, loss="cross_entropy")
+        codes = [f.code for f in diagnose(task, ProbeSettings(lr=0.1, device="cpu"),
+                                          budget=None).findings]
+        assert ("model.bad_init" in codes) is flagged, codes

@@ -45,3 +45,19 @@ def test_faster_probes_climb_to_100x_only_while_10x_beats_3x(lr, factors):
     base = ProbeSettings(lr=lr, momentum=0.0, nesterov=False, device="cpu", evaluate=False)
     runs = faster(prepared, base, 60)
     assert [round(r.result.settings.lr / lr) for r in runs] == factors
+
+
+def test_exploding_gradients_with_no_gradient_to_clip_at_advise_the_lr_only():
+    """A run that diverges late after steps without any gradient (a saturated unit): the
+    90th-percentile norm is 0, and a clip of 0 is no setting (it was a crash)."""
+    from types import SimpleNamespace
+
+    from triage.doctor.train_update_checks import ExplodingGradients
+
+    norms = [0.0] * 40 + [5.0, 80.0]
+    result = SimpleNamespace(losses=[1.0] * 41 + [math.inf], diverged=True,
+                             divergence_step=130)
+    run = SimpleNamespace(result=result, early=False, instruments=SimpleNamespace(norms=norms))
+    ev = SimpleNamespace(runs={"configured": run}, forward=None)
+    (finding,) = ExplodingGradients().check(ev)
+    assert finding.changes == {} and finding.fix == "lower the learning rate"

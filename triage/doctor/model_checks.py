@@ -176,12 +176,17 @@ class BadInit(Check):
         init = recommended_init(ev)
         fix = (f"initialise weights with init: {init} (he for ReLU layers, xavier for "
                "tanh/sigmoid), with random, not constant, values")
-        if f.constant_weights:
+        # the output layer's units are told apart by their own targets' errors, and a model of
+        # one weighted layer (a linear or logistic regression) has no hidden units to keep
+        # identical: constant weights there break no symmetry
+        output = f.layer_names[-1] if f.layer_names else None
+        constant = [name for name in f.constant_weights if name.rpartition(".")[0] != output]
+        if constant:
             return [Finding("model.bad_init", Severity.ERROR,
-                            f"{len(f.constant_weights)} weight tensor(s) are constant at init "
-                            f"({', '.join(f.constant_weights[:3])}); units in a layer stay "
+                            f"{len(constant)} weight tensor(s) are constant at init "
+                            f"({', '.join(constant[:3])}); units in a layer stay "
                             "identical (symmetry is never broken)",
-                            {"constant_weights": f.constant_weights}, fix,
+                            {"constant_weights": constant}, fix,
                             changes={"init": init})]
         stds = f.layer_std
         if len(stds) < 2 or not all(math.isfinite(s) for s in stds):

@@ -8,6 +8,9 @@ from __future__ import annotations
 import math
 from statistics import median
 
+import torch
+
+from triage.data import first_batch
 from triage.doctor.base import Check, Evidence
 from triage.doctor.findings import (
     DEBUGGING,
@@ -21,6 +24,9 @@ from triage.doctor.findings import (
 from triage.doctor.model_checks import recommended_init, saturating
 from triage.doctor.probes import EARLY, OVERFIT_N, OVERFIT_STEPS, TINY_LR, Run, fitting_batch
 from triage.probe.result import FLAT, JUDGED_STEPS, loss_drop
+from triage.rng import seeded
+from triage.step import targets
+from triage.task import build_model
 
 # Thresholds, with where they come from. Margins were checked on the clean controls of
 # benchmarks/faults/seen_zoo.py (3 seeds each; benchmarks/RESULTS.md), which sit far inside each
@@ -177,6 +183,23 @@ _FLAT_FIX = {
 }
 
 
+def too_small_to_memorise(ev: Evidence) -> tuple[int, int] | None:
+    """(trainable parameters, target values of the ``OVERFIT_N`` examples) when the model has
+    fewer parameters than values to fit, else None: with fewer free parameters than equations
+    a model cannot interpolate examples in general position (a line through 10 noisy points),
+    so failing the overfit test says nothing about its wiring."""
+    if ev.prepared is None:
+        return None
+    with seeded(0):  # the caller's random state is left alone
+        model = build_model(ev.task)
+    parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    y = targets(first_batch(ev.prepared.train, 1))
+    if not torch.is_tensor(y):
+        return None
+    values = min(OVERFIT_N, ev.prepared.n_train) * max(1, y.numel())
+    return (parameters, values) if parameters < values else None
+
+
 def _units_cause(ev: Evidence) -> tuple[str, str] | None:
     """Dead or vanishing units, which stop a net from learning at any LR (and from memorising
     10 examples): their family and a few words, or None."""
@@ -196,7 +219,8 @@ def _why_flat(ev: Evidence, ratio: float | None) -> tuple[str, str]:
     units = _units_cause(ev)
     if units is not None:
         return units
-    if ev.overfit and not any(r.memorised for r in ev.overfit):
+    if ev.overfit and not any(r.memorised for r in ev.overfit) \
+            and too_small_to_memorise(ev) is None:
         return "loss", "the wiring (it cannot even memorise 10 examples)"
     if ratio is not None and ratio < RATIO_LOW:
         return "learning_rate", f"updates are {ratio:.2g} of the weights (LR too small)"
@@ -212,9 +236,12 @@ class CannotOverfit(Check):
                   frozenset({"train.not_learning", "train.lr_too_low", "train.update_ratio"}),
                   cause_order=190, other_families=("activation", "init")),
              Code("train.overfit_not_checked", "loss", DEBUGGING,
-                  "overfit test skipped: the step's loss is its own", "info",
-                  "a custom `step=` on `(x, y)` items: the overfit test is skipped (the step's "
-                  "own loss, a VAE's KL term, need not fall to a tenth)"))
+                  "overfit test skipped: the step's loss is its own, or the model is too small",
+                  "info",
+                  "a custom `step=` on `(x, y)` items (the step's own loss, a VAE's KL term, "
+                  f"need not fall to a tenth), or a model with fewer parameters than the "
+                  f"{OVERFIT_N} examples' target values (it cannot interpolate them): the "
+                  "overfit test is skipped"))
 
     def check(self, ev: Evidence) -> list[Finding]:
         if ev.task.step is not None and ev.splits is not None:  # (x, y) items, the user's step
@@ -228,6 +255,16 @@ class CannotOverfit(Check):
         if not ev.overfit or any(r.memorised for r in ev.overfit) or any(
                 r.result is None or r.result.oom for r in ev.overfit[:2]):
             return []  # memorised, or inconclusive (out of memory, or training itself fails)
+        small = too_small_to_memorise(ev)
+        if small is not None:
+            return [Finding(
+                "train.overfit_not_checked", Severity.INFO,
+                f"the overfit-{OVERFIT_N}-examples test does not apply: the model has "
+                f"{small[0]} trainable parameters, fewer than the {small[1]} target values it "
+                "would have to fit, so it cannot interpolate them (a line through 10 noisy "
+                "points) whether or not it is wired right", {"parameters": small[0],
+                                                             "target_values": small[1]},
+                "nothing to fix for this test; a model this small is judged by the other checks")]
         evidence = {r.name: _overfit_summary(r) for r in ev.overfit}
         batch_one = len(ev.overfit) > 2 and ev.overfit[-1].memorised
         message = (f"the network cannot memorise {OVERFIT_N} training examples in "

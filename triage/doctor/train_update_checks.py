@@ -67,11 +67,15 @@ class ExplodingGradients(Check):
         what = (f"training diverges after {EARLY} iterations (step "
                 f"{run.result.divergence_step})" if late else
                 f"gradient norms spike to {spike:.0f}x those of neighbouring steps")
+        if clip <= 0:  # most steps had no gradient at all: there is no norm to clip at
+            fix, changes = "lower the learning rate", {}
+        else:
+            fix = (f"clip the global gradient norm at about {clip:.3g} (the 90th percentile "
+                   "seen here) and/or lower the learning rate")
+            changes = {"grad_clip_norm": float(f"{clip:.3g}")}
         return [Finding("train.exploding_gradients", Severity.ERROR if late else Severity.WARNING,
-                        f"{what}: exploding gradients (typical of RNNs)", evidence,
-                        f"clip the global gradient norm at about {clip:.3g} (the 90th "
-                        "percentile seen here) and/or lower the learning rate",
-                        changes={"grad_clip_norm": float(f"{clip:.3g}")})]
+                        f"{what}: exploding gradients (typical of RNNs)", evidence, fix,
+                        changes=changes)]
 
 
 def spike_ratio(norms: list[float], losses: list[float] | None = None) -> float:
