@@ -186,6 +186,8 @@ def test_the_docs_show_the_commands_run_here():
     (LR_FIND.replace("-m triage lr-find", "-m triage --dist-backend nccl lr-find"), (),
      "error: --dist-backend nccl runs on CUDA GPUs"),
     (LR_FIND, ("--batch-size", "64"), "error: batch size 64 x 2 workers = 128 is larger"),
+    (SWEEP, ("--workers", "2"), "error: Invalid value for --workers: forked workers cannot "
+                                "join torchrun's ranks"),
 ])
 def test_bad_input_under_torchrun_is_one_line_from_rank_0_and_nothing_written(
         tmp_path, command, extra, says):
