@@ -59,9 +59,11 @@ class Shard:
             _Step(model, prepared.step),
             device_ids=[device.index] if device.type == "cuda" else None,
             find_unused_parameters=_leaves_parameters_out(job, prepared, model, device))
-        self._sampling = False
-        self._own: torch.Tensor | float = 0.0
-        self.module.register_comm_hook(self, _hook)
+        # the hook's state holds no reference back to the module: a cycle through DDP's C++
+        # reducer is one Python's collector cannot see, and the module and its process group
+        # would live until the interpreter's exit (where gloo's threads abort)
+        self._own = _Own()
+        self.module.register_comm_hook(self._own, _hook)
 
     def backward(self, batch: object, amp: Any, scale: Callable[[torch.Tensor], torch.Tensor],
                  sample: bool) -> tuple[torch.Tensor, float | None]:
@@ -74,7 +76,7 @@ class Shard:
         mine = parts[rank] if rank < len(parts) else parts[0]
         # a rank without a micro-batch (a last batch smaller than the job) adds nothing
         weight = batch_size(mine) * size / n if rank < len(parts) else 0.0
-        self._sampling, self._own = sample, 0.0
+        self._own.sampling, self._own.squares = sample, 0.0
         with amp:
             local = self.module(mine)
         scale(local * weight).backward()
@@ -82,11 +84,20 @@ class Shard:
         dist.all_reduce(total)
         own = None
         if sample:
-            squares = torch.as_tensor(self._own, dtype=torch.float64, device=total.device)
+            squares = torch.as_tensor(self._own.squares, dtype=torch.float64,
+                                      device=total.device)
             dist.all_reduce(squares)
             own = float(squares) / size
-        self._sampling = False
+        self._own.sampling = False
         return total, own
+
+
+class _Own:
+    """What the communication hook records: this rank's own squared gradient norm."""
+
+    def __init__(self) -> None:
+        self.sampling = False
+        self.squares: torch.Tensor | float = 0.0
 
 
 def _leaves_parameters_out(job: Job, prepared: PreparedTask, model: nn.Module,
@@ -103,9 +114,9 @@ def _leaves_parameters_out(job: Job, prepared: PreparedTask, model: nn.Module,
     return job.unused[key]
 
 
-def _hook(shard, bucket):  # type: ignore[no-untyped-def]
+def _hook(own, bucket):  # type: ignore[no-untyped-def]
     """Record this rank's own gradient (before averaging) on sampled steps, then average.
     (Not annotated: DDP checks a hook's annotations against its classes, not strings.)"""
-    if shard._sampling:
-        shard._own = shard._own + bucket.buffer().double().pow(2).sum()
+    if own.sampling:
+        own.squares = own.squares + bucket.buffer().double().pow(2).sum()
     return allreduce_hook(None, bucket)  # type: ignore[arg-type]

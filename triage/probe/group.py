@@ -14,6 +14,7 @@ The group is torch's own: ``init_process_group`` with torchrun's environment (``
 from __future__ import annotations
 
 import datetime
+import gc
 import signal
 from dataclasses import dataclass, field
 from types import FrameType
@@ -132,6 +133,7 @@ def finish() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if job.leader and not job.probing and job.lost is None:
         job.broadcast(("stop",))
+    gc.collect()  # the last probe's DDP module, before the group it holds goes
     dist.destroy_process_group()
 
 
