@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from triage import atomic
-from triage.builders import StepSchedule, apply_dropout, apply_init, make_scheduler
+from triage.builders import StepSchedule, apply_dropout, apply_init
 from triage.errors import ConfigError, TriageError, first_line
 from triage.optimizers import OptimizerConfig, OptimizerFactory
 from triage.training import Training
@@ -113,13 +113,11 @@ class Config:
         Raises:
             ConfigError: a warmup without ``steps_per_epoch``.
         """
-        if self.warmup_epochs is None:
-            return make_scheduler(optimizer, self.schedule)
-        if steps_per_epoch is None or steps_per_epoch < 1:
+        if self.per_step and (steps_per_epoch is None or steps_per_epoch < 1):
             raise ConfigError(f"this config warms the LR up over {self.warmup_epochs} epoch(s), "
                               "step by step: pass steps_per_epoch (optimizer steps an epoch) "
                               "and call .step() after every optimizer step")
-        return self.training().scheduler(optimizer, steps_per_epoch)[0]
+        return self.training().scheduler(optimizer, steps_per_epoch or 1)[0]
 
     def apply_init(self, model: Any) -> Any:
         """Re-initialise ``model``'s weights as recommended (in place); returns the model."""

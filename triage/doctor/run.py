@@ -184,7 +184,7 @@ def _train_stage(ev: Evidence, checks: tuple[Check, ...], stage: Stage) -> list[
     clamped = []
     if ev.settings.effective_batch_size > n:
         clamped.append(batch_clamp(ev.settings.batch_size, n, workers))
-        ev.settings = ev.settings.with_(batch_size=max(1, n // workers))
+        ev.settings = ev.settings.with_(**clamped[-1].changes)  # the largest batch that fits
     _probe(ev, stage)
     return clamped + _run(checks, "train", ev)
 

@@ -100,7 +100,6 @@ class LRFindSettings:
                         world_size=self.world_size)
 
 
-
 def lr_find(
     task: Task,
     settings: LRFindSettings | None = None,
@@ -183,8 +182,8 @@ def _search(task: Task, prepared: PreparedTask, study: optuna.Study, name: str,
     evidence = _evidence(context, boundary, choice, storage, name, settings, the_plan)
     if isinstance(pool, FusedPool) and pool.fell_back:
         evidence = dataclasses.replace(evidence, fused_fallback=pool.fell_back)
-    validated = next((p.result.settings for p in context.history
-                      if p.phase == BackOff.name and p.result.settings.lr == choice.lr), None)
+    validated = (None if evidence.chosen is None  # the probe the evidence names as chosen
+                 else context.history[evidence.chosen].result.settings)
     return Config.from_settings(
         context.settings(choice.lr), task=task.name,  # exactly the LR measured
         data=dict(task.data) if task.data else None, lr_find=evidence), validated

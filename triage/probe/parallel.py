@@ -97,12 +97,11 @@ def plan(parallel: str | int, device: str, parameters: int, cores: int | None = 
 
     cpu = on_cpu(device)
     small = cpu and parameters < SMALL_MODEL
-    ranks = launched()
+    threads, ranks = (1 if small else None), launched()
     if ranks > 1:  # a probe's ranks already fill the devices; forked workers cannot join them
         return Parallelism(1, f"under torchrun, each probe for {ranks} workers a DDP job "
-                              f"across its {ranks} processes", threads=1 if small else None)
-    return replace(_choose(parallel, cpu, small, parameters, cores),
-                   threads=1 if small else None)
+                              f"across its {ranks} processes", threads=threads)
+    return replace(_choose(parallel, cpu, small, parameters, cores), threads=threads)
 
 
 def _choose(parallel: str | int, cpu: bool, small: bool, parameters: int,

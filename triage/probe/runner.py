@@ -81,11 +81,10 @@ def run_probe(
     True stops the probe. On rank 0 of a torchrun job, a probe for as many workers as the job
     has ranks, on a task the other ranks loaded, trains across them (``triage.probe.group``).
     """
-    job = _across(prepared, settings)
+    job, epochs = _across(prepared, settings), wants_epochs(callbacks)
     if job is not None:
-        job.broadcast(("probe", job.index(prepared.task), prepared.seed, settings,
-                       wants_epochs(callbacks)))
-    result = _run(prepared, settings, callbacks, job, wants_epochs(callbacks))
+        job.broadcast(("probe", job.index(prepared.task), prepared.seed, settings, epochs))
+    result = _run(prepared, settings, callbacks, job, epochs)
     assert result is not None
     return result
 
@@ -301,13 +300,13 @@ class _Single(loop.Stepper):
 
     def _backward(self, batch: object, sample: bool = False
                   ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        # the noise scale reads whole batches only: the estimator's two sizes
+        sample = sample and self.noise is not None and batch_size(batch) == self.noise.big
         if self.shard is not None:  # this rank's micro-batch; DDP averages the gradients
             self.optimizer.zero_grad(set_to_none=True)
-            sample = sample and self.noise is not None and batch_size(batch) == self.noise.big
             loss, own = self.shard.backward(batch, self.amp, self._scaled, sample)
-            if own is not None and self.noise is not None:
-                grads = [p.grad for p in self.params if p.grad is not None]
-                self.noise.add(own, float(global_grad_norm(grads)) ** 2)
+            if own is not None:
+                self._sample_noise(own)
         elif self.workers == 1:
             with self.amp:
                 loss = self.step_fn(self.model, batch).loss
@@ -316,8 +315,6 @@ class _Single(loop.Stepper):
         else:  # each worker's loss over its share: their mean is the batch's, as under DDP
             self.optimizer.zero_grad(set_to_none=True)
             n, parts = batch_size(batch), split_batch(batch, self.workers)
-            sample = sample and self.noise is not None and len(parts) == self.workers \
-                and n == self.noise.big  # whole batches only: the estimator's two sizes
             loss, before, squares = torch.zeros(()), None, []
             for part in parts:
                 with self.amp:
@@ -327,14 +324,20 @@ class _Single(loop.Stepper):
                 if sample:  # this worker's own gradient: what its share added, unweighted
                     before, own = self._worker_gradient(before, len(parts))
                     squares.append(own)
-            if sample and self.noise is not None:
-                grads = [p.grad for p in self.params if p.grad is not None]
-                self.noise.add(sum(squares) / len(squares), float(global_grad_norm(grads)) ** 2)
+            if sample:
+                self._sample_noise(sum(squares) / len(squares))
         if self.scaler is not None:  # gradients unscaled before clipping and the instruments
             self.scaler.unscale_(self.optimizer)  # read them
         norm = (torch.nn.utils.clip_grad_norm_(self.params, self.clip)
                 if self.clip is not None else None)
         return loss, norm
+
+    def _sample_noise(self, own: float) -> None:
+        """One step of the noise scale: the workers' mean squared norm of their own gradients
+        (``own``) and that of the averaged gradient, now in ``.grad``."""
+        assert self.noise is not None
+        grads = [p.grad for p in self.params if p.grad is not None]
+        self.noise.add(own, float(global_grad_norm(grads)) ** 2)
 
     def _worker_gradient(self, before: list[torch.Tensor] | None, workers: int
                          ) -> tuple[list[torch.Tensor], float]:
