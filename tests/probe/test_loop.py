@@ -40,7 +40,7 @@ def _lanes(n, lr=0.0):
         model = nn.Linear(2, 1)
         optimizer = torch.optim.SGD(model.parameters(), lr=lr)
         monitor = GradientMonitor(model, every=1)
-        lanes.append(loop.Lane(optimizer, monitor, loop.new_watch(CPU)))
+        lanes.append(loop.Lane(optimizer, monitor, loop.new_watch(CPU, 32)))
     return lanes
 
 
@@ -81,3 +81,32 @@ def test_a_last_sampled_gradient_that_is_not_finite_fails_the_lane_unless_scaled
     _run(lanes, Scripted(lanes, [[1.0] * 4], grads={3: math.inf}, scaled=scaled), steps=4)
     assert (lanes[0].watch.reason == "non-finite gradient") is fails
     assert lanes[0].watch.step == (3 if fails else None)
+
+
+@pytest.mark.parametrize("batch_size, reference_steps", [(1, 32), (5, 7), (32, 1), (256, 1)])
+def test_the_starting_loss_covers_32_samples(batch_size, reference_steps):
+    assert loop.new_watch(CPU, batch_size).reference_steps == reference_steps
+
+
+def test_one_sample_twenty_times_the_first_is_not_an_explosion_at_batch_size_1():
+    # per-sample losses of a line fitted on raw x in 0..199: sample losses differ by 20x
+    losses = [653.0, 13400.0] + [400.0, 9000.0, 50.0, 12000.0] * 20
+    one, whole = loop.new_watch(CPU, 1), loop.new_watch(CPU, 64)
+    assert not any(one.add(torch.tensor(v)) for v in losses)
+    assert any(whole.add(torch.tensor(v)) for v in losses)  # one sample of 64 is the start
+
+
+def test_a_loss_that_grows_after_the_reference_is_an_explosion_at_batch_size_1():
+    watch = loop.new_watch(CPU, 1)
+    results = [watch.add(torch.tensor(v)) for v in [1.0] * 32 + [10.0 ** k for k in range(1, 6)]]
+    assert results[-1] and watch.step is not None and watch.step >= 32
+    assert "4x the start, 1)" in watch.reason
+
+
+def test_without_explosions_only_a_non_finite_loss_stops_a_probe():
+    spike = [2.0] + [40.0] * 20 + [1.0] * 20
+    watch = loop.new_watch(CPU, 32, explosions=False)
+    assert not any(watch.add(torch.tensor(v)) for v in spike)
+    assert watch.add(torch.tensor(math.nan)) and watch.reason == "non-finite loss"
+    usual = loop.new_watch(CPU, 32)
+    assert any(usual.add(torch.tensor(v)) for v in spike)

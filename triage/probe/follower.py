@@ -33,10 +33,10 @@ def serve(job: Job) -> None:
             except TriageError as exc:  # rank 0 loaded it: the error is this host's
                 job.tasks.append(exc)
         elif kind == "probe":
-            _, index, seed, settings, epochs = message
+            _, index, seed, settings, epochs, explosions = message
             task = job.tasks[index]
             if isinstance(task, TriageError):
                 raise task
-            follow(job, task.prepare(seed), settings, epochs)
+            follow(job, task.prepare(seed), settings, epochs, explosions)
         else:
             raise TriageError(f"internal: rank 0 sent an unknown message {kind!r}")

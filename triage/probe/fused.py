@@ -87,7 +87,8 @@ def run_fused(prepared: PreparedTask, settings: Sequence[ProbeSettings]) -> list
         template = probe_model(prepared, first).to(device)
         copies = [copy.deepcopy(template) for _ in settings]
         lanes = [loop.Lane(s.make_optimizer(c.parameters(), prepared.task.optimizer_factory),
-                           GradientMonitor(c), loop.new_watch(device))
+                           GradientMonitor(c),
+                           loop.new_watch(device, first.effective_batch_size))
                  for s, c in zip(settings, copies, strict=True)]
         by_lane = {id(lane): c for lane, c in zip(lanes, copies, strict=True)}
         stepper = _Stacked(prepared, first, template, by_lane, device)

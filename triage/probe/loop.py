@@ -19,7 +19,7 @@ import torch
 from triage import interrupt
 from triage.data import Data, TensorData, batches
 from triage.probe.device import is_oom, release_memory
-from triage.probe.monitor import DivergenceWatch, GradientMonitor
+from triage.probe.monitor import REFERENCE_SAMPLES, DivergenceWatch, GradientMonitor
 from triage.probe.settings import ProbeSettings
 from triage.task import PreparedTask
 
@@ -63,10 +63,15 @@ class Lane:
             self.monitor.after_step()
 
 
-def new_watch(device: torch.device) -> DivergenceWatch:
+def new_watch(device: torch.device, batch_size: int, explosions: bool = True
+              ) -> DivergenceWatch:
     """A divergence watch for ``device``: on a GPU losses are read back every 10 steps only;
-    on the CPU reading is free."""
-    return DivergenceWatch(check_every=1 if device.type == "cpu" else 10)
+    on the CPU reading is free. Its starting loss is averaged over ``REFERENCE_SAMPLES``
+    samples' worth of steps of ``batch_size``; without ``explosions`` only a non-finite loss
+    stops a probe."""
+    return DivergenceWatch(check_every=1 if device.type == "cpu" else 10,
+                           reference_steps=-(-REFERENCE_SAMPLES // max(1, batch_size)),
+                           explosions=explosions)
 
 
 class Stepper(abc.ABC):

@@ -11,21 +11,29 @@ from torch import nn
 
 EXPLODE_FACTOR = 4.0  # smoothed loss this many times the starting loss counts as divergence
 SMOOTHING = 0.9
+# The starting loss is averaged over the first steps that see this many samples: one sample's
+# loss (batch size 1) is no reference, the next sample's may be 20x larger at any LR.
+REFERENCE_SAMPLES = 32
 
 
 class DivergenceWatch:
     """Collects per-step losses without syncing every step and detects divergence.
 
-    A probe diverges when its loss turns non-finite or its bias-corrected exponential moving
-    average exceeds ``EXPLODE_FACTOR`` times the first step's loss.
+    A probe diverges when its loss turns non-finite or (with ``explosions``) its bias-corrected
+    exponential moving average exceeds ``EXPLODE_FACTOR`` times the starting loss: the mean loss
+    of the first ``reference_steps`` steps (checked from then on).
     """
 
-    def __init__(self, check_every: int = 10) -> None:
+    def __init__(self, check_every: int = 10, reference_steps: int = 1,
+                 explosions: bool = True) -> None:
         self.check_every = check_every
+        self.reference_steps = max(1, reference_steps)
+        self.explosions = explosions
         self.losses: list[float] = []
         self._pending: list[torch.Tensor] = []
         self._avg = 0.0
         self._start: float | None = None
+        self._first = 0.0  # sum of the first steps' losses, until the start is known
         self.step: int | None = None
         self.reason: str | None = None
 
@@ -61,9 +69,14 @@ class DivergenceWatch:
         if not math.isfinite(value):
             self.fail(step, "non-finite loss")
             return
-        if self._start is None:
-            self._start = value
         self._avg = SMOOTHING * self._avg + (1 - SMOOTHING) * value
+        if not self.explosions:
+            return
+        if self._start is None:
+            self._first += value
+            if step + 1 < self.reference_steps:
+                return
+            self._start = self._first / (step + 1)
         smoothed = self._avg / (1 - SMOOTHING ** (step + 1))
         limit = EXPLODE_FACTOR * abs(self._start) + 1e-8
         if smoothed > limit:

@@ -72,7 +72,8 @@ def run_probes(
 
 
 def run_probe(
-    prepared: PreparedTask, settings: ProbeSettings, callbacks: Sequence[ProbeCallback] = ()
+    prepared: PreparedTask, settings: ProbeSettings, callbacks: Sequence[ProbeCallback] = (),
+    *, explosions: bool = True,
 ) -> ProbeResult:
     """Train a fresh model with ``settings`` and collect its evidence.
 
@@ -80,19 +81,23 @@ def run_probe(
     ``epoch_val_losses`` and handed to each callback's ``on_epoch_end``; any of them returning
     True stops the probe. On rank 0 of a torchrun job, a probe for as many workers as the job
     has ranks, on a task the other ranks loaded, trains across them (``triage.probe.group``).
+    Without ``explosions``, only a non-finite loss ends the probe as diverged, not a loss
+    ``EXPLODE_FACTOR`` times its start (doctor watches whether such a spike recovers).
     """
     job, epochs = _across(prepared, settings), wants_epochs(callbacks)
     if job is not None:
-        job.broadcast(("probe", job.index(prepared.task), prepared.seed, settings, epochs))
-    result = _run(prepared, settings, callbacks, job, epochs)
+        job.broadcast(("probe", job.index(prepared.task), prepared.seed, settings, epochs,
+                       explosions))
+    result = _run(prepared, settings, callbacks, job, epochs, explosions)
     assert result is not None
     return result
 
 
-def follow(job: Job, prepared: PreparedTask, settings: ProbeSettings, epochs: bool) -> None:
+def follow(job: Job, prepared: PreparedTask, settings: ProbeSettings, epochs: bool,
+           explosions: bool = True) -> None:
     """A follower rank's share of the probe rank 0 announced (``epochs``: rank 0 decides
     after each epoch whether the probe goes on)."""
-    _run(prepared, settings, (), job, epochs)
+    _run(prepared, settings, (), job, epochs, explosions)
 
 
 def _across(prepared: PreparedTask, settings: ProbeSettings) -> Job | None:
@@ -107,13 +112,13 @@ def _across(prepared: PreparedTask, settings: ProbeSettings) -> Job | None:
 
 
 def _run(prepared: PreparedTask, settings: ProbeSettings, callbacks: Sequence[ProbeCallback],
-         job: Job | None, epochs: bool) -> ProbeResult | None:
+         job: Job | None, epochs: bool, explosions: bool = True) -> ProbeResult | None:
     device = resolve_device(settings.device)
     if job is not None:
         device = job.device(device)
         job.probing = True
     started = time.perf_counter()
-    watch = loop.new_watch(device)
+    watch = loop.new_watch(device, settings.effective_batch_size, explosions)
     with seeded(settings.seed) as generator:
         try:
             result = _instrumented_run(prepared, settings, device, generator, watch, callbacks,
