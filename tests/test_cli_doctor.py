@@ -76,10 +76,12 @@ def test_bad_input_is_one_line_and_exit_2(run, args, message):
     assert "Traceback" not in result.output
 
 
-def test_verify_and_cause_first_reach_the_json(tmp_path):
-    """lr=5 diverges on the digits MLP: the LR fix is tried and helps; --out keeps it."""
+@pytest.mark.parametrize("flag", [[], ["--verify"]])
+def test_verify_and_cause_first_reach_the_json(tmp_path, flag):
+    """lr=5 diverges on the digits MLP: the LR fix is tried (by default) and helps; --out
+    keeps it."""
     out = tmp_path / "c.yaml"
-    result = CliRunner().invoke(cli, ["doctor", "--lr", "5", "--verify", "--json", "--out",
+    result = CliRunner().invoke(cli, ["doctor", "--lr", "5", *flag, "--json", "--out",
                                       str(out), "--budget", "0"])
     assert result.exit_code == 1, result.output
     doc = json.loads(result.stdout)
@@ -89,3 +91,11 @@ def test_verify_and_cause_first_reach_the_json(tmp_path):
     config = yaml.safe_load(out.read_text())
     assert config["optimizer"]["lr"] == diverges["changes"]["lr"]
     assert "verified:" in result.stderr  # the human summary goes to stderr with --json
+
+
+def test_no_verify_states_the_checks_findings_as_they_are():
+    result = CliRunner().invoke(cli, ["doctor", "--lr", "5", "--no-verify", "--json"])
+    assert result.exit_code == 1, result.output
+    doc = json.loads(result.stdout)
+    assert all(f["verified"] is None for f in doc["findings"])
+    assert "verified:" not in result.stderr  # shown under a tried fix (see above)

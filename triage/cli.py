@@ -218,9 +218,10 @@ def lr_find_command(task: str | None, optimizer: str | None, momentum: float, ne
 @click.option("--budget", type=float, default=60.0, show_default=True,
               help="Seconds the diagnosis should take: probes are sized by the measured step "
                    "time (and say when they were shortened); 0 for no limit.")
-@click.option("--verify", is_flag=True,
-              help="Try each setting fix (LR, init, clipping, batch size) in a short probe; "
-                   "fixes that do not help are demoted and left out of --out.")
+@click.option("--verify/--no-verify", default=True, show_default=True,
+              help="Try each warning's fix a probe can apply (LR, init, clipping, inputs or "
+                   "targets standardised) within the budget: findings whose fix does not help "
+                   "become info and leave --out; causes are ranked by what their fix repaired.")
 @click.option("--all", "show_all", is_flag=True,
               help="Show every finding: by default only the causes at warning or above, "
                    "strongest first, at most 3 (--json always has every one).")

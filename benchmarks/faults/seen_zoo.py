@@ -366,6 +366,19 @@ def mse_on_onehot() -> Task:
     return task
 
 
+def _cross_entropy_of_probs(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The tutorials' -sum(y * log(p)) on softmax outputs, with no epsilon in the log."""
+    return -(F.one_hot(y, p.shape[-1]) * torch.log(p)).sum(dim=-1).mean()
+
+
+def unguarded_log() -> Task:
+    """TensorFlow's old MNIST tutorial loss in PyTorch: softmax output, a hand-written
+    cross-entropy that is NaN once a wrong class's probability underflows to 0."""
+    task = _digits(model=lambda: _mlp(64, 10, nn.Softmax(dim=1)))
+    task.loss = _cross_entropy_of_probs
+    return task
+
+
 def digits_two_epochs() -> Task:
     return _digits(epochs=2)
 
@@ -411,6 +424,7 @@ FAULTS: dict[str, Case] = {
     "matmul_chain": Case(lambda: _digits(model=_MatmulChain), "model.no_nonlinearity"),
     "saturated_sigmoid": Case(saturated_sigmoid, "model.saturated_units"),
     "mse_on_onehot": Case(mse_on_onehot, "model.loss_target_mismatch"),
+    "unguarded_log": Case(unguarded_log, "model.unguarded_log"),
     "relus_killed_by_lr": Case(examples.digits_mlp, "train.dead_units", {"lr": 0.3},
                                family="learning_rate"),
     "lr_too_low_short_budget": Case(digits_two_epochs, "train.lr_too_low",

@@ -72,3 +72,43 @@ def test_to_dict_names_the_cause():
     flat = finding("train.not_learning", E, "flat")
     rank([flat, finding("train.cannot_overfit_small", E, "overfit")])
     assert flat.to_dict()["caused_by"] == "train.cannot_overfit_small"
+
+
+def measured(code: str, severity: Severity, name: str, loss: float | None,
+             helped: bool = True) -> Finding:
+    """A finding whose fix was tried (``verify``) and reached ``loss``."""
+    f = finding(code, severity, name)
+    f.verified = {"tried": True, "helped": helped, "after_loss": loss}
+    return f
+
+
+def test_a_symptom_whose_own_fix_repairs_more_is_no_consequence():
+    scale = measured("data.unnormalized_inputs", E, "scale", loss=5000.0)
+    diverges = measured("train.diverges_early", E, "diverges", loss=0.1)
+    ranked = rank([scale, diverges])
+    assert names(ranked) == ["diverges", "scale"]
+    assert diverges.caused_by is None
+
+
+def test_a_cause_whose_fix_repairs_more_keeps_its_symptom_under_it():
+    scale = measured("data.unnormalized_inputs", E, "scale", loss=0.1)
+    diverges = measured("train.diverges_early", E, "diverges", loss=5000.0)
+    assert names(rank([diverges, scale])) == ["scale", "diverges"]
+    assert diverges.caused_by == "data.unnormalized_inputs"
+
+
+@pytest.mark.parametrize("losses, first", [((0.5, 0.2), "targets"), ((0.2, 0.5), "inputs")])
+def test_causes_of_one_severity_are_ordered_by_what_their_fix_reached(losses, first):
+    inputs = measured("data.unnormalized_inputs", W, "inputs", loss=losses[0])
+    targets = measured("data.unscaled_targets", W, "targets", loss=losses[1])
+    assert names(rank([inputs, targets]))[0] == first
+
+
+def test_a_cause_no_probe_can_try_keeps_its_place_among_measured_ones():
+    inputs = measured("data.unnormalized_inputs", W, "inputs", loss=0.5)
+    long = finding("model.long_sequence", W, "long")  # untried, after the data in ORDER
+    targets = measured("data.unscaled_targets", W, "targets", loss=0.2)
+    init = measured("model.bad_init", W, "init", loss=0.1)
+    assert names(rank([long, inputs, targets, init])) == ["init", "targets", "inputs", "long"]
+    activation = finding("model.output_activation", W, "activation")
+    assert names(rank([init, activation]))[0] == "activation"

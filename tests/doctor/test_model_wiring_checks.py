@@ -109,3 +109,40 @@ def test_bare_weight_matrices_multiplied_in_a_row_are_a_linear_chain(factory, fo
                        ProbeSettings(lr=0.01, device="cpu"), budget=None)
     codes = [f.code for f in diagnosis.findings]
     assert ("model.no_nonlinearity" in codes) is found
+
+
+def _probs_ce(eps):
+    def loss(p, y):
+        return -(torch.nn.functional.one_hot(y, p.shape[-1]) * torch.log(p + eps)).sum(1).mean()
+    return loss
+
+
+@pytest.mark.parametrize("loss, fires", [
+    (_probs_ce(0.0), True),  # 0 * log(0) = NaN at a sure, right answer
+    (_probs_ce(1e-8), False),
+    (lambda p, y: torch.nn.functional.nll_loss(torch.log(p.clamp(1e-7, 1.0)), y), False),
+])
+def test_a_loss_of_ones_own_that_is_nan_at_a_sure_right_answer_is_named(loss, fires):
+    task = Task(model=mlp(nn.Softmax(dim=1), out=3), train=(X, LABELS), loss=loss)
+    checks = tuple(c for c in all_checks() if c.stage == "model")
+    codes = {f.code: f for f in doctor(task, SETTINGS, checks=checks).findings}
+    assert ("model.unguarded_log" in codes) is fires
+    if fires:
+        assert codes["model.unguarded_log"].severity == Severity.WARNING
+        assert codes["model.unguarded_log"].family == "loss"
+
+
+def test_torchs_own_losses_on_probabilities_are_guarded_already():
+    task = Task(model=mlp(nn.Sigmoid()), train=(X, BINARY), loss=nn.BCELoss())
+    checks = tuple(c for c in all_checks() if c.stage == "model")
+    assert "model.unguarded_log" not in {
+        f.code for f in doctor(task, SETTINGS, checks=checks).findings}
+
+
+@pytest.mark.parametrize("act", [nn.ReLU, nn.Tanh])
+def test_an_output_that_is_no_distribution_into_a_loss_on_probabilities_is_an_error(act):
+    task = Task(model=mlp(act(), out=3), train=(X, LABELS), loss=_probs_ce(1e-8))
+    checks = tuple(c for c in all_checks() if c.stage == "model")
+    found_ = {f.code: f for f in doctor(task, SETTINGS, checks=checks).findings}
+    assert found_["model.output_activation"].severity == Severity.ERROR
+    assert "not a distribution" in found_["model.output_activation"].message

@@ -174,12 +174,12 @@ def _oom_above(limit, monkeypatch):
 
     real = probes.run_probe
 
-    def run_probe(prepared, settings, callbacks=()):
+    def run_probe(prepared, settings, callbacks=(), **options):
         if settings.batch_size > limit:
             raise_oom = ProbeResult(settings=settings, steps=0, losses=[], oom=True,
                                     divergence_reason="out of memory")
             return raise_oom
-        return real(prepared, settings, callbacks)
+        return real(prepared, settings, callbacks, **options)
 
     monkeypatch.setattr(probes, "run_probe", run_probe)
 

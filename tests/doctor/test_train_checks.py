@@ -92,3 +92,39 @@ def test_constant_weights_in_the_only_layer_break_no_symmetry():
         codes = [f.code for f in diagnose(task, ProbeSettings(lr=0.1, device="cpu"),
                                           budget=None).findings]
         assert ("model.bad_init" in codes) is flagged, codes
+
+
+def _flat_run(steps, later=None):
+    """Evidence whose configured probe is flat for ``steps`` steps, with a ``longer`` probe
+    whose losses are ``later`` (when given)."""
+    from triage.doctor.probes import Run
+    from triage.probe import ProbeResult, ProbeSettings
+
+    settings = ProbeSettings(lr=0.01, batch_size=64, device="cpu")
+
+    def run(losses):
+        return Run("configured", ProbeResult(settings=settings, steps=len(losses),
+                                             losses=losses))
+    runs = {"configured": run([2.3] * steps)}
+    if later is not None:
+        runs["longer"] = run(later)
+    return SimpleNamespace(runs=runs, trained=lambda: runs["configured"], settings=settings,
+                           prepared=SimpleNamespace(budget_steps=lambda batch: 1380))
+
+
+@pytest.mark.parametrize("steps, severity", [(100, "warning"), (150, "error")])
+def test_a_flat_loss_blamed_on_the_lr_over_a_sliver_of_the_run_is_a_warning(
+        monkeypatch, steps, severity):
+    monkeypatch.setattr(train_checks, "_why_flat", lambda ev, ratio: ("learning_rate", "lr"))
+    (finding,) = train_checks.NotLearning().check(_flat_run(steps))
+    assert str(finding.severity) == severity
+    assert ("of your 1380 steps" in finding.message) is (severity == "warning")
+
+
+def test_a_flat_start_that_falls_when_trained_on_is_a_slow_start_not_a_failure(monkeypatch):
+    monkeypatch.setattr(train_checks, "_why_flat", lambda ev, ratio: ("learning_rate", "lr"))
+    later = [2.3] * 300 + [2.3 - 0.001 * i for i in range(1080)]
+    (finding,) = train_checks.NotLearning().check(_flat_run(150, later))
+    assert str(finding.severity) == "info" and finding.message.startswith("a slow start")
+    (finding,) = train_checks.NotLearning().check(_flat_run(150, [2.3] * 1380))
+    assert str(finding.severity) == "error"  # flat all the way: not learning

@@ -1,7 +1,12 @@
-"""doctor --verify: a fix that helps keeps its place and its config change; one that does not
-is demoted, says so and leaves the config."""
+"""doctor tries each fix (``verify``, on by default): a fix that helps keeps its place and its
+config change; one that does not is demoted to info, says so and leaves the config."""
 
+import numpy as np
+from torch import nn
+
+from triage import Task
 from triage.doctor import Check, Finding, Severity, doctor
+from triage.doctor.data_checks import InputScale, TargetScale
 from triage.probe import ProbeSettings
 
 import tasks
@@ -23,7 +28,9 @@ def test_a_fix_that_helps_is_kept_with_its_before_and_after():
     diagnosis = doctor(case.task(), case.settings(), verify=True)
     diverges = next(f for f in diagnosis.findings if f.code == "train.diverges_early")
     assert diverges.severity == Severity.ERROR and diverges.verified["helped"] is True
-    assert diverges.verified["before"]["diverged"] and not diverges.verified["after"]["diverged"]
+    # both run on through the spike (only a NaN stops them): lr=5 ends near chance
+    before, after = diverges.verified["before"], diverges.verified["after"]
+    assert not after["diverged"] and after["val_accuracy"] > before["val_accuracy"] + 0.5
     assert diagnosis.config.optimizer.lr == diverges.changes["lr"] < 5.0
     assert "verified" in diverges.to_dict()
 
@@ -40,7 +47,58 @@ def test_a_fix_that_does_not_help_is_demoted_and_left_out_of_the_config():
 
 def test_without_verify_nothing_is_tried():
     diagnosis = doctor(tasks.blobs(), ProbeSettings(lr=0.05, device="cpu"),
-                       checks=(TinyLRAdvice(),))
+                       checks=(TinyLRAdvice(),), verify=False)
     planted = next(f for f in diagnosis.findings if f.message == "planted")
     assert planted.verified is None and planted.severity == Severity.WARNING
     assert diagnosis.config.optimizer.lr == 1e-9
+
+
+def _cube(*, inputs_scaled: bool):
+    """A tanh net fitting a zero-mean cubic: raw inputs saturate its units and raw targets
+    (RMS ~4e5) are out of reach in a short probe; only scaling both repairs it."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(1, 4000, size=(400, 1)).astype(np.float32)
+    y = (((x - 2000) / 2000) ** 3 * 1e6).astype(np.float32)
+    if inputs_scaled:
+        x = (x - x.mean()) / x.std()
+    return Task(model=lambda: nn.Sequential(nn.Linear(1, 16), nn.Tanh(), nn.Linear(16, 1)),
+                train=(x, y), loss="mse", epochs=50)
+
+
+ADAM = ProbeSettings(lr=1e-3, optimizer="adam", momentum=0.0, nesterov=False, batch_size=320,
+                     device="cpu")
+DATA = (InputScale(), TargetScale())
+
+
+def test_data_fixes_that_only_help_together_are_both_kept_as_causes():
+    diagnosis = doctor(_cube(inputs_scaled=False), ADAM, checks=DATA)
+    found = {f.code: f for f in diagnosis.findings}
+    for code in ("data.unnormalized_inputs", "data.unscaled_targets"):
+        assert found[code].severity == Severity.ERROR and found[code].verified["helped"]
+        assert "inputs standardised" in found[code].verified["rewrite"]
+        assert "targets standardised" in found[code].verified["rewrite"]
+
+
+def test_a_data_fix_is_judged_in_the_users_units_and_kept_when_it_repairs():
+    diagnosis = doctor(_cube(inputs_scaled=True), ADAM, checks=DATA)
+    targets = next(f for f in diagnosis.findings if f.code == "data.unscaled_targets")
+    tried = targets.verified
+    assert tried["helped"] and tried["rewrite"].startswith("targets standardised")
+    assert tried["after"]["val_loss"] < 0.5 * tried["before"]["val_loss"]  # same units
+
+
+class PlantedScale(Check, register=False):
+    """A planted 'inputs are unnormalised' error on inputs that are already standardised."""
+
+    stage = "data"
+
+    def check(self, evidence):
+        return [Finding("data.unnormalized_inputs", Severity.ERROR, "planted", {}, "scale")]
+
+
+def test_a_data_fix_that_does_not_help_demotes_its_finding_to_info():
+    diagnosis = doctor(tasks.blobs(), ProbeSettings(lr=0.05, device="cpu"),
+                       checks=(PlantedScale(),))
+    planted = next(f for f in diagnosis.findings if f.message.startswith("planted"))
+    assert planted.severity == Severity.INFO and planted.verified["helped"] is False
+    assert diagnosis.errors == []

@@ -58,10 +58,11 @@ class Budget:
         """Announce work still to come (in steps at the measured speed)."""
         self.planned += steps
 
-    def steps(self, name: str, wanted: int, batch_size: int) -> int:
-        """Steps for probe ``name``: ``wanted`` (capped by examples seen for large batches),
-        shortened when the planned work would overrun the time left."""
-        capped = min(wanted, max(MIN_STEPS * 2, math.ceil(EXAMPLES / batch_size)))
+    def steps(self, name: str, wanted: int, batch_size: int, by_examples: bool = True) -> int:
+        """Steps for probe ``name``: ``wanted`` (with ``by_examples``, capped by examples seen
+        for large batches), shortened when the planned work would overrun the time left."""
+        limit = max(MIN_STEPS * 2, math.ceil(EXAMPLES / batch_size)) if by_examples else wanted
+        capped = min(wanted, limit)
         per_step = self._per_step(batch_size)
         work = max(self.planned, capped)
         self.planned = max(0.0, self.planned - capped)
@@ -74,6 +75,12 @@ class Budget:
         if given < wanted:
             self.shortened[name] = (wanted, given)
         return given
+
+    def affords(self, steps: int, batch_size: int) -> bool:
+        """Whether ``steps`` more steps at the measured speed fit in the time left (always,
+        without a limit or a measurement)."""
+        per_step = self._per_step(batch_size)
+        return self.seconds is None or per_step is None or steps * per_step <= self.left()
 
     def _per_step(self, batch_size: int) -> float | None:
         """The measured time for this batch size, else the nearest measured one scaled

@@ -13,10 +13,16 @@ A user reads the first line, so the first line must be the cause. The rule:
    consequences, then by ``ORDER``; each is followed by its consequences. So a warning that
    explains an error (inputs of mixed scale, which make the configured LR diverge) comes
    before unrelated warnings, and the error stays an error for the exit code.
+3. Where fixes were tried (``verify``), a cause is what its fix repairs: a finding whose own
+   fix reached a lower validation loss than its would-be cause's fix is no consequence of it,
+   and causes of equal severity whose fixes were measured to help are ordered by the
+   validation loss their fix reached, lowest first, among the places rule 2 gives them (a
+   cause no probe can try, such as a wrong output activation, keeps its place).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from triage.doctor.findings import CODES, Finding, Severity
@@ -64,7 +70,8 @@ def rank(findings: list[Finding]) -> list[Finding]:
     direct: dict[int, Finding] = {}
     for finding in findings:
         cause = next((c for c in causes if place[id(c)] < place[id(finding)]
-                      and finding.code in explained[c.code]), None)
+                      and finding.code in explained[c.code]
+                      and not _repairs_more(finding, c)), None)
         finding.caused_by = cause.code if cause is not None else None
         if cause is not None:
             direct[id(finding)] = cause
@@ -82,9 +89,36 @@ def rank(findings: list[Finding]) -> list[Finding]:
     def loudest(f: Finding) -> int:
         return max([int(f.severity)] + [int(c.severity) for c in under.get(id(f), [])])
 
+    tops = sorted((f for f in findings if id(f) not in direct),
+                  key=lambda f: (-loudest(f), place[id(f)]))
     ranked = []
-    for finding in sorted((f for f in findings if id(f) not in direct),
-                          key=lambda f: (-loudest(f), place[id(f)])):
+    for finding in _by_repair(tops, loudest):
         ranked.append(finding)
         ranked += sorted(under.get(id(finding), []), key=lambda f: place[id(f)])
     return ranked
+
+
+def _by_repair(causes: list[Finding], loudest: Callable[[Finding], int]) -> list[Finding]:
+    """``causes`` with, within each severity, the places of those whose fix was measured to
+    help given to them in the order of the loss their fix reached (lowest first); the others
+    keep their places."""
+    result = list(causes)
+    for severity in {loudest(f) for f in causes}:
+        slots = [i for i, f in enumerate(causes)
+                 if loudest(f) == severity and _repaired(f) is not None]
+        ordered = sorted((causes[i] for i in slots), key=lambda f: _repaired(f))  # type: ignore[arg-type, return-value]
+        for i, finding in zip(slots, ordered, strict=True):
+            result[i] = finding
+    return result
+
+
+def _repaired(finding: Finding) -> float | None:
+    """The validation loss (user's units) the finding's fix reached when tried and it helped."""
+    tried = finding.verified or {}
+    return tried.get("after_loss") if tried.get("helped") else None
+
+
+def _repairs_more(finding: Finding, cause: Finding) -> bool:
+    """Both fixes were tried and helped, and ``finding``'s reached the lower loss."""
+    mine, theirs = _repaired(finding), _repaired(cause)
+    return mine is not None and theirs is not None and mine < theirs

@@ -74,7 +74,8 @@ class InputScale(Check):
                   f"typical feature RMS outside [{SMALL:g}, {LARGE:g}], or one feature "
                   f"{MIXED:g}x the typical one",
                   SYMPTOMS | UNSTABLE | {"model.saturated_units", "train.dead_units",
-                                         "train.vanishing_gradients"}, cause_order=100),)
+                                         "train.vanishing_gradients"}, cause_order=100,
+                  tried_by="inputs"),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         X = ev.splits.train.X
@@ -141,7 +142,8 @@ class TargetScale(Check):
     codes = (Code("data.unscaled_targets", "data", NOT_WORKING,
                   "regression targets far from unit scale", "warning (error 10x beyond)",
                   f"regression target RMS outside [{SMALL:g}, {LARGE:g}]",
-                  SYMPTOMS | UNSTABLE | {"train.dead_units"}, cause_order=110),)
+                  SYMPTOMS | UNSTABLE | {"train.dead_units"}, cause_order=110,
+                  tried_by="targets"),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         if not ev.regression:

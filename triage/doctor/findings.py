@@ -50,6 +50,9 @@ class Code:
             (``causes``): shown under it as consequences.
         cause_order: its place among causes (lower: more fundamental; ``causes.order``);
             None: after every ordered code, in the order the checks ran.
+        tried_by: how ``verify`` tries its fix in a probe: ``settings`` (the finding's
+            ``changes``, where it has any), or a data rewrite (``rewrites.REWRITES``:
+            ``inputs``, ``targets``); None: its fix is code a probe cannot write.
     """
 
     code: str
@@ -61,6 +64,7 @@ class Code:
     explains: frozenset[str] = frozenset()
     cause_order: int | None = None
     other_families: tuple[str, ...] = ()
+    tried_by: str | None = None
 
 
 # The symptoms most faults produce: the loss does not fall (or falls slowly), the net cannot
@@ -89,7 +93,8 @@ class Finding:
             ``init``, ``grad_clip_norm``, ``batch_size``).
         caused_by: the code of the finding that explains this one (see ``causes``), or None
             for a cause; set when findings are ranked.
-        verified: what ``doctor --verify`` measured for this fix (before/after), or None.
+        verified: what trying this fix measured (``verify``: before/after, helped), or
+            None when it was not tried.
     """
 
     code: str

@@ -100,7 +100,7 @@ class OutputActivation(Check):
         act, loss = f.final_activation, ev.loss
         evidence = {"final_activation": act, "loss": loss.name if loss else ev.task.loss_name,
                     "targets": ev.targets}
-        verdict = _pairing(act, loss)
+        verdict = pairing(act, loss)
         if verdict is None and act is not None and ev.targets == "continuous":
             verdict = _reach(act, ev.splits.clean_train.y, evidence)
         if verdict is None:
@@ -109,7 +109,7 @@ class OutputActivation(Check):
         return [Finding("model.output_activation", severity, message, evidence, fix)]
 
 
-def _pairing(act: str | None, kind: LossKind | None) -> tuple[Severity, str, str] | None:
+def pairing(act: str | None, kind: LossKind | None) -> tuple[Severity, str, str] | None:
     """Pairings known to be wrong (softmax into a loss that applies log-softmax itself, ...)."""
     if kind is None:
         return None
@@ -133,6 +133,12 @@ def _pairing(act: str | None, kind: LossKind | None) -> tuple[Severity, str, str
                 "scores (its log of negative values is NaN)",
                 "end the model with " + ("sigmoid" if loss == "bce" else "softmax")
                 + ", or use the logits version of the loss")
+    if expects == "probs" and act in ("relu", "clamp", "tanh"):
+        return (Severity.ERROR, f"loss {loss!r} expects probabilities but the output is a "
+                f"{act}: not a distribution (exact zeros make log(0) and 0/0, which are NaN"
+                + ("; negative values too" if act == "tanh" else "") + ")",
+                "end the model with " + ("sigmoid" if loss == "bce" else "softmax")
+                + ", or return logits and use the logits version of the loss")
     if expects == "probs" and act == "log_softmax":
         return (Severity.ERROR, f"loss {loss!r} expects probabilities but the output is "
                 "log-probabilities", "end the model with softmax (or use nll on log_softmax)")
@@ -167,7 +173,8 @@ class BadInit(Check):
                   f"constant weights; last layer's activations > {EXPLODE:g}x or < "
                   f"{COLLAPSE:g}x the first's at init",
                   SYMPTOMS | UNSTABLE | {"model.saturated_units", "train.dead_units",
-                                         "train.vanishing_gradients"}, cause_order=140),)
+                                         "train.vanishing_gradients"},
+                  cause_order=140, tried_by="settings"),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         f = ev.forward

@@ -1,6 +1,7 @@
 """Model checks (``model.*`` codes) on how the network is wired, read at initialisation: an
 output that cannot vary with the input, linear layers with nothing nonlinear between them,
-tanh/sigmoid units sitting at their bounds, and a loss that does not fit the targets."""
+tanh/sigmoid units sitting at their bounds, a loss that does not fit the targets, and a loss of
+the user's own that is NaN at a confident right answer."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import torch
 
 from triage.doctor.base import Check, Evidence
 from triage.doctor.findings import (
+    DEBUGGING,
     NOT_WORKING,
     SYMPTOMS,
     TROUBLESHOOTING,
@@ -16,6 +18,7 @@ from triage.doctor.findings import (
     Finding,
     Severity,
 )
+from triage.losses import known
 from triage.task import MAX_CLASSES
 
 # Holden, "initialised wrong": most units of a tanh/sigmoid layer within 1% of a bound pass
@@ -118,7 +121,8 @@ class SaturatedUnits(Check):
                   f"> {SATURATED:.0%} of a hidden tanh/sigmoid layer's outputs within 1% of a "
                   "bound on a batch at init (clean tanh MLP: 0%); fix: xavier (Holden, "
                   "initialised wrong)",
-                  SYMPTOMS | UNSTABLE | {"train.vanishing_gradients"}, cause_order=150),)
+                  SYMPTOMS | UNSTABLE | {"train.vanishing_gradients"},
+                  cause_order=150, tried_by="settings"),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         f = ev.forward
@@ -206,3 +210,47 @@ def _describe(kind: str, classes: int) -> str:
     return ("one-hot class targets" if kind == "onehot" else
             f"targets that look like class labels 0..{classes - 1}")
 
+
+
+class UnguardedLog(Check):
+    """The user's own loss on probabilities is NaN where the model is right and sure of it."""
+
+    stage = "model"
+    codes = (Code("model.unguarded_log", "loss", DEBUGGING,
+                  "a loss on probabilities that is NaN at a confident right answer", "warning",
+                  "the task's own loss function on probabilities returns NaN/inf (or a NaN/inf "
+                  "gradient) at a prediction of exactly 1 for the right class: log(0) of the "
+                  "others, and 0 * log(0) is NaN, which a long run reaches"),)
+
+    def check(self, ev: Evidence) -> list[Finding]:
+        kind, loss = ev.loss, ev.task.loss
+        if kind is None or kind.expects != "probs" or known(loss) is not None or \
+                not callable(loss) or ev.forward is None or ev.forward.output is None or \
+                ev.splits is None:
+            return []
+        out = ev.forward.output
+        y = ev.splits.clean_train.y[:len(out)]
+        try:
+            p = _sure_and_right(out, y, kind.accuracy == "multiclass").requires_grad_()
+            value = loss(p, y)
+            (grad,) = torch.autograd.grad(value, p)
+        except Exception:  # a loss that cannot take this input says nothing here
+            return []
+        if bool(torch.isfinite(value).all()) and bool(torch.isfinite(grad).all()):
+            return []
+        return [Finding("model.unguarded_log", Severity.WARNING,
+                        "your loss is NaN/inf when the model predicts the right class with "
+                        "probability 1 (log(0) of the others; 0 * log(0) is NaN): training that "
+                        "grows confident turns NaN, however long it took to get there",
+                        {"loss": float(value.detach()) if value.numel() == 1 else None,
+                         "gradient_finite": bool(torch.isfinite(grad).all())},
+                        "return logits and use cross_entropy / bce_with_logits, or clamp the "
+                        "probabilities (p.clamp(1e-7, 1 - 1e-7)) or add an epsilon inside log")]
+
+
+def _sure_and_right(out: torch.Tensor, y: torch.Tensor, multiclass: bool) -> torch.Tensor:
+    """Probabilities shaped like ``out`` that put all mass on the targets' classes."""
+    if not multiclass:
+        return y.detach().to(out.dtype).reshape(out.shape).clone()
+    index = y if not y.is_floating_point() else y.argmax(dim=-1)
+    return torch.nn.functional.one_hot(index.long(), out.shape[-1]).to(out.dtype)

@@ -14,18 +14,22 @@ from torch import nn
 from triage.doctor.budget import Budget
 from triage.errors import ProbeError
 from triage.probe import ProbeCallback, ProbeResult, ProbeSettings, run_probe
-from triage.probe.monitor import global_grad_norm
-from triage.probe.result import loss_drop
+from triage.probe.monitor import REFERENCE_SAMPLES, global_grad_norm
+from triage.probe.result import FLAT, JUDGED_STEPS, loss_drop
 from triage.task import PreparedTask
 
 EARLY = 100  # the documents: NaNs within the first 100 iterations mean the LR is too high
 PROBE_STEPS = 300  # long enough to see a loss move ("a few hundred iterations")
+LONGER = 10 * PROBE_STEPS  # a flat loss is watched for up to this many of the user's steps
 TINY_LR = 1e-7
 LOWER_BY = 3.0  # "reduce the learning rate by a factor of 3 until you no longer get NaNs"
 MAX_TRIES = 8  # LR divisions, or batch halvings
 OVERFIT_N = 10  # "reduce the size of the training set to 10 instances"
 OVERFIT_STEPS = 300  # "... overfit to 10 instances within just a few hundred iterations"
-OVERFIT_LRS = (1e-3, 1e-2)  # Adam: the overfit test asks about wiring, not the user's LR
+# Adam, LRs decades apart (the documents try 1e-3 and 1e-1): the overfit test asks about
+# wiring, not the user's LR (a 2-4-1 sigmoid net needs ~1e-1 to memorise XOR in 300 steps)
+OVERFIT_LRS = (1e-3, 1e-2, 1e-1)
+BATCH_ONE = "batch size 1"
 FASTER = (3.0, 10.0, 100.0)  # lr_too_low's probes: 3x and 10x the user's LR, then 100x
 # while the LR is far too low (the documents try LRs orders of magnitude apart)
 
@@ -89,19 +93,45 @@ class Run:
 
 
 def probe(name: str, prepared: PreparedTask, settings: ProbeSettings,
-          budget: Budget | None = None) -> Run:
+          budget: Budget | None = None, explosions: bool = True,
+          by_examples: bool = True) -> Run:
     """Run one instrumented probe; an exception in the user's code becomes ``Run.error``.
-    With a ``budget``, the probe's steps are sized by it and its speed is recorded there."""
+    With a ``budget``, the probe's steps are sized by it (``Budget.steps``) and its speed is
+    recorded there; without ``explosions`` only a non-finite loss stops it (``run_probe``)."""
     instruments = Instruments()
     if budget is not None and settings.steps is not None:
-        settings = settings.with_(steps=budget.steps(name, settings.steps, settings.batch_size))
+        settings = settings.with_(steps=budget.steps(name, settings.steps, settings.batch_size,
+                                                     by_examples))
     try:
-        result = run_probe(prepared, settings, [instruments])
+        result = run_probe(prepared, settings, [instruments], explosions=explosions)
     except ProbeError as exc:
         return Run(name, None, instruments, error=str(exc))
     if budget is not None:
         budget.measured(settings.batch_size, result.steps, result.wall_time)
     return Run(name, result, instruments)
+
+
+def flat(run: Run) -> bool:
+    """It ran cleanly and its loss fell by less than ``FLAT`` (mean of the last tenth of its
+    finite losses against the first)."""
+    losses = [v for v in run.result.losses if math.isfinite(v)] if run.ok else []  # type: ignore[union-attr]
+    return len(losses) >= JUDGED_STEPS and loss_drop(losses)[2] < FLAT
+
+
+def start_loss(result: ProbeResult) -> float:
+    """The loss training started from: the mean over the first steps that see
+    ``REFERENCE_SAMPLES`` samples (the divergence watch's reference; NaN without losses)."""
+    first = result.losses[:-(-REFERENCE_SAMPLES // result.settings.effective_batch_size)]
+    return sum(first) / len(first) if first else math.nan
+
+
+def recovered(run: Run) -> bool:
+    """It trained to the end without a non-finite loss and ended below the loss it started
+    from (``start_loss``): a spike it came back from."""
+    result = run.result
+    if result is None or not run.ok or not result.losses:
+        return False
+    return loss_drop(result.losses)[1] < start_loss(result)
 
 
 def faster(prepared: PreparedTask, settings: ProbeSettings, steps: int) -> list[Run]:
@@ -175,11 +205,16 @@ def overfit(prepared: PreparedTask, settings: ProbeSettings,
         runs.append(run)
         if run.memorised:
             return runs
-    run = probe(f"overfit {n}, batch size 1", small,
+    run = probe(f"overfit {n}, {BATCH_ONE}", small,
                 base.with_(lr=OVERFIT_LRS[0], batch_size=1, steps=OVERFIT_STEPS * 2), budget)
     run.memorised = _memorised(run, small)
     runs.append(run)
     return runs
+
+
+def batch_one(runs: list[Run]) -> Run | None:
+    """The overfit test's run with batch size 1 (only after the batched runs failed)."""
+    return next((r for r in runs if r.name.endswith(BATCH_ONE)), None)
 
 
 def _first(prepared: PreparedTask, n: int) -> PreparedTask:

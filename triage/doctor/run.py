@@ -18,9 +18,11 @@ from triage.doctor.data_checks import FixedByPreprocessing, batch_clamp
 from triage.doctor.findings import Finding, Severity
 from triage.doctor.forward import inspect
 from triage.doctor.inputs import splits, target_kind
+from triage.doctor.rewrites import standardise_targets
 from triage.doctor.settings import DoctorSettings
 from triage.doctor.train_checks import nan_at_any_lr
 from triage.doctor.train_update_checks import still_falling
+from triage.doctor.verify import tryable
 from triage.doctor.verify import verify as check_fixes
 from triage.errors import TaskError, first_line
 from triage.losses import identify
@@ -68,7 +70,7 @@ class Diagnosis:
 def doctor(task: Task, settings: DoctorSettings | ProbeSettings | None = None, *,
            checks: tuple[Check, ...] | None = None, on_stage: Stage | None = None,
            raw: Task | None = None, budget: float | None = DEFAULT_SECONDS,
-           verify: bool = False) -> Diagnosis:
+           verify: bool = True) -> Diagnosis:
     """Diagnose ``task`` trained with ``settings`` (the user's current LR, updater, batch
     size, init, seed and device).
 
@@ -85,9 +87,11 @@ def doctor(task: Task, settings: DoctorSettings | ProbeSettings | None = None, *
         budget: with a ``ProbeSettings``, seconds the diagnosis should take (None: no limit):
             probes are sized by the measured step time to fit, and ``Diagnosis.shortened``
             names those cut short.
-        verify: with a ``ProbeSettings``, try each setting-shaped fix in a short probe
-            (``triage.doctor.verify``): findings whose fix does not help are demoted, and
-            their changes left out of ``Diagnosis.config``.
+        verify: with a ``ProbeSettings``, try each warning's and error's fix that a probe
+            can apply (settings, inputs or targets standardised; ``triage.doctor.verify``)
+            within the budget: findings whose fix does not help are demoted to info and their
+            changes left out of ``Diagnosis.config``; causes are ranked by what their fix
+            repaired. False: the findings as the checks state them.
 
     Raises:
         TaskError: the data cannot be read as samples at all (a finding needs data to be about).
@@ -191,10 +195,10 @@ def _train_stage(ev: Evidence, checks: tuple[Check, ...], stage: Stage) -> list[
 
 def _diagnosis(ev: Evidence, findings: list[Finding], stage: Stage, verify: bool) -> Diagnosis:
     ranked = rank(findings)
-    if verify and ev.prepared is not None and any(f.changes for f in ranked):
-        stage("trying each setting fix")
+    if verify and any(tryable(ev, f) for f in ranked):
+        stage("trying each fix: a cause is what its fix repairs")
         check_fixes(ev, ranked)
-        ranked = rank(ranked)  # demoted findings move
+        ranked = rank(ranked)  # demoted findings move, measured ones are ordered
     return Diagnosis(ranked, _config(ev, ranked), ev, time.perf_counter() - ev.budget.started)
 
 
@@ -219,6 +223,12 @@ def _probe(ev: Evidence, stage: Stage) -> None:
             return
         base = base.with_(batch_size=fits)
         configured = probes.probe("configured", prepared, base, budget)
+    if configured.early and not configured.non_finite:
+        stage("training on through the loss spike")  # a spike is no divergence if it passes
+        through = probes.probe("configured, through the spike", prepared, base, budget,
+                               explosions=False)
+        if probes.recovered(through):
+            ev.runs["spike"], configured = configured, through
     ev.runs["configured"] = configured
     stage(f"training at a tiny lr={probes.TINY_LR:g}")
     ev.runs["tiny"] = probes.probe("tiny", prepared, base.with_(lr=probes.TINY_LR,
@@ -239,11 +249,24 @@ def _probe(ev: Evidence, stage: Stage) -> None:
         if short and any(r.ok for r in ev.faster):
             ev.runs["at_budget"] = probes.probe(
                 "at your budget", prepared, base.with_(steps=horizon, evaluate=True))
+    trained = ev.trained()
+    if trained is not None and probes.flat(trained) and \
+            trained.result.steps < prepared.budget_steps(base.batch_size):  # type: ignore[union-attr]
+        stage("training on: your loss is flat so far")  # a slow start, or no learning at all
+        ev.runs["longer"] = probes.probe(
+            "configured, longer", prepared,
+            base.with_(steps=min(probes.LONGER, prepared.budget_steps(base.batch_size))),
+            budget, by_examples=False)
     # Memorised means "loss down to a tenth", which holds for a loss of the model's output and
     # the targets, not for a step's own loss (a VAE's KL term does not vanish).
+    # Regression targets standardised: Adam moves an output about lr a step, so targets of
+    # scale 30 are out of reach in 300 steps however the net is wired (the data checks and
+    # the tried fixes judge the scale).
     if not nan_at_any_lr(ev) and ev.task.step is None and ev.splits is not None:
         stage(f"memorising {probes.OVERFIT_N} examples")
-        ev.overfit = probes.overfit(prepared, base, budget)
+        scaled = standardise_targets(prepared, ev.loss) if ev.regression else None
+        ev.overfit = probes.overfit(prepared if scaled is None else scaled.prepared, base,
+                                    budget)
 
 
 def _time_steps(ev: Evidence, base: ProbeSettings) -> None:

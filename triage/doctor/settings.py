@@ -29,7 +29,8 @@ class DoctorSettings:
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         budget: seconds the diagnosis should take (probes are sized by the measured step
             time); None: no limit.
-        verify: try each setting-shaped fix in a short probe and demote those that do not help.
+        verify: try each fix a probe can apply (``triage.doctor.verify``) and demote to info
+            the findings whose fix does not help; False: the checks' findings as stated.
         world_size: data-parallel workers, each with ``batch_size`` (under torchrun, its
             processes: the probes on the whole training set are DDP jobs across them).
     """
@@ -45,7 +46,7 @@ class DoctorSettings:
     seed: int = 0
     device: str = "auto"
     budget: float | None = DEFAULT_SECONDS
-    verify: bool = False
+    verify: bool = True
     world_size: int = 1
 
     def __post_init__(self) -> None:

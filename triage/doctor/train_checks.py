@@ -11,6 +11,7 @@ from statistics import median
 import torch
 
 from triage.data import first_batch
+from triage.doctor import probes
 from triage.doctor.base import Check, Evidence
 from triage.doctor.findings import (
     DEBUGGING,
@@ -21,7 +22,7 @@ from triage.doctor.findings import (
     Finding,
     Severity,
 )
-from triage.doctor.model_checks import recommended_init, saturating
+from triage.doctor.model_checks import pairing, recommended_init, saturating
 from triage.doctor.probes import EARLY, OVERFIT_N, OVERFIT_STEPS, TINY_LR, Run, fitting_batch
 from triage.probe.result import FLAT, JUDGED_STEPS, loss_drop
 from triage.rng import seeded
@@ -32,6 +33,7 @@ from triage.task import build_model
 # benchmarks/faults/seen_zoo.py (3 seeds each; benchmarks/RESULTS.md), which sit far inside each
 # one.
 # FLAT (triage.probe.result): a loss falling by less than 1% is not learning (clean: >= 35%)
+GLIMPSE = 0.1  # a flat loss over less than this share of the user's steps is a warning
 DEAD = 0.5  # Holden, "dead neurons": more than half the ReLU units silent on a whole batch
 # (clean controls: at most 8%)
 VANISH = 1e-3  # Holden, "bad gradients": the first layer learns 1000x slower than the last
@@ -97,13 +99,20 @@ class NanAtAnyLR(Check):
                  not math.isfinite(f.init_loss) else
                  f"the loss turns non-finite at lr={TINY_LR:g} (step "
                  f"{tiny.result.divergence_step if tiny and tiny.result else '?'})")
+        # An output activation the loss cannot take (a ReLU into a loss on probabilities)
+        # makes the NaN: the activation is the fault, the loss only where it shows.
+        paired = f is not None and f.final_activation is not None and \
+            pairing(f.final_activation, ev.loss) is not None
+        if paired:
+            where += f" (the output's {f.final_activation} is at odds with the loss)"  # type: ignore[union-attr]
         return [Finding("train.nan_at_any_lr", Severity.ERROR,
                         f"{where}: a layer, the loss or the data makes NaN/inf, not the learning "
                         "rate", {"init_loss": f.init_loss if f else None,
                                  "output_finite": not layer, "tiny_lr": TINY_LR},
                         "stabilise the computation: use log_softmax / cross-entropy on logits "
                         "instead of log(softmax), add an epsilon inside log, division and sqrt, "
-                        "and check custom layers", family="activation" if layer else "loss")]
+                        "and check custom layers",
+                        family="activation" if layer or paired else "loss")]
 
 
 class DivergesEarly(Check):
@@ -113,7 +122,7 @@ class DivergesEarly(Check):
                   f"NaN/inf or a 4x loss explosion within {EARLY} iterations; the fix is the "
                   "first stable lr/3^k",
                   frozenset({"train.exploding_gradients", "train.update_ratio"}),
-                  cause_order=200),)
+                  cause_order=200, tried_by="settings"),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         run = ev.runs.get("configured")
@@ -146,7 +155,8 @@ class DivergesEarly(Check):
 class NotLearning(Check):
     stage = "train"
     codes = (Code("train.not_learning", "learning_rate", DEBUGGING, "the loss does not move",
-                  "error",
+                  f"error (warning when only the LR is suspected and the probe saw < "
+                  f"{GLIMPSE:.0%} of your steps)",
                   f"the loss falls < {FLAT:.0%} over 300 steps; the family follows the likely "
                   f"cause (> {DEAD:.0%} dead ReLUs or a first layer whose gradients are < "
                   f"1/{1 / SLOWER_FIRST:g} of the last's: activation/init; else the LR)",
@@ -163,14 +173,34 @@ class NotLearning(Check):
         start, end, drop = loss_drop(losses)
         if drop >= FLAT:
             return []
+        longer = ev.runs.get("longer")
+        if longer is not None and longer.ok and not probes.flat(longer):
+            steps = longer.result.steps  # type: ignore[union-attr]
+            later = loss_drop(longer.result.losses)  # type: ignore[union-attr]
+            return [Finding("train.not_learning", Severity.INFO,
+                            f"a slow start: the training loss does not move over the first "
+                            f"{len(losses)} steps at lr={ev.settings.lr:g}, then falls "
+                            f"({later[0]:.4g} -> {later[1]:.4g}) by step {steps}",
+                            {"loss_start": start, "loss_end": end, "relative_drop": drop,
+                             "steps": len(losses), "longer_steps": steps,
+                             "longer_relative_drop": later[2]},
+                            "nothing to fix if your budget allows the slow start; a higher "
+                            "learning rate or a warmup may shorten it ('triage lr-find')")]
         ratio = run.result.median_update_ratio  # type: ignore[union-attr]
         family, cause = _why_flat(ev, ratio)
-        return [Finding("train.not_learning", Severity.ERROR,
+        assert ev.prepared is not None
+        budget = ev.prepared.budget_steps(ev.settings.effective_batch_size)
+        # A slow start (XOR's plateau) is no failure where the probe saw a sliver of the run
+        # and nothing but the LR is suspected: a warning, saying how much was seen.
+        glimpse = family == "learning_rate" and len(losses) < GLIMPSE * budget
+        seen = f" (the first {len(losses)} of your {budget} steps)" if glimpse else ""
+        return [Finding("train.not_learning", Severity.WARNING if glimpse else Severity.ERROR,
                         f"the training loss does not move: {start:.4g} -> {end:.4g} "
-                        f"({drop:+.1%}) over {len(losses)} steps at lr={ev.settings.lr:g}; "
-                        f"likely cause: {cause}",
+                        f"({drop:+.1%}) over {len(losses)} steps{seen} at "
+                        f"lr={ev.settings.lr:g}; likely cause: {cause}",
                         {"loss_start": start, "loss_end": end, "relative_drop": drop,
-                         "steps": len(losses), "median_update_ratio": ratio},
+                         "steps": len(losses), "budget_steps": budget,
+                         "median_update_ratio": ratio},
                         _FLAT_FIX[family], family=family)]
 
 
@@ -253,7 +283,8 @@ class CannotOverfit(Check):
                 {"checks": ["CannotOverfit", "BatchingBug"]},
                 "nothing to fix; give loss= instead of step= to have it run")]
         if not ev.overfit or any(r.memorised for r in ev.overfit) or any(
-                r.result is None or r.result.oom for r in ev.overfit[:2]):
+                r.result is None or r.result.oom for r in ev.overfit
+                if r is not probes.batch_one(ev.overfit)):
             return []  # memorised, or inconclusive (out of memory, or training itself fails)
         small = too_small_to_memorise(ev)
         if small is not None:
@@ -266,7 +297,8 @@ class CannotOverfit(Check):
                                                              "target_values": small[1]},
                 "nothing to fix for this test; a model this small is judged by the other checks")]
         evidence = {r.name: _overfit_summary(r) for r in ev.overfit}
-        batch_one = len(ev.overfit) > 2 and ev.overfit[-1].memorised
+        one = probes.batch_one(ev.overfit)
+        batch_one = one is not None and one.memorised
         message = (f"the network cannot memorise {OVERFIT_N} training examples in "
                    f"{OVERFIT_STEPS} Adam steps (a working net does within a few hundred)")
         if batch_one:
@@ -300,7 +332,8 @@ class BatchingBug(Check):
     stage = "train"
 
     def check(self, ev: Evidence) -> list[Finding]:
-        if len(ev.overfit) < 3 or not ev.overfit[-1].memorised:
+        one = probes.batch_one(ev.overfit)
+        if one is None or not one.memorised:
             return []
         evidence = {r.name: _overfit_summary(r) for r in ev.overfit}
         return [Finding("train.cannot_overfit_small", Severity.ERROR,
@@ -328,7 +361,7 @@ class DeadUnits(Check):
                   "warning (error > 90%)",
                   f"> {DEAD:.0%} of ReLU units silent on a whole batch",
                   SYMPTOMS | {"train.vanishing_gradients"}, cause_order=170,
-                  other_families=("learning_rate",)),)
+                  other_families=("learning_rate",), tried_by="settings"),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         dead = dead_fraction(ev)
@@ -375,7 +408,7 @@ class VanishingGradients(Check):
     codes = (Code("train.vanishing_gradients", "init", NOT_WORKING,
                   "gradients collapse toward the input layers", "warning",
                   "first layer's gradient norm < 1e-3 of the last's", SYMPTOMS, cause_order=180,
-                  other_families=("activation",)),)
+                  other_families=("activation",), tried_by="settings"),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         ratio = gradient_ratio(ev)
@@ -392,4 +425,5 @@ class VanishingGradients(Check):
                         + (f" (saturating {', '.join(squashing)} layers)" if squashing else ""),
                         {"first_over_last": ratio, "hidden_activations": sorted(hidden)}, fix,
                         family="activation" if squashing else "init",
-                        changes={"init": recommended_init(ev)})]
+                        # with squashing units the fix is code (the activation): none to try
+                        changes={} if squashing else {"init": recommended_init(ev)})]

@@ -45,7 +45,8 @@ class ExplodingGradients(Check):
     codes = (Code("train.exploding_gradients", "optimizer", DEBUGGING, "gradient-norm spikes",
                   "warning (error if it diverges)",
                   f"a step's gradient norm {SPIKE:g}x its neighbours', or divergence after "
-                  f"{EARLY} iterations; clip at the 90th percentile", cause_order=230),)
+                  f"{EARLY} iterations; clip at the 90th percentile",
+                  cause_order=230, tried_by="settings"),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         run = ev.runs.get("configured")
@@ -117,7 +118,8 @@ class UpdateRatio(Check):
     codes = (Code("train.update_ratio", "learning_rate", TROUBLESHOOTING,
                   "update:parameter ratio far from 1e-3", "warning",
                   "median update:weight ratio outside [1e-5, 1e-1] (the documents aim near "
-                  "1e-3)", cause_order=240),)
+                  "1e-3)",
+                  cause_order=240, tried_by="settings"),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         run = ev.trained()
@@ -217,7 +219,8 @@ class LRTooLow(Check):
                   "learning, but too slowly for the training budget: a higher LR gets much "
                   f"further in the same steps (<= {CLEARLY:g}x the loss), and a fit of the loss "
                   f"curve says yours needs > {NOWHERE_NEAR:g}x your budget to get there",
-                  frozenset({"train.update_ratio"}), cause_order=210),)
+                  frozenset({"train.update_ratio"}),
+                  cause_order=210, tried_by="settings"),)
 
     def check(self, ev: Evidence) -> list[Finding]:
         run = ev.trained()
