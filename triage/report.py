@@ -486,10 +486,12 @@ def doctor_summary(diagnosis: Diagnosis, show_all: bool = False) -> Table:
 
 
 def _verified(f: Any) -> str:
-    """What ``--verify`` measured for a finding's fix (nothing when it was not verified)."""
+    """What trying a finding's fix measured (nothing when it was not tried)."""
     v = f.verified
     if not v:
         return ""
+    if not v.get("tried", True):
+        return f"\n[dim]not tried: {escape(str(v.get('why', '')))}[/]"
     style = "green" if v.get("helped") else "yellow"
     return f"\n[{style}]verified:[/] {escape(str(v.get('summary', '')))}"
 

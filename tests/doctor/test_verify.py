@@ -102,3 +102,17 @@ def test_a_data_fix_that_does_not_help_demotes_its_finding_to_info():
     planted = next(f for f in diagnosis.findings if f.message.startswith("planted"))
     assert planted.severity == Severity.INFO and planted.verified["helped"] is False
     assert diagnosis.errors == []
+
+
+def test_fixes_left_when_the_budget_is_spent_are_marked_untried_and_keep_their_severity(
+        monkeypatch):
+    from triage import report
+    from triage.doctor.budget import Budget
+
+    monkeypatch.setattr(Budget, "affords", lambda self, steps, batch_size: False)
+    diagnosis = doctor(tasks.blobs(), ProbeSettings(lr=0.05, device="cpu"),
+                       checks=(TinyLRAdvice(),))
+    planted = next(f for f in diagnosis.findings if f.message == "planted")
+    assert planted.verified == {"tried": False, "why": "no time left in the budget"}
+    assert planted.severity == Severity.WARNING and diagnosis.config.optimizer.lr == 1e-9
+    assert "not tried: no time left" in report._verified(planted)

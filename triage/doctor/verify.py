@@ -66,7 +66,8 @@ def verify(ev: Evidence, findings: list[Finding]) -> None:
     chosen = [f for f in findings if tryable(ev, f)]
     if not chosen:
         return
-    wanted = min(probes.PROBE_STEPS, ev.prepared.budget_steps(ev.settings.batch_size))
+    wanted = min(probes.PROBE_STEPS,
+                 ev.prepared.budget_steps(ev.settings.effective_batch_size))
     base = ev.settings.with_(steps=max(MIN_STEPS, wanted), evaluate=True, grad_clip_norm=None)
     ev.budget.plan(base.steps * (1 + len({_key(f) for f in chosen})))  # type: ignore[operator]
     before = probes.probe("verify: as configured", ev.prepared, base, ev.budget,
