@@ -112,3 +112,18 @@ def test_a_cause_no_probe_can_try_keeps_its_place_among_measured_ones():
     assert names(rank([long, inputs, targets, init])) == ["init", "targets", "inputs", "long"]
     activation = finding("model.output_activation", W, "activation")
     assert names(rank([init, activation]))[0] == "activation"
+
+
+def test_fixes_that_reach_the_same_place_leave_the_cause_first_order_alone():
+    # both repair a run that started at 0.69: 7e-5 against 4e-4 is the same place
+    scale = measured("data.unnormalized_inputs", E, "scale", loss=4.3e-4)
+    diverges = measured("train.diverges_early", E, "diverges", loss=7e-5)
+    for f in (scale, diverges):
+        f.verified["start_loss"] = 0.69
+    assert names(rank([diverges, scale])) == ["scale", "diverges"]
+    assert diverges.caused_by == "data.unnormalized_inputs"
+    inputs = measured("data.unnormalized_inputs", W, "inputs", loss=0.30)
+    targets = measured("data.unscaled_targets", W, "targets", loss=0.29)
+    for f in (inputs, targets):
+        f.verified["start_loss"] = 1.0
+    assert names(rank([targets, inputs])) == ["inputs", "targets"]

@@ -2,6 +2,8 @@
 config change; one that does not is demoted to info, says so and leaves the config."""
 
 import numpy as np
+import pytest
+import torch
 from torch import nn
 
 from triage import Task
@@ -116,3 +118,68 @@ def test_fixes_left_when_the_budget_is_spent_are_marked_untried_and_keep_their_s
     assert planted.verified == {"tried": False, "why": "no time left in the budget"}
     assert planted.severity == Severity.WARNING and diagnosis.config.optimizer.lr == 1e-9
     assert "not tried: no time left" in report._verified(planted)
+
+
+def _result(val_loss, val_accuracy, losses=(2.3,) * 40, diverged=False):
+    from triage.probe import ProbeResult
+
+    return ProbeResult(settings=ProbeSettings(lr=0.1, device="cpu"), steps=len(losses),
+                       losses=list(losses), diverged=diverged, val_loss=val_loss,
+                       val_accuracy=val_accuracy)
+
+
+@pytest.mark.parametrize("before, after, helped", [
+    ((1.0, 0.5), (0.9, 0.5), True),  # loss 10% lower
+    ((1.0, 0.5), (0.99, 0.5), False),  # within the 2% noise
+    ((1.0, 0.5), (1.0, 0.6), True),  # accuracy up, loss the same
+    ((1.0, 0.67), (0.9, 0.38), None),  # loss down, accuracy down: no verdict
+    ((1.1, 0.31), (1.7, 0.36), None),  # loss up, accuracy up: no verdict
+    ((1.0, 0.5), (1.5, 0.3), False),
+])
+def test_a_fix_helps_when_loss_or_accuracy_improve_and_the_other_does_not_worsen(
+        before, after, helped):
+    from triage.doctor.verify import _compare
+
+    assert _compare(_result(*before), _result(*after), 1.0)[0] is helped
+
+
+def test_a_run_that_already_classifies_everything_right_gives_no_verdict():
+    from triage.doctor.probes import Run
+    from triage.doctor.verify import Trial, _record
+
+    f = Finding("model.saturated_units", Severity.WARNING, "saturated", {}, "xavier",
+                changes={"init": "xavier"})
+    before, after = _result(0.001, 1.0), _result(0.02, 1.0)
+    _record(f, before, Trial(Run("fix", after)), (False, "worse", 0.02), 300)
+    assert f.severity == Severity.WARNING and f.verified["helped"] is None
+    assert "inconclusive" in f.verified["summary"] and f.changes == {"init": "xavier"}
+
+
+@pytest.mark.parametrize("y, accuracy, expected", [
+    (torch.tensor([0, 1, 1, 2]), "multiclass", 0.5),
+    (torch.eye(3)[[0, 0, 0, 2]], "multiclass", 0.75),  # one-hot rows
+    (torch.tensor([[1.0], [0.0], [1.0]]), "binary", 2 / 3),
+    (torch.tensor([[0.3], [1.5], [2.0]]), None, None),  # regression: no chance level
+])
+def test_chance_is_the_most_common_validation_class(y, accuracy, expected):
+    from triage.data import TensorData
+    from triage.doctor.verify import chance
+    from triage.task import PreparedTask
+
+    data = TensorData(torch.zeros(len(y), 2), y)
+    value = chance(PreparedTask(tasks.blobs(), data, data, None, accuracy))
+    assert value == (None if expected is None else pytest.approx(expected))
+
+
+def test_without_a_verdict_an_error_needs_a_run_that_does_not_learn():
+    from triage.doctor.probes import Run
+    from triage.doctor.verify import Trial, _record
+
+    def diverges():
+        return Finding("train.diverges_early", Severity.ERROR, "diverges", {}, "lower lr",
+                       changes={"lr": 0.1})
+    learns, stuck, fix = _result(0.76, 0.73), _result(1.1, 0.31), _result(0.95, 0.78)
+    for before, severity in ((learns, Severity.WARNING), (stuck, Severity.ERROR)):
+        f = diverges()
+        _record(f, before, Trial(Run("fix", fix)), (None, "disagree", 0.95), 96, 0.33)
+        assert f.severity == severity and f.verified["helped"] is None

@@ -52,9 +52,7 @@ class Evidence:
         forward: the forward pass at init (model stage).
         prepared: the finite data, loss and accuracy the probes train on.
         runs: probes by role: ``configured``, ``tiny``, ``out_of_memory`` (the configured
-            run that did not fit, when the batch had to be shrunk), and ``spike`` (the
-            configured run stopped by a loss spike within the first iterations, when training
-            on through it recovered: that run is then ``configured``), and ``longer`` (the
+            run that did not fit, when the batch had to be shrunk), and ``longer`` (the
             configured settings trained on for up to ``LONGER`` of the user's steps, when the
             configured probe's loss was flat).
         shrink: the batch size halved until it fits (only after running out of memory).

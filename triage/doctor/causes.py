@@ -17,15 +17,20 @@ A user reads the first line, so the first line must be the cause. The rule:
    fix reached a lower validation loss than its would-be cause's fix is no consequence of it,
    and causes of equal severity whose fixes were measured to help are ordered by the
    validation loss their fix reached, lowest first, among the places rule 2 gives them (a
-   cause no probe can try, such as a wrong output activation, keeps its place).
+   cause no probe can try, such as a wrong output activation, keeps its place). Two fixes
+   whose losses differ by less than ``SAME_PLACE`` of the loss training started from reached
+   the same place: rule 2 decides between them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 from triage.doctor.findings import CODES, Finding, Severity
+
+SAME_PLACE = 0.02  # fixes whose losses differ by less than this share of the start tie
 
 
 def explains() -> dict[str, frozenset[str]]:
@@ -100,13 +105,18 @@ def rank(findings: list[Finding]) -> list[Finding]:
 
 def _by_repair(causes: list[Finding], loudest: Callable[[Finding], int]) -> list[Finding]:
     """``causes`` with, within each severity, the places of those whose fix was measured to
-    help given to them in the order of the loss their fix reached (lowest first); the others
-    keep their places."""
+    help given to them in the order of the loss their fix reached (lowest first; fixes that
+    reached the same place keep the order they had); the others keep their places."""
     result = list(causes)
     for severity in {loudest(f) for f in causes}:
         slots = [i for i, f in enumerate(causes)
                  if loudest(f) == severity and _repaired(f) is not None]
-        ordered = sorted((causes[i] for i in slots), key=lambda f: _repaired(f))  # type: ignore[arg-type, return-value]
+        ordered: list[Finding] = []
+        for finding in (causes[i] for i in slots):  # an insertion sort: ties do not move
+            at = len(ordered)
+            while at > 0 and _repairs_more(finding, ordered[at - 1]):
+                at -= 1
+            ordered.insert(at, finding)
         for i, finding in zip(slots, ordered, strict=True):
             result[i] = finding
     return result
@@ -119,6 +129,11 @@ def _repaired(finding: Finding) -> float | None:
 
 
 def _repairs_more(finding: Finding, cause: Finding) -> bool:
-    """Both fixes were tried and helped, and ``finding``'s reached the lower loss."""
+    """Both fixes were tried and helped, and ``finding``'s reached a loss lower by more than
+    ``SAME_PLACE`` of the loss training started from (closer, both reached the same place)."""
     mine, theirs = _repaired(finding), _repaired(cause)
-    return mine is not None and theirs is not None and mine < theirs
+    if mine is None or theirs is None:
+        return False
+    start = (finding.verified or {}).get("start_loss")
+    grain = SAME_PLACE * abs(start) if start is not None and math.isfinite(start) else 0.0
+    return mine < theirs - grain

@@ -125,15 +125,6 @@ def start_loss(result: ProbeResult) -> float:
     return sum(first) / len(first) if first else math.nan
 
 
-def recovered(run: Run) -> bool:
-    """It trained to the end without a non-finite loss and ended below the loss it started
-    from (``start_loss``): a spike it came back from."""
-    result = run.result
-    if result is None or not run.ok or not result.losses:
-        return False
-    return loss_drop(result.losses)[1] < start_loss(result)
-
-
 def faster(prepared: PreparedTask, settings: ProbeSettings, steps: int) -> list[Run]:
     """The first ``steps`` steps again at 3x and 10x the LR (same seed, same batches),
     evaluated on the validation split when ``settings.evaluate`` is set; then at 100x only

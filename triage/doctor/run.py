@@ -223,12 +223,6 @@ def _probe(ev: Evidence, stage: Stage) -> None:
             return
         base = base.with_(batch_size=fits)
         configured = probes.probe("configured", prepared, base, budget)
-    if configured.early and not configured.non_finite:
-        stage("training on through the loss spike")  # a spike is no divergence if it passes
-        through = probes.probe("configured, through the spike", prepared, base, budget,
-                               explosions=False)
-        if probes.recovered(through):
-            ev.runs["spike"], configured = configured, through
     ev.runs["configured"] = configured
     stage(f"training at a tiny lr={probes.TINY_LR:g}")
     ev.runs["tiny"] = probes.probe("tiny", prepared, base.with_(lr=probes.TINY_LR,

@@ -1,21 +1,28 @@
 """A cause is what its fix repairs: each warning's or error's fix is tried in a short probe.
 
 Every finding at warning or above whose fix a probe can apply (its code's ``tried_by``: the
-finding's setting ``changes`` — LR, init, clipping — or a data rewrite from ``rewrites``:
-inputs or targets standardised) is tried: one probe at the user's settings and one with the fix,
-the same steps, seed and batches, both evaluated on the validation split, up to the user's own
-training length (``PROBE_STEPS`` at most); only a non-finite loss stops them (a spike that
-passes is judged by where it ends). A fix helps when training with it stays finite and
-either the user's run did not, or its validation loss (in the user's units) is lower by more than
-``BETTER`` without the accuracy falling by more than ``ACCURACY_SLACK``, or equal with a higher
-accuracy. A finding whose fix does not help is demoted to info, says so with the numbers, and
-leaves the recommended config; one whose fix helps records the validation loss it reached, by
-which ``causes.rank`` orders the causes, and stays an error only where it repairs a broken run:
-the user's probe failed, or got less than half as far below the loss it started at as the
-fix's (``BROKEN``; a run that did not learn got nowhere); a program that trains and would train
-better has a warning.
-Identical fixes are tried once; fixes are tried while the time budget lasts (the rest stay as
-they were, marked untried).
+finding's setting ``changes`` -- LR, init, clipping -- or a data rewrite from ``rewrites``:
+inputs or targets standardised) is tried: one probe at the user's settings and one with the
+fix, the same steps, seed and batches, both evaluated on the validation split, up to the
+user's own training length (``PROBE_STEPS`` at most). Only a non-finite loss stops them, so a
+spike is judged by where the run ends.
+
+- A fix helps when training with it stays finite and either the user's run did not, or its
+  validation loss (in the user's units) is lower by more than ``BETTER``, or its accuracy
+  higher by more than ``ACCURACY_SLACK`` with the loss not higher by ``BETTER``.
+- No verdict (the finding stays as its check stated it) where the loss and the accuracy
+  disagree, or where the user's probe already classifies every validation example right
+  (nothing a fix could be seen to repair); an error then stays an error only where the
+  user's run got less than ``BROKEN`` of the way to a perfect one.
+- A finding whose fix does not help is demoted to info, says so with the numbers, and leaves
+  the recommended config. One whose fix helps records the validation loss it reached, by which
+  ``causes.rank`` orders the causes, and stays an error only where it repairs a broken run:
+  the user's probe failed, or got less than ``BROKEN`` of the way the fix's got (above chance
+  accuracy for classes, else below the loss it started at: a run that did not learn got
+  nowhere). A program that trains, and would train better, has a warning.
+
+Identical fixes are tried once; data rewrites that do not help alone are tried together; fixes
+are tried while the time budget lasts (the rest stay as they were, marked untried).
 """
 
 from __future__ import annotations
@@ -24,18 +31,24 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+
+from triage.data import TensorData
 from triage.doctor import probes
 from triage.doctor.base import Evidence
 from triage.doctor.budget import MIN_STEPS
 from triage.doctor.findings import CODES, Finding, Severity
 from triage.doctor.rewrites import REWRITES, Rewritten
 from triage.probe import ProbeResult, ProbeSettings
+from triage.task import PreparedTask
 
 BETTER = 0.02  # a fix must lower the validation loss by more than 2% (probe-to-probe noise)
 ACCURACY_SLACK = 0.01  # ... without costing more than a point of validation accuracy
 BROKEN = 0.5  # an error's fix: the user's run got less than half as far down as the fix's
+CEILING = 1.0  # validation accuracy at which the user's probe leaves no room to show a repair
 
-Outcome = tuple[bool, str, float | None]  # helped, in words, the loss in the user's units
+# helped (None: the loss and the accuracy disagree), in words, the loss in the user's units
+Outcome = tuple[bool | None, str, float | None]
 
 
 @dataclass(frozen=True)
@@ -91,7 +104,7 @@ def verify(ev: Evidence, findings: list[Finding]) -> None:
     for finding in chosen:
         if id(finding) in judged:
             trial, outcome = judged[id(finding)]
-            _record(finding, before, trial, outcome, steps)
+            _record(finding, before, trial, outcome, steps, chance(ev.prepared))
 
 
 def _joint(ev: Evidence, before: ProbeResult | None, judged_findings: list[Finding],
@@ -99,7 +112,7 @@ def _joint(ev: Evidence, before: ProbeResult | None, judged_findings: list[Findi
     """Every data rewrite judged at once, where one alone did not help: a rewrite that failed
     alone earns the joint result when it helps and beats each rewrite that helped alone."""
     data = [f for f in judged_findings if CODES[f.code].tried_by in REWRITES]
-    failed = [f for f in data if not judged[id(f)][1][0]]
+    failed = [f for f in data if judged[id(f)][1][0] is False]
     names = sorted({CODES[f.code].tried_by for f in data})  # type: ignore[type-var]
     if not failed or len(names) < 2 or not ev.budget.affords(settings.steps or 0,
                                                              settings.batch_size):
@@ -115,29 +128,67 @@ def _joint(ev: Evidence, before: ProbeResult | None, judged_findings: list[Findi
 
 
 def _record(finding: Finding, before: ProbeResult | None, trial: Trial,
-            outcome: Outcome, steps: int) -> None:
+            outcome: Outcome, steps: int, base_rate: float | None = None) -> None:
     helped, summary, loss = outcome
+    if _at_ceiling(before):  # nothing left to repair in the probe: no verdict either way
+        helped, loss = None, None  # type: ignore[assignment]
+        summary += "; inconclusive: your run already classifies every validation example right"
     finding.verified = {"tried": True, "helped": helped, "summary": summary, "steps": steps,
                         "rewrite": trial.rewrite, "before": _numbers(before),
-                        "after": _numbers(trial.run.result, trial.scale), "after_loss": loss}
+                        "after": _numbers(trial.run.result, trial.scale), "after_loss": loss,
+                        "start_loss": None if before is None else probes.start_loss(before)}
+    if helped is None:  # no verdict on the fix; an error still needs a broken run
+        if finding.severity == Severity.ERROR and not _repairs(before, None, 0.0, base_rate,
+                                                               ideal=True):
+            finding.severity = Severity.WARNING
+            finding.message += f" [a warning: your run learns ({summary})]"
+        return
     if not helped:
         finding.severity = Severity.INFO
         finding.message += f" [demoted: its fix did not help when tried ({summary})]"
         finding.changes = {}
-    elif finding.severity == Severity.ERROR and not _repairs(before, loss):
+    elif finding.severity == Severity.ERROR and not _repairs(before, trial.run.result, loss,
+                                                             base_rate):
         finding.severity = Severity.WARNING
         finding.message += (f" [a warning: training works without the fix and better with "
                             f"it ({summary})]")
 
 
-def _repairs(before: ProbeResult | None, loss: float | None) -> bool:
-    """The user's probe failed, or got less than ``BROKEN`` of the way down from the loss it
-    started at (``probes.start_loss``) that the fix's probe got (so one that did not learn)."""
+def _at_ceiling(before: ProbeResult | None) -> bool:
+    """The user's probe classifies every validation example right (a fix can show nothing)."""
+    return before is not None and before.ok and before.val_accuracy is not None and \
+        before.val_accuracy >= CEILING
+
+
+def _repairs(before: ProbeResult | None, after: ProbeResult | None, loss: float | None,
+             chance: float | None, ideal: bool = False) -> bool:
+    """The user's probe failed, or got less than ``BROKEN`` of the way the fix's got (with
+    ``ideal``: of the way to a perfect accuracy, or to a zero ``loss``): above chance in
+    accuracy where there is one (a start inflated by unscaled inputs says nothing), else down
+    from the loss it started at (``probes.start_loss``; a run that did not learn got
+    nowhere)."""
     if before is None or not before.ok or before.val_loss is None or \
             not math.isfinite(before.val_loss):
         return True
+    best = 1.0 if ideal else None if after is None else after.val_accuracy
+    if chance is not None and before.val_accuracy is not None and best is not None:
+        return before.val_accuracy - chance < BROKEN * (best - chance)
     start = probes.start_loss(before)
     return loss is not None and start - before.val_loss < BROKEN * (start - loss)
+
+
+def chance(prepared: PreparedTask) -> float | None:
+    """The validation accuracy of always predicting the most common class (None: no classes,
+    or targets of a shape this cannot read)."""
+    y = prepared.val.y if isinstance(prepared.val, TensorData) else None
+    if prepared.accuracy is None or y is None or len(y) == 0:
+        return None
+    if y.is_floating_point() and y.ndim >= 2 and y.shape[-1] > 1:
+        y = y.argmax(dim=-1)  # one-hot rows
+    elif y.is_floating_point():
+        y = (y.reshape(len(y), -1)[:, 0] > 0.5).long()  # binary 0/1 targets
+    counts = torch.bincount(y.reshape(-1).long().clamp_min(0))
+    return float(counts.max()) / float(counts.sum())
 
 
 def _key(finding: Finding) -> tuple[Any, ...]:
@@ -182,12 +233,16 @@ def _compare(before: ProbeResult | None, after: ProbeResult | None, scale: float
         return True, (f"without it training {why}; with it, validation loss "
                       f"{loss:.4g}{_accuracy(after)} after {after.steps} steps"), loss
     said = f"validation loss {before.val_loss:.4g} -> {loss:.4g}"
-    better = loss < before.val_loss - BETTER * abs(before.val_loss)
-    if before.val_accuracy is not None and after.val_accuracy is not None:
-        said += f", accuracy {before.val_accuracy:.1%} -> {after.val_accuracy:.1%}"
-        better = (better and after.val_accuracy >= before.val_accuracy - ACCURACY_SLACK) or (
-            loss <= before.val_loss and after.val_accuracy > before.val_accuracy)
-    return better, f"{said} after {after.steps} steps", loss
+    margin = BETTER * abs(before.val_loss)
+    lower, higher = loss < before.val_loss - margin, loss > before.val_loss + margin
+    if before.val_accuracy is None or after.val_accuracy is None:
+        return lower, f"{said} after {after.steps} steps", loss
+    said += f", accuracy {before.val_accuracy:.1%} -> {after.val_accuracy:.1%}"
+    gained = after.val_accuracy > before.val_accuracy + ACCURACY_SLACK
+    lost = after.val_accuracy < before.val_accuracy - ACCURACY_SLACK
+    if (lower and lost) or (higher and gained):  # the two measures disagree: no verdict
+        return None, f"{said} after {after.steps} steps (loss and accuracy disagree)", loss
+    return lower or (gained and not higher), f"{said} after {after.steps} steps", loss
 
 
 def _accuracy(result: ProbeResult) -> str:
