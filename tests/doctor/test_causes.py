@@ -119,11 +119,11 @@ def test_fixes_that_reach_the_same_place_leave_the_cause_first_order_alone():
     scale = measured("data.unnormalized_inputs", E, "scale", loss=4.3e-4)
     diverges = measured("train.diverges_early", E, "diverges", loss=7e-5)
     for f in (scale, diverges):
-        f.verified["start_loss"] = 0.69
+        f.verified["first_loss"] = 0.69
     assert names(rank([diverges, scale])) == ["scale", "diverges"]
     assert diverges.caused_by == "data.unnormalized_inputs"
     inputs = measured("data.unnormalized_inputs", W, "inputs", loss=0.30)
     targets = measured("data.unscaled_targets", W, "targets", loss=0.29)
     for f in (inputs, targets):
-        f.verified["start_loss"] = 1.0
+        f.verified["first_loss"] = 1.0
     assert names(rank([targets, inputs])) == ["inputs", "targets"]

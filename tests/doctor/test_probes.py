@@ -21,9 +21,9 @@ def test_flat(losses, expected):
     assert flat(run(losses)) is expected
 
 
-def test_the_start_is_the_first_32_samples_mean():
-    assert start_loss(run([1.0, 3.0] + [0.0] * 40, batch_size=16).result) == 2.0
-    assert start_loss(run([1.0, 3.0] + [0.0] * 40, batch_size=64).result) == 1.0
+def test_the_start_is_the_first_32_samples_mean_below_a_batch_of_8():
+    assert start_loss(run([1.0, 3.0] + [0.0] * 40, batch_size=16).result) == 1.0
+    assert start_loss(run([1.0, 3.0] + [0.0] * 40, batch_size=4).result) == 0.5  # 8 steps
 
 
 def test_a_probe_that_raised_is_not_flat():

@@ -83,8 +83,8 @@ def test_a_last_sampled_gradient_that_is_not_finite_fails_the_lane_unless_scaled
     assert lanes[0].watch.step == (3 if fails else None)
 
 
-@pytest.mark.parametrize("batch_size, reference_steps", [(1, 32), (5, 7), (32, 1), (256, 1)])
-def test_the_starting_loss_covers_32_samples(batch_size, reference_steps):
+@pytest.mark.parametrize("batch_size, reference_steps", [(1, 32), (5, 7), (8, 1), (256, 1)])
+def test_the_starting_loss_covers_32_samples_below_a_batch_of_8(batch_size, reference_steps):
     assert loop.new_watch(CPU, batch_size).reference_steps == reference_steps
 
 
@@ -110,3 +110,8 @@ def test_without_explosions_only_a_non_finite_loss_stops_a_probe():
     assert watch.add(torch.tensor(math.nan)) and watch.reason == "non-finite loss"
     usual = loop.new_watch(CPU, 32)
     assert any(usual.add(torch.tensor(v)) for v in spike)
+
+
+def test_a_two_step_probe_at_batch_16_still_sees_its_second_step_explode():
+    watch = loop.new_watch(CPU, 16)
+    assert not watch.add(torch.tensor(0.006)) and watch.add(torch.tensor(2.02))

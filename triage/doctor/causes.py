@@ -130,10 +130,11 @@ def _repaired(finding: Finding) -> float | None:
 
 def _repairs_more(finding: Finding, cause: Finding) -> bool:
     """Both fixes were tried and helped, and ``finding``'s reached a loss lower by more than
-    ``SAME_PLACE`` of the loss training started from (closer, both reached the same place)."""
+    ``SAME_PLACE`` of the loss training started from, the user's first step's (at init, so no
+    LR has moved it yet; closer, both reached the same place)."""
     mine, theirs = _repaired(finding), _repaired(cause)
     if mine is None or theirs is None:
         return False
-    start = (finding.verified or {}).get("start_loss")
+    start = (finding.verified or {}).get("first_loss")
     grain = SAME_PLACE * abs(start) if start is not None and math.isfinite(start) else 0.0
     return mine < theirs - grain

@@ -14,7 +14,7 @@ from torch import nn
 from triage.doctor.budget import Budget
 from triage.errors import ProbeError
 from triage.probe import ProbeCallback, ProbeResult, ProbeSettings, run_probe
-from triage.probe.monitor import REFERENCE_SAMPLES, global_grad_norm
+from triage.probe.monitor import global_grad_norm, reference_steps
 from triage.probe.result import FLAT, JUDGED_STEPS, loss_drop
 from triage.task import PreparedTask
 
@@ -119,9 +119,9 @@ def flat(run: Run) -> bool:
 
 
 def start_loss(result: ProbeResult) -> float:
-    """The loss training started from: the mean over the first steps that see
-    ``REFERENCE_SAMPLES`` samples (the divergence watch's reference; NaN without losses)."""
-    first = result.losses[:-(-REFERENCE_SAMPLES // result.settings.effective_batch_size)]
+    """The loss training started from: the mean over the divergence watch's reference steps
+    (``monitor.reference_steps``; NaN without losses)."""
+    first = result.losses[:reference_steps(result.settings.effective_batch_size)]
     return sum(first) / len(first) if first else math.nan
 
 

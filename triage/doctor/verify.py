@@ -136,7 +136,7 @@ def _record(finding: Finding, before: ProbeResult | None, trial: Trial,
     finding.verified = {"tried": True, "helped": helped, "summary": summary, "steps": steps,
                         "rewrite": trial.rewrite, "before": _numbers(before),
                         "after": _numbers(trial.run.result, trial.scale), "after_loss": loss,
-                        "start_loss": None if before is None else probes.start_loss(before)}
+                        "first_loss": before.losses[0] if before and before.losses else None}
     if helped is None:  # no verdict on the fix; an error still needs a broken run
         if finding.severity == Severity.ERROR and not _repairs(before, None, 0.0, base_rate,
                                                                ideal=True):

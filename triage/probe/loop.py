@@ -19,7 +19,7 @@ import torch
 from triage import interrupt
 from triage.data import Data, TensorData, batches
 from triage.probe.device import is_oom, release_memory
-from triage.probe.monitor import REFERENCE_SAMPLES, DivergenceWatch, GradientMonitor
+from triage.probe.monitor import DivergenceWatch, GradientMonitor, reference_steps
 from triage.probe.settings import ProbeSettings
 from triage.task import PreparedTask
 
@@ -66,12 +66,11 @@ class Lane:
 def new_watch(device: torch.device, batch_size: int, explosions: bool = True
               ) -> DivergenceWatch:
     """A divergence watch for ``device``: on a GPU losses are read back every 10 steps only;
-    on the CPU reading is free. Its starting loss is averaged over ``REFERENCE_SAMPLES``
-    samples' worth of steps of ``batch_size``; without ``explosions`` only a non-finite loss
-    stops a probe."""
+    on the CPU reading is free. Its starting loss is averaged over
+    ``monitor.reference_steps(batch_size)`` steps; without ``explosions`` only a non-finite
+    loss stops a probe."""
     return DivergenceWatch(check_every=1 if device.type == "cpu" else 10,
-                           reference_steps=-(-REFERENCE_SAMPLES // max(1, batch_size)),
-                           explosions=explosions)
+                           reference_steps=reference_steps(batch_size), explosions=explosions)
 
 
 class Stepper(abc.ABC):

@@ -11,9 +11,17 @@ from torch import nn
 
 EXPLODE_FACTOR = 4.0  # smoothed loss this many times the starting loss counts as divergence
 SMOOTHING = 0.9
-# The starting loss is averaged over the first steps that see this many samples: one sample's
-# loss (batch size 1) is no reference, the next sample's may be 20x larger at any LR.
+# A step's loss over fewer than NOISY_BATCH samples is no reference (at batch size 1 the next
+# sample's loss may be 20x the first at any LR): then the starting loss is the mean over the
+# first steps that see REFERENCE_SAMPLES samples. From NOISY_BATCH up the first step's loss is
+# the start, so short probes (a boundary search's 2-step ones) check from their second step.
+NOISY_BATCH = 8
 REFERENCE_SAMPLES = 32
+
+
+def reference_steps(batch_size: int) -> int:
+    """The steps whose mean loss is a probe's starting loss at ``batch_size``."""
+    return 1 if batch_size >= NOISY_BATCH else -(-REFERENCE_SAMPLES // max(1, batch_size))
 
 
 class DivergenceWatch:
