@@ -211,7 +211,6 @@ def _describe(kind: str, classes: int) -> str:
             f"targets that look like class labels 0..{classes - 1}")
 
 
-
 class UnguardedLog(Check):
     """The user's own loss on probabilities is NaN where the model is right and sure of it."""
 

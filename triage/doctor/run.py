@@ -230,12 +230,11 @@ def _probe(ev: Evidence, stage: Stage) -> None:
     if configured.early and not nan_at_any_lr(ev):
         stage("lowering the LR by factors of 3")
         ev.lowered = probes.lower_lr(prepared, base, budget)
-    trained = ev.trained()
+    trained, full = ev.trained(), prepared.budget_steps(base.batch_size)
     # Judged where the user's training ends, when that comes before the probe's end: then the
     # few steps the user has are compared on validation loss, which noisy batches do not blur
     # (the user's LR evaluated there only when a faster LR has something to compare).
-    horizon = 0 if trained is None else min(trained.result.steps,  # type: ignore[union-attr]
-                                            prepared.budget_steps(base.batch_size))
+    horizon = 0 if trained is None else min(trained.result.steps, full)  # type: ignore[union-attr]
     short = trained is not None and horizon < trained.result.steps  # type: ignore[union-attr]
     if trained is not None and (short or still_falling(trained.result.losses[:horizon])):  # type: ignore[union-attr]
         stage(f"training {horizon} steps at 3x and 10x your lr (100x if 10x does better)")
@@ -243,14 +242,12 @@ def _probe(ev: Evidence, stage: Stage) -> None:
         if short and any(r.ok for r in ev.faster):
             ev.runs["at_budget"] = probes.probe(
                 "at your budget", prepared, base.with_(steps=horizon, evaluate=True))
-    trained = ev.trained()
     if trained is not None and probes.flat(trained) and \
-            trained.result.steps < prepared.budget_steps(base.batch_size):  # type: ignore[union-attr]
+            trained.result.steps < full:  # type: ignore[union-attr]
         stage("training on: your loss is flat so far")  # a slow start, or no learning at all
-        ev.runs["longer"] = probes.probe(
-            "configured, longer", prepared,
-            base.with_(steps=min(probes.LONGER, prepared.budget_steps(base.batch_size))),
-            budget, by_examples=False)
+        ev.runs["longer"] = probes.probe("configured, longer", prepared,
+                                         base.with_(steps=min(probes.LONGER, full)), budget,
+                                         by_examples=False)
     # Memorised means "loss down to a tenth", which holds for a loss of the model's output and
     # the targets, not for a step's own loss (a VAE's KL term does not vanish).
     # Regression targets standardised: Adam moves an output about lr a step, so targets of

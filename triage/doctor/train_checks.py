@@ -24,7 +24,7 @@ from triage.doctor.findings import (
 )
 from triage.doctor.model_checks import pairing, recommended_init, saturating
 from triage.doctor.probes import EARLY, OVERFIT_N, OVERFIT_STEPS, TINY_LR, Run, fitting_batch
-from triage.probe.result import FLAT, JUDGED_STEPS, loss_drop
+from triage.probe.result import FLAT, loss_drop
 from triage.rng import seeded
 from triage.step import targets
 from triage.task import build_model
@@ -165,14 +165,10 @@ class NotLearning(Check):
 
     def check(self, ev: Evidence) -> list[Finding]:
         run = ev.trained()
-        if run is None:
+        if run is None or not probes.flat(run):
             return []
         losses = [v for v in run.result.losses if math.isfinite(v)]  # type: ignore[union-attr]
-        if len(losses) < JUDGED_STEPS:
-            return []
         start, end, drop = loss_drop(losses)
-        if drop >= FLAT:
-            return []
         longer = ev.runs.get("longer")
         if longer is not None and longer.ok and not probes.flat(longer):
             steps = longer.result.steps  # type: ignore[union-attr]
@@ -282,9 +278,9 @@ class CannotOverfit(Check):
                 "step's own loss (a VAE's KL term does not vanish)",
                 {"checks": ["CannotOverfit", "BatchingBug"]},
                 "nothing to fix; give loss= instead of step= to have it run")]
+        one = probes.batch_one(ev.overfit)
         if not ev.overfit or any(r.memorised for r in ev.overfit) or any(
-                r.result is None or r.result.oom for r in ev.overfit
-                if r is not probes.batch_one(ev.overfit)):
+                r.result is None or r.result.oom for r in ev.overfit if r is not one):
             return []  # memorised, or inconclusive (out of memory, or training itself fails)
         small = too_small_to_memorise(ev)
         if small is not None:
@@ -297,7 +293,6 @@ class CannotOverfit(Check):
                                                              "target_values": small[1]},
                 "nothing to fix for this test; a model this small is judged by the other checks")]
         evidence = {r.name: _overfit_summary(r) for r in ev.overfit}
-        one = probes.batch_one(ev.overfit)
         batch_one = one is not None and one.memorised
         message = (f"the network cannot memorise {OVERFIT_N} training examples in "
                    f"{OVERFIT_STEPS} Adam steps (a working net does within a few hundred)")

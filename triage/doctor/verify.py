@@ -101,10 +101,11 @@ def verify(ev: Evidence, findings: list[Finding]) -> None:
         if trial is not None:  # None: the data cannot be rewritten so (an unknown loss)
             judged[id(finding)] = trial, _compare(before, trial.run.result, trial.scale)
     _joint(ev, before, [f for f in chosen if id(f) in judged], judged, settings)
+    base_rate = chance(ev.prepared)
     for finding in chosen:
         if id(finding) in judged:
             trial, outcome = judged[id(finding)]
-            _record(finding, before, trial, outcome, steps, chance(ev.prepared))
+            _record(finding, before, trial, outcome, steps, base_rate)
 
 
 def _joint(ev: Evidence, before: ProbeResult | None, judged_findings: list[Finding],
